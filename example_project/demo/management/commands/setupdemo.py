@@ -1,0 +1,62 @@
+"""Create the demo user and clients and print how to get tokens with curl."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from oauth_tokens.provider.models import Client
+
+BASE = "http://127.0.0.1:8000"
+
+
+class Command(BaseCommand):
+    help = "Create a demo user (demo / demo-password) and demo clients, and print curl commands."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(username="demo", defaults={"email": "demo@example.com"})
+        if created:
+            user.set_password("demo-password")
+            user.is_staff = user.is_superuser = True
+            user.save()
+        # Secrets are only stored as digests, so each run makes fresh demo secrets.
+        Client.objects.filter(name__startswith="Demo ").delete()
+        web = Client(
+            name="Demo web app",
+            grant_types="authorization_code refresh_token",
+            redirect_uris=f"{BASE}/demo/callback",
+            scope="read write openid profile email",
+        )
+        web_secret = web.set_secret()
+        web.save()
+        service = Client(name="Demo service", grant_types="client_credentials", scope="read write")
+        service_secret = service.set_secret()
+        service.save()
+        issuer = settings.OAUTH_TOKENS["ISSUER"]
+        self.stdout.write(self.style.SUCCESS("\nDemo ready. Log in at /admin/ as demo / demo-password.\n"))
+        self.stdout.write(f"""Web app (authorization_code + refresh_token, PKCE S256):
+  client_id={web.client_id}
+  client_secret={web_secret}
+Service (client_credentials):
+  client_id={service.client_id}
+  client_secret={service_secret}
+
+1) client_credentials:
+  curl -s -X POST {issuer}/oauth/token -u '{service.client_id}:{service_secret}' \\
+       -d grant_type=client_credentials -d scope=read
+
+2) authorization code + PKCE (verifier below is an example; its challenge is fixed):
+  VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+  CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+  open in a browser (log in as demo / demo-password, click Allow):
+  {issuer}/oauth/authorize?response_type=code&client_id={web.client_id}&redirect_uri={BASE}/demo/callback&scope=read%20openid&state=xyz&code_challenge=$CHALLENGE&code_challenge_method=S256
+  then, with the code shown on the callback page:
+  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{"grant_type": "authorization_code", "client_id": "{web.client_id}", "client_secret": "{web_secret}", "code": "CODE", "redirect_uri": "{BASE}/demo/callback", "code_verifier": "'$VERIFIER'"}}'
+
+3) refresh (rotates: the response carries a new refresh token):
+  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{"grant_type": "refresh_token", "client_id": "{web.client_id}", "client_secret": "{web_secret}", "refresh_token": "REFRESH_TOKEN"}}'
+
+4) call the API and validate the token:
+  curl -s {issuer}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'
+  curl -s {issuer}/oauth/token -H 'Authorization: Bearer ACCESS_TOKEN'
+""")

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from example_project.demo import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("oauth/", include("oauth_tokens.provider.urls")),
+    path("api/me", views.MeView.as_view(), name="api-me"),
+    path("demo/callback", views.callback, name="demo-callback"),
+]

@@ -1,0 +1,95 @@
+"""Random tokens, keyed digests and encryption at rest (DESIGN.md section 3).
+
+Server-generated secrets are high-entropy (256 bits, RFC 6749 section 10.10),
+so they are stored as HMAC-SHA256 digests, not password hashes: one digest
+costs about a microsecond where PBKDF2 costs 0.4 s. Values we must read back
+(signing keys, the grace-window successor, the consumer's tokens) are
+encrypted with MultiFernet: the first key encrypts, every key decrypts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+from oauth_tokens.settings import token_settings
+
+__all__ = [
+    "InvalidToken",
+    "constant_time_equals",
+    "decrypt",
+    "digest",
+    "digest_candidates",
+    "encrypt",
+    "new_token",
+]
+
+
+def new_token(nbytes: int = 32) -> str:
+    """A URL-safe random string with ``nbytes`` bytes of entropy (default 256 bits)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def _derive(purpose: str, secret: str) -> bytes:
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=1)
+def _digest_keys() -> tuple[bytes, ...]:
+    configured = token_settings.DIGEST_KEY
+    primary = (
+        configured.encode() if isinstance(configured, str) else configured
+    ) or _derive("oauth_tokens.digest", settings.SECRET_KEY)
+    fallbacks = [k.encode() if isinstance(k, str) else k for k in token_settings.DIGEST_KEY_FALLBACKS]
+    if not configured:
+        # Derived from SECRET_KEY: follow Django's SECRET_KEY_FALLBACKS too.
+        fallbacks += [_derive("oauth_tokens.digest", k) for k in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return (primary, *fallbacks)
+
+
+def digest(value: str) -> str:
+    """Hex HMAC-SHA256 of ``value`` under the current digest key (the lookup column)."""
+    return hmac.new(_digest_keys()[0], value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def digest_candidates(value: str) -> list[str]:
+    """Digests of ``value`` under the current and every fallback key, current first."""
+    raw = value.encode("utf-8", "surrogatepass")
+    return [hmac.new(k, raw, hashlib.sha256).hexdigest() for k in _digest_keys()]
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> MultiFernet:
+    keys = list(token_settings.ENCRYPTION_KEYS)
+    if not keys:
+        keys = [base64.urlsafe_b64encode(_derive("oauth_tokens.encryption", settings.SECRET_KEY))]
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str) -> str:
+    """Raises ``InvalidToken`` when no configured key opens ``ciphertext``."""
+    return _fernet().decrypt(ciphertext.encode()).decode()
+
+
+def rotate(ciphertext: str) -> str:
+    """Re-encrypt ``ciphertext`` under the first (newest) key."""
+    return _fernet().rotate(ciphertext.encode()).decode()
+
+
+def reset_keys() -> None:
+    _digest_keys.cache_clear()
+    _fernet.cache_clear()

@@ -1,0 +1,160 @@
+"""OAuth 2 errors as data (RFC 6749 section 5.2, RFC 6750 section 3.1, RFC 7009 2.2.1).
+
+Every endpoint renders an ``OAuth2Error`` with one function of the web layer,
+from ``status_code``, ``to_dict()`` and ``headers()``: JSON body, status and
+``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+
+def _quote(value: str) -> str:
+    # RFC 6750 section 3: values are quoted strings without '"' or '\\'.
+    return '"' + "".join(c for c in value if c not in '"\\' and 0x20 <= ord(c) < 0x7F) + '"'
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None, *, scope: str = "",
+                     realm: str = "api") -> str:
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 section 3); each attribute at most once."""
+    parts = [f"realm={_quote(realm)}"]
+    if error:
+        parts.append(f"error={_quote(error)}")
+    if description:
+        parts.append(f"error_description={_quote(description)}")
+    if scope:
+        parts.append(f"scope={_quote(scope)}")
+    return "Bearer " + ", ".join(parts)
+
+
+class OAuth2Error(Exception):
+    error: str = "invalid_request"
+    status_code: int = 400
+    description: str = "The request is missing a required parameter or is otherwise malformed."
+
+    def __init__(self, description: str | None = None, *, status_code: int | None = None) -> None:
+        if description is not None:
+            self.description = description
+        if status_code is not None:
+            self.status_code = status_code
+        super().__init__(self.description)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.description!r})"
+
+
+class InvalidRequest(OAuth2Error):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuth2Error):
+    """Client authentication failed. 401 with ``WWW-Authenticate: Basic`` when the
+    client used the Authorization header (RFC 6749 section 5.2)."""
+
+    error = "invalid_client"
+    status_code = 401
+    description = "Client authentication failed"
+
+    def __init__(self, description: str | None = None, *, used_basic: bool = False) -> None:
+        super().__init__(description)
+        self.used_basic = used_basic
+
+    def headers(self) -> dict[str, str]:
+        if self.used_basic:
+            return {"WWW-Authenticate": 'Basic realm="oauth"'}
+        return {}
+
+
+class InvalidGrant(OAuth2Error):
+    error = "invalid_grant"
+    description = "The provided authorization grant is invalid, expired or revoked"
+
+
+class UnauthorizedClient(OAuth2Error):
+    error = "unauthorized_client"
+    description = "The client is not allowed to use this grant type"
+
+
+class UnsupportedGrantType(OAuth2Error):
+    error = "unsupported_grant_type"
+    description = "The grant type is not supported by this server"
+
+
+class UnsupportedResponseType(OAuth2Error):
+    error = "unsupported_response_type"
+    description = "Only response_type=code is supported"
+
+
+class InvalidScope(OAuth2Error):
+    error = "invalid_scope"
+    description = "The requested scope is invalid, unknown or exceeds what was granted"
+
+
+class AccessDenied(OAuth2Error):
+    error = "access_denied"
+    status_code = 403
+    description = "The resource owner denied the request"
+
+
+class UnsupportedTokenType(OAuth2Error):
+    error = "unsupported_token_type"
+    description = "The server does not support revocation of this token type"
+
+
+class InvalidToken(OAuth2Error):
+    """Bearer token rejected (RFC 6750 section 3.1)."""
+
+    error = "invalid_token"
+    status_code = 401
+    description = "The access token is invalid"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": bearer_challenge(self.error, self.description)}
+
+
+class InsufficientScope(OAuth2Error):
+    error = "insufficient_scope"
+    status_code = 403
+    description = "The access token does not carry the required scope"
+
+    def __init__(self, description: str | None = None, *, scope: str = "") -> None:
+        super().__init__(description)
+        self.scope = scope
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": bearer_challenge(self.error, self.description, scope=self.scope)}
+
+
+class TooManyRequests(OAuth2Error):
+    """Client authentication throttled (RFC 6749 section 2.3.1: protect against brute force)."""
+
+    error = "invalid_client"
+    status_code = 429
+    description = "Too many failed client authentications; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ServerError(OAuth2Error):
+    error = "server_error"
+    status_code = 500
+    description = "The server could not complete the request"
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The server is busy; retry shortly"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}

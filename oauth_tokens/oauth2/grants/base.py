@@ -1,0 +1,34 @@
+"""The grant interface: ``validate()`` checks the request, ``issue()`` returns tokens."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from oauth_tokens.oauth2.errors import InvalidRequest
+from oauth_tokens.oauth2.request import TokenRequest
+from oauth_tokens.oauth2.store import Client, TokenSet, TokenStore
+
+
+class Grant(ABC):
+    grant_type: ClassVar[str]
+    #: The kind of subject the tokens are for, checked against /token/<token_type>.
+    subject_kinds: ClassVar[tuple[str, ...]] = ("user",)
+
+    def __init__(self, request: TokenRequest, client: Client, store: TokenStore) -> None:
+        self.request = request
+        self.client = client
+        self.store = store
+
+    def check_subject_kind(self) -> None:
+        kind = self.request.subject_kind
+        if kind is not None and kind not in self.subject_kinds:
+            raise InvalidRequest(
+                f"grant_type {self.grant_type} issues tokens for a {self.subject_kinds[0]}, not a {kind}"
+            )
+
+    @abstractmethod
+    def validate(self) -> None: ...
+
+    @abstractmethod
+    def issue(self) -> TokenSet: ...

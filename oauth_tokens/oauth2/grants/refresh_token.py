@@ -1,0 +1,50 @@
+"""Refresh token grant with rotation and reuse detection (RFC 6749 section 6,
+RFC 9700 section 4.14.2, DESIGN.md section 4).
+
+A refresh token is single-use. The store rotates it with one compare-and-swap;
+the loser of a race, or a client retrying inside the grace window with the
+immediately previous token, gets the same successor pair. Any other reuse
+revokes the whole family and answers ``invalid_grant``.
+"""
+
+from __future__ import annotations
+
+from oauth_tokens.oauth2 import scopes
+from oauth_tokens.oauth2.errors import InvalidGrant
+from oauth_tokens.oauth2.grants.base import Grant
+from oauth_tokens.oauth2.store import RefreshToken, TokenSet
+
+INVALID_TOKEN = "The refresh token is invalid or has expired"
+REUSED_TOKEN = "The refresh token was already used"
+
+
+class RefreshTokenGrant(Grant):
+    grant_type = "refresh_token"
+
+    token: RefreshToken
+
+    def validate(self) -> None:
+        self.check_subject_kind()
+        value = self.request.require("refresh_token")
+        token = self.store.find_refresh_token(value)
+        if token is None or not token.issued_to(self.client) or token.revoked_at is not None:
+            raise InvalidGrant(INVALID_TOKEN)
+        if token.expires_at <= self.store.now():
+            raise InvalidGrant(INVALID_TOKEN)
+        # Narrower is fine; wider is invalid_scope. The family keeps the grant's scope.
+        self.scope = scopes.narrow(self.request.get("scope"), scopes.parse(token.scope))
+        self.token = token
+
+    def issue(self) -> TokenSet:
+        token = self.token
+        if token.used_at is None:
+            tokens = self.store.rotate_refresh_token(token, self.client, scopes.join(self.scope))
+            if tokens is not None:
+                return tokens
+            # Lost the race: a sibling request rotated it an instant ago.
+            token = self.store.find_refresh_token(self.request.require("refresh_token")) or token
+        successor = self.store.grace_successor(token)
+        if successor is not None:
+            return successor
+        self.store.revoke_family(token, reason="reuse")
+        raise InvalidGrant(REUSED_TOKEN)

@@ -1,0 +1,162 @@
+"""JWT access tokens (RFC 9068) and ID tokens (OIDC Core 2), signed and verified with PyJWT.
+
+The algorithm always comes from our key, never from the token header; ``none``,
+HMAC and key-carrying headers (``jwk``, ``jku``, ``x5u``, ``x5c``) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from oauth_tokens.oauth2.errors import InvalidToken
+
+ALGORITHMS = ("RS256", "ES256", "EdDSA")
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c", "crit")
+REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+MAX_TOKEN_LENGTH = 8192
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+def generate_private_key(algorithm: str) -> PrivateKey:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"Unsupported signing algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+
+
+def private_key_to_pem(key: PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def load_private_key(pem: str) -> PrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    return key  # type: ignore[return-value]
+
+
+def public_jwk(key: PrivateKey | PublicKey, *, kid: str, algorithm: str) -> dict[str, Any]:
+    """The public JWK of ``key``: never any private parameter."""
+    public = key.public_key() if hasattr(key, "private_bytes") else key  # type: ignore[union-attr]
+    algo_for = {"RS256": jwt.algorithms.RSAAlgorithm, "ES256": jwt.algorithms.ECAlgorithm,
+                "EdDSA": jwt.algorithms.OKPAlgorithm}[algorithm]
+    data = json.loads(algo_for.to_jwk(public))
+    allowed = {"kty", "crv", "n", "e", "x", "y"}
+    jwk = {k: v for k, v in data.items() if k in allowed}
+    jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    return jwk
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
+    """Load a public key from a JWK; refuses a JWK with private parameters."""
+    if any(p in jwk for p in ("d", "p", "q", "dp", "dq", "qi", "k")):
+        raise ValueError("JWK carries private or symmetric key material")
+    algo = {"RSA": jwt.algorithms.RSAAlgorithm, "EC": jwt.algorithms.ECAlgorithm,
+            "OKP": jwt.algorithms.OKPAlgorithm}[str(jwk.get("kty"))]
+    return algo.from_jwk(json.dumps(dict(jwk)))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    kid: str
+    algorithm: str
+    key: PublicKey
+
+
+def sign(claims: Mapping[str, Any], *, key: PrivateKey, kid: str, algorithm: str, typ: str = "at+jwt") -> str:
+    return jwt.encode(dict(claims), key, algorithm=algorithm, headers={"kid": kid, "typ": typ})
+
+
+def access_token_claims(
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    client_id: str,
+    scope: str,
+    jti: str,
+    issued_at: int,
+    lifetime: int,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """RFC 9068 section 2.2 claims."""
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "client_id": client_id,
+        "iat": issued_at,
+        "exp": issued_at + lifetime,
+        "jti": jti,
+    }
+    if scope:
+        claims["scope"] = scope
+    if extra:
+        claims.update({k: v for k, v in extra.items() if k not in claims})
+    return claims
+
+
+def verify(
+    token: str,
+    *,
+    keys: Callable[[str], VerificationKey | None],
+    issuer: str,
+    audience: str | Iterable[str],
+    leeway: int = 30,
+    typ: Iterable[str] | None = ACCESS_TOKEN_TYPES,
+    required: Iterable[str] = REQUIRED_CLAIMS,
+) -> dict[str, Any]:
+    """Verify a JWT and return its claims, or raise ``InvalidToken``.
+
+    ``keys(kid)`` returns our key for that id; the algorithm is the key's own.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise InvalidToken("The access token is malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise InvalidToken("The access token is malformed") from None
+    if any(h in header for h in FORBIDDEN_HEADERS):
+        raise InvalidToken("The access token carries a forbidden header")
+    if typ is not None and str(header.get("typ", "")).lower() not in tuple(typ):
+        raise InvalidToken("The access token has the wrong type")
+    kid = header.get("kid")
+    key = keys(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("The access token was signed by an unknown key")
+    if header.get("alg") != key.algorithm:
+        raise InvalidToken("The access token has the wrong algorithm")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.key,
+            algorithms=[key.algorithm],
+            audience=list(audience) if not isinstance(audience, str) else audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": list(required), "verify_iat": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("The access token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise InvalidToken("The access token is not yet valid") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("The access token is invalid") from None
+    iat = claims.get("iat")
+    if isinstance(iat, (int, float)) and iat > time.time() + leeway:
+        raise InvalidToken("The access token was issued in the future")
+    return claims

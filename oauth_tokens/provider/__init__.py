@@ -1,0 +1,1 @@
+"""The Django app ``oauth_tokens.provider``: clients, tokens, keys and the endpoints."""

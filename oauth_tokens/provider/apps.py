@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ProviderConfig(AppConfig):
+    name = "oauth_tokens.provider"
+    label = "oauth_tokens_provider"
+    verbose_name = "OAuth tokens (provider)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from oauth_tokens.provider import checks  # noqa: F401  (registers system checks)

@@ -1,0 +1,112 @@
+"""Authorization endpoint (RFC 6749 section 4.1.1-4.1.2): login, consent, code.
+
+GET shows the consent page; its form posts every hidden input back together
+with a button named ``allow`` or ``deny``. The answer is a 303 to the verified
+redirect URI (RFC 9700 section 4.12). An unknown client or redirect URI gets an
+error page and never a redirect.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_deny
+
+from oauth_tokens.oauth2 import authorize as spec
+from oauth_tokens.oauth2 import scopes
+from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest
+from oauth_tokens.provider.models import AuthorizationCode, Client
+from oauth_tokens.settings import token_settings
+
+PARAMS = (
+    "response_type", "client_id", "redirect_uri", "scope", "state",
+    "code_challenge", "code_challenge_method", "nonce",
+)
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+    def __init__(self, url: str) -> None:
+        # The URI was matched against the client's registered ones, which may use
+        # a native app's private scheme (RFC 8252 section 7.1).
+        self.allowed_schemes = [urlsplit(url).scheme or "https"]
+        super().__init__(url)
+
+
+def _single_params(data: QueryDict) -> dict[str, str]:
+    params = {}
+    for name in PARAMS:
+        values = data.getlist(name)
+        if len(values) > 1:
+            raise InvalidRequest(f"Parameter {name!r} is repeated")
+        if values and values[0] != "":
+            if "\x00" in values[0]:
+                raise InvalidRequest("Parameters must not contain NUL bytes")
+            params[name] = values[0]
+    return params
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(xframe_options_deny, name="dispatch")
+class AuthorizeView(View):
+    http_method_names = ["get", "post"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        data = request.GET if request.method == "GET" else request.POST
+        try:
+            params = _single_params(data)
+            client_id = params.get("client_id", "")
+            client = Client.objects.filter(client_id=client_id).first() if client_id else None
+            auth_request = spec.validate(
+                params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED)
+            )
+        except spec.RedirectError as exc:
+            return HttpResponseSeeOther(exc.location)
+        except (spec.UnsafeRedirectError, InvalidRequest) as exc:
+            return self.error_page(request, exc.description)
+        assert client is not None
+        if request.method == "GET":
+            return self.consent_page(request, client, auth_request)
+        return self.decide(request, client, auth_request)
+
+    def error_page(self, request: HttpRequest, message: str) -> HttpResponse:
+        return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
+
+    def consent_page(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
+        known = token_settings.SCOPES
+        context = {
+            "client": client,
+            "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
+            "hidden_fields": auth_request.as_params(),
+            "redirect_host": auth_request.redirect_uri.split("/")[2] if "//" in auth_request.redirect_uri else "",
+        }
+        return render(request, token_settings.CONSENT_TEMPLATE, context)
+
+    def decide(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
+        if "allow" in request.POST:
+            _code, value = AuthorizationCode.issue(
+                client=client,
+                user=request.user,
+                redirect_uri=auth_request.redirect_uri,
+                scope=auth_request.scope,
+                code_challenge=auth_request.code_challenge,
+                code_challenge_method=auth_request.code_challenge_method,
+                nonce=auth_request.nonce or "",
+                auth_time=getattr(request.user, "last_login", None),
+            )
+            return HttpResponseSeeOther(
+                spec.add_query(auth_request.redirect_uri, {"code": value, "state": auth_request.state})
+            )
+        if "deny" in request.POST:
+            error = spec.RedirectError(AccessDenied(), auth_request.redirect_uri, auth_request.state)
+            return HttpResponseSeeOther(error.location)
+        return self.error_page(request, "Choose allow or deny.")

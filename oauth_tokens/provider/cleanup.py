@@ -1,0 +1,41 @@
+"""Deleting what has expired, in batches so that large tables never lock for long
+(like ``clearsessions``: the command only calls ``clear_expired``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, now
+from oauth_tokens.settings import token_settings
+
+
+def _delete_in_batches(queryset, batch_size: int) -> int:
+    total = 0
+    model = queryset.model
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        with transaction.atomic():
+            deleted, _ = model.objects.filter(pk__in=ids).delete()
+        total += len(ids)
+
+
+def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
+    t = now()
+    grace = timedelta(seconds=int(token_settings.REFRESH_TOKEN_GRACE_PERIOD))
+    # A refresh family goes only when every token of it has expired: a rotated or
+    # revoked tombstone must outlive its family so that its reuse is still detected.
+    live_families = RefreshToken.objects.filter(expires_at__gt=t).values("family")
+    counts = {
+        "authorization codes": _delete_in_batches(AuthorizationCode.objects.filter(expires_at__lte=t), batch_size),
+        "access tokens": _delete_in_batches(AccessToken.objects.filter(expires_at__lte=t), batch_size),
+        "refresh tokens": _delete_in_batches(
+            RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size
+        ),
+    }
+    # Successor responses are kept only for the grace window.
+    RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
+    return counts

@@ -1,0 +1,277 @@
+"""Provider storage (DESIGN.md section 3): digests for everything we generated,
+``jti`` rows for access tokens, encrypted private keys, an audit trail.
+
+No model stores a plaintext secret, code or refresh token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oauth_tokens import crypto
+from oauth_tokens.oauth2 import scopes
+from oauth_tokens.settings import token_settings
+
+GRANT_TYPES = [
+    ("authorization_code", _("Authorization code")),
+    ("refresh_token", _("Refresh token")),
+    ("client_credentials", _("Client credentials")),
+]
+
+
+def now():
+    """The clock; tests patch ``oauth_tokens.provider.models.now`` to move time."""
+    return timezone.now()
+
+
+def split_words(value: str) -> list[str]:
+    return [w for w in value.split() if w]
+
+
+class Client(models.Model):
+    CONFIDENTIAL = "confidential"
+    PUBLIC = "public"
+
+    name = models.CharField(max_length=200)
+    client_id = models.CharField(max_length=64, unique=True, editable=False)
+    secret_digest = models.CharField(max_length=64, blank=True, editable=False)
+    client_type = models.CharField(
+        max_length=16,
+        choices=[(CONFIDENTIAL, _("Confidential (has a secret)")), (PUBLIC, _("Public (PKCE, no secret)"))],
+        default=CONFIDENTIAL,
+    )
+    grant_types = models.CharField(
+        max_length=200,
+        default="authorization_code refresh_token",
+        help_text=_("Space-separated: authorization_code, refresh_token, client_credentials."),
+    )
+    redirect_uris = models.TextField(blank=True, help_text=_("One exact URI per line."))
+    scope = models.TextField(default="read", help_text=_("Space-separated scopes this client may request."))
+    access_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Seconds; empty uses OAUTH_TOKENS['ACCESS_TOKEN_LIFETIME'].")
+    )
+    refresh_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Seconds; empty uses OAUTH_TOKENS['REFRESH_TOKEN_LIFETIME'].")
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.client_id:
+            self.client_id = crypto.new_token(24)
+        super().save(*args, **kwargs)
+
+    # -- secret -------------------------------------------------------------
+    def set_secret(self) -> str:
+        """Generate a new secret, store its digest, return the plaintext (show it once)."""
+        secret = crypto.new_token(32)
+        self.secret_digest = crypto.digest(secret)
+        return secret
+
+    def check_secret(self, secret: str) -> bool:
+        if not self.secret_digest or not secret:
+            return False
+        return any(crypto.constant_time_equals(d, self.secret_digest) for d in crypto.digest_candidates(secret))
+
+    # -- the oauth2.store.Client protocol ----------------------------------
+    @property
+    def is_confidential(self) -> bool:
+        return self.client_type == self.CONFIDENTIAL
+
+    @property
+    def grant_type_list(self) -> list[str]:
+        return split_words(self.grant_types)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return list(scopes.parse(self.scope))
+
+    @property
+    def redirect_uri_list(self) -> list[str]:
+        return split_words(self.redirect_uris)
+
+    def access_lifetime(self) -> int:
+        return self.access_token_lifetime or int(token_settings.ACCESS_TOKEN_LIFETIME)
+
+    def refresh_lifetime(self) -> int:
+        return self.refresh_token_lifetime or int(token_settings.REFRESH_TOKEN_LIFETIME)
+
+
+class TokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now())
+
+    def expired(self):
+        return self.filter(expires_at__lte=now())
+
+
+class AuthorizationCode(models.Model):
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="codes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.TextField()
+    scope = models.TextField(blank=True)
+    code_challenge = models.CharField(max_length=128, blank=True)
+    code_challenge_method = models.CharField(max_length=10, blank=True)
+    nonce = models.CharField(max_length=255, blank=True)
+    family = models.UUIDField(default=uuid.uuid4, editable=False)
+    auth_time = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"code for {self.client_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def issued_to(self, client: Client) -> bool:
+        return self.client_id == client.pk
+
+    @classmethod
+    def issue(cls, **fields) -> tuple[AuthorizationCode, str]:
+        value = crypto.new_token(32)
+        lifetime = int(token_settings.AUTHORIZATION_CODE_LIFETIME)
+        code = cls.objects.create(
+            digest=crypto.digest(value), expires_at=now() + timedelta(seconds=lifetime), **fields
+        )
+        return code, value
+
+
+class RefreshToken(models.Model):
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    family = models.UUIDField(db_index=True, editable=False)
+    parent = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successor", editable=False
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="refresh_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    #: The successor's token response, encrypted, kept only for the grace window.
+    successor_response = models.TextField(blank=True, editable=False)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "user"])]
+
+    def __str__(self) -> str:
+        return f"refresh token #{self.pk} ({self.state})"
+
+    def issued_to(self, client: Client) -> bool:
+        return self.client_id == client.pk
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.used_at:
+            return "rotated"
+        if self.expires_at <= now():
+            return "expired"
+        return "active"
+
+
+class AccessToken(models.Model):
+    jti = models.CharField(max_length=64, unique=True, editable=False)
+    family = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
+    refresh_token = models.ForeignKey(
+        RefreshToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="access_tokens"
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="access_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "user"])]
+
+    def __str__(self) -> str:
+        return f"access token {self.jti[:8]}… ({self.state})"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now():
+            return "expired"
+        return "active"
+
+
+class SigningKey(models.Model):
+    kid = models.CharField(max_length=64, unique=True, editable=False)
+    algorithm = models.CharField(max_length=10, editable=False)
+    private_key = models.TextField(editable=False, help_text=_("PEM, encrypted with ENCRYPTION_KEYS."))
+    public_jwk = models.JSONField(editable=False)
+    created_at = models.DateTimeField(default=now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} key {self.kid}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.retired_at is None
+
+
+class TokenEvent(models.Model):
+    ISSUED = "issued"
+    REFRESHED = "refreshed"
+    REUSE_DETECTED = "reuse_detected"
+    CODE_REPLAYED = "code_replayed"
+    REVOKED = "revoked"
+    AUTH_FAILED = "client_auth_failed"
+    KINDS = [
+        (ISSUED, _("Tokens issued")),
+        (REFRESHED, _("Refresh token rotated")),
+        (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
+        (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
+        (REVOKED, _("Tokens revoked")),
+        (AUTH_FAILED, _("Client authentication failed")),
+    ]
+
+    kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    client_identifier = models.CharField(max_length=64, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    family = models.UUIDField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M:%S})"

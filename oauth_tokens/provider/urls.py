@@ -1,0 +1,14 @@
+"""Mount with ``path("oauth/", include("oauth_tokens.provider.urls"))``."""
+
+from django.urls import path
+
+from oauth_tokens.provider.authorize import AuthorizeView
+from oauth_tokens.provider.views import TokenView
+
+app_name = "oauth_tokens"
+
+urlpatterns = [
+    path("token", TokenView.as_view(), name="token"),
+    path("token/<str:token_type>", TokenView.as_view(), name="token-typed"),
+    path("authorize", AuthorizeView.as_view(), name="authorize"),
+]

@@ -1,0 +1,34 @@
+"""Redirect URI registration rules (RFC 9700 section 2.1 / 2.6, RFC 8252 section 7)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+LOOPBACK = ("127.0.0.1", "[::1]", "localhost")
+
+
+def validate_redirect_uri(uri: str) -> None:
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise ValidationError(f"{uri} is not a valid URI") from None
+    if not parts.scheme:
+        raise ValidationError(f"{uri} must be an absolute URI")
+    if parts.fragment or "#" in uri:
+        raise ValidationError(f"{uri} must not contain a fragment")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise ValidationError(f"{uri}: plain http is allowed only for loopback addresses")
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise ValidationError(f"{uri} has no host")
+    if parts.scheme in ("javascript", "data", "file", "vbscript"):
+        raise ValidationError(f"{uri}: scheme {parts.scheme} is not allowed")
+
+
+def validate_redirect_uris(value: str) -> str:
+    uris = value.split()
+    for uri in uris:
+        validate_redirect_uri(uri)
+    return "\n".join(uris)

@@ -1,0 +1,130 @@
+"""Token endpoint (RFC 6749 section 3.2) and its GET validation twin (seed 001).
+
+A request flows: parse here -> ``oauth2.server`` (authenticate, grant) ->
+``stores.OrmTokenStore`` (one transaction) -> render here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+
+from oauth_tokens.oauth2 import jwt as oauth_jwt
+from oauth_tokens.oauth2.errors import InvalidClient, InvalidRequest, InvalidToken, OAuth2Error
+from oauth_tokens.oauth2.request import TokenRequest
+from oauth_tokens.oauth2.server import create_token_response
+from oauth_tokens.provider import keys, revocation, throttle
+from oauth_tokens.provider.models import TokenEvent, now
+from oauth_tokens.provider.responses import error_response, json_response
+from oauth_tokens.provider.stores import OrmTokenStore
+from oauth_tokens.settings import token_settings
+
+SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "access_token")
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def read_body(request: HttpRequest) -> bytes:
+    limit = int(token_settings.MAX_BODY_SIZE)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidRequest("Invalid Content-Length") from None
+    if declared > limit:
+        raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
+    body = request.body
+    if len(body) > limit:
+        raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
+    return body
+
+
+def parse_request(request: HttpRequest, subject_kind: str | None = None) -> TokenRequest:
+    if any(name in request.GET for name in SENSITIVE):
+        raise InvalidRequest("Credentials and tokens must be sent in the body, not in the URL")
+    return TokenRequest.build(
+        content_type=request.META.get("CONTENT_TYPE"),
+        body=read_body(request),
+        authorization=request.META.get("HTTP_AUTHORIZATION", ""),
+        client_ip=client_ip(request),
+        subject_kind=subject_kind,
+    )
+
+
+def bearer_token(request: HttpRequest) -> str:
+    """The token of ``Authorization: Bearer <token>`` or ``invalid_request``."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise InvalidRequest("missing/invalid parameters authorization header")
+    return token
+
+
+def verify_access_token(token: str) -> dict[str, Any]:
+    """Claims of a valid, unrevoked access token issued here, or ``InvalidToken``."""
+    claims = oauth_jwt.verify(
+        token,
+        keys=keys.verification_key,
+        issuer=token_settings.issuer,
+        audience=token_settings.audience,
+        leeway=int(token_settings.JWT_LEEWAY),
+    )
+    if revocation.is_revoked(claims["jti"]):
+        raise InvalidToken("The access token has been revoked")
+    return claims
+
+
+class OAuthView(View):
+    """Renders any ``OAuth2Error`` and a 405 as OAuth JSON, never a bare page."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except OAuth2Error as exc:
+            return error_response(exc)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = error_response(InvalidRequest(f"Method {request.method} is not allowed", status_code=405))
+        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods() if m != "options")
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
+class TokenView(OAuthView):
+    http_method_names = ["get", "post", "options"]
+
+    @method_decorator(sensitive_variables())
+    def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
+        token_request = parse_request(request, subject_kind=token_type)
+        ip = token_request.client_ip
+        claimed_id = token_request.credentials.client_id
+        throttle.check(claimed_id, ip)
+        store = OrmTokenStore(ip=ip)
+        try:
+            _client, tokens = create_token_response(token_request, store)
+        except InvalidClient:
+            throttle.record_failure(claimed_id, ip)
+            TokenEvent.objects.create(
+                kind=TokenEvent.AUTH_FAILED,
+                client=store.get_client(claimed_id) if claimed_id else None,
+                client_identifier=(claimed_id or "")[:64],
+                ip_address=ip or None,
+            )
+            raise
+        return json_response(tokens.to_dict())
+
+    @method_decorator(sensitive_variables())
+    def get(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
+        if token_type is not None:
+            return self.http_method_not_allowed(request)
+        token = bearer_token(request)
+        claims = verify_access_token(token)
+        remaining = max(0, int(claims["exp"] - now().timestamp()))
+        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": remaining})

@@ -1,0 +1,1 @@
+"""Resource-server side: DRF authentication and scope permissions for bearer tokens."""

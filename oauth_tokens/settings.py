@@ -1,0 +1,122 @@
+"""The one settings object, ``token_settings``, read lazily from ``settings.OAUTH_TOKENS``.
+
+Read a value where it is used (``token_settings.ACCESS_TOKEN_LIFETIME``), never
+into a class attribute or a default argument: tests and projects change
+settings at run time and the object reloads on ``setting_changed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Identity of this authorization server: the ``iss`` of every token and the
+    # ``issuer`` of the metadata documents. Required when the provider runs.
+    "ISSUER": None,
+    # ``aud`` of access tokens (RFC 9068 section 3). None means the issuer.
+    "AUDIENCE": None,
+    # Lifetimes in seconds (seeds: 1 h access, 30 d refresh).
+    "ACCESS_TOKEN_LIFETIME": 3600,
+    "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
+    "AUTHORIZATION_CODE_LIFETIME": 60,
+    "ID_TOKEN_LIFETIME": 3600,
+    # A retry with the immediately previous refresh token inside this window
+    # gets the same successor pair (DESIGN.md section 4).
+    "REFRESH_TOKEN_GRACE_PERIOD": 10,
+    # Scopes this server knows, with the text shown on the consent page.
+    "SCOPES": {
+        "read": "Read your data",
+        "write": "Change your data",
+        "openid": "Know who you are",
+        "profile": "See your name and username",
+        "email": "See your email address",
+    },
+    # Signing algorithm of new keys: RS256 (default), ES256 or EdDSA.
+    "SIGNING_ALGORITHM": "RS256",
+    # Key for the HMAC-SHA256 digests of client secrets, codes and refresh
+    # tokens. None derives one from SECRET_KEY. Old keys go in the fallbacks
+    # list so rotating this key never invalidates what was issued.
+    "DIGEST_KEY": None,
+    "DIGEST_KEY_FALLBACKS": [],
+    # Fernet keys (first encrypts, all decrypt) for signing keys at rest, the
+    # grace-window successor and the consumer's stored tokens. Empty derives
+    # one from SECRET_KEY (a check warns in production).
+    "ENCRYPTION_KEYS": [],
+    # Client-authentication throttle: this many failures per client id or
+    # address inside the window give 429 until the window passes.
+    "CLIENT_AUTH_FAILURE_LIMIT": 10,
+    "CLIENT_AUTH_FAILURE_WINDOW": 60,
+    # Require PKCE for confidential clients too (always required for public).
+    "PKCE_REQUIRED": True,
+    # Largest token-endpoint body accepted, in bytes.
+    "MAX_BODY_SIZE": 16 * 1024,
+    # Dotted path of ``callable(user, client, scopes) -> dict`` adding claims
+    # to ID tokens (and userinfo).
+    "ID_TOKEN_CLAIMS_HOOK": None,
+    # Consent page template (override to restyle).
+    "CONSENT_TEMPLATE": "oauth_tokens/consent.html",
+    "ERROR_TEMPLATE": "oauth_tokens/authorize_error.html",
+    # Leeway in seconds for exp / nbf / iat checks of JWTs.
+    "JWT_LEEWAY": 30,
+    # Consumer side: external providers, see the README.
+    "PROVIDERS": {},
+}
+
+
+class TokenSettings:
+    """Attribute access to ``OAUTH_TOKENS`` with defaults, validated on first use."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        user = getattr(settings, "OAUTH_TOKENS", {}) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured("OAUTH_TOKENS must be a dict.")
+        unknown = sorted(set(user) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown OAUTH_TOKENS setting(s): {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(DEFAULTS))}."
+            )
+        merged = {**DEFAULTS, **user}
+        return merged
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"No OAUTH_TOKENS setting named {name!r}.")
+        if self._cache is None:
+            self._cache = self._load()
+        return self._cache[name]
+
+    @property
+    def issuer(self) -> str:
+        issuer = self.ISSUER
+        if not issuer:
+            raise ImproperlyConfigured('Set OAUTH_TOKENS["ISSUER"], e.g. "https://auth.example.com".')
+        return str(issuer).rstrip("/")
+
+    @property
+    def audience(self) -> str:
+        return str(self.AUDIENCE or self.issuer)
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+token_settings = TokenSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("OAUTH_TOKENS", "SECRET_KEY"):
+        token_settings.reload()
+        from oauth_tokens import crypto
+
+        crypto.reset_keys()
+
+
+setting_changed.connect(_reload)

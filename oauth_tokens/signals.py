@@ -1,0 +1,27 @@
+"""Signals, all sent after the database transaction commits.
+
+Receivers never get a token value: only rows (whose secrets are digests) and ids.
+"""
+
+from django.dispatch import Signal
+
+#: Provider issued tokens. kwargs: ``client``, ``user`` (or None), ``access_token``
+#: (AccessToken row), ``refresh_token`` (RefreshToken row or None), ``grant_type``.
+token_issued = Signal()
+
+#: A refresh token was rotated (provider) or a stored token refreshed (consumer).
+#: Provider kwargs: ``client``, ``user``, ``old``, ``new`` (RefreshToken rows).
+#: Consumer kwargs: ``provider`` (name), ``user``, ``token`` (ExternalToken row).
+token_refreshed = Signal()
+
+#: A rotated refresh token was presented again outside the grace window; its
+#: whole family was revoked. kwargs: ``client``, ``user``, ``family``, ``ip``.
+refresh_token_reused = Signal()
+
+#: Tokens were revoked. Provider kwargs: ``client``, ``user``, ``family`` (or None),
+#: ``reason``. Consumer kwargs: ``provider``, ``user``, ``token``.
+token_revoked = Signal()
+
+#: Consumer: the stored refresh token is dead; the user must connect again.
+#: kwargs: ``provider``, ``user``, ``token`` (ExternalToken row), ``url``.
+reauthorization_required = Signal()

@@ -1,0 +1,99 @@
+import base64
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.cache import cache
+
+from oauth_tokens.oauth2.pkce import s256
+from oauth_tokens.provider import keys
+from tests.factories import ClientFactory, PublicClientFactory, UserFactory
+
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+REDIRECT = "https://app.example.test/cb"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    cache.clear()
+    keys.reset_cache()
+    yield
+    keys.reset_cache()
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def oauth_client(db):
+    return ClientFactory()
+
+
+@pytest.fixture
+def public_client(db):
+    return PublicClientFactory()
+
+
+class Flow:
+    """Drives the endpoints the way a client would."""
+
+    def __init__(self, django_client, oauth_client, user):
+        self.http = django_client
+        self.client = oauth_client
+        self.user = user
+
+    def authorize(self, *, scope="read", verifier=VERIFIER, client=None, **extra):
+        client = client or self.client
+        self.http.force_login(self.user)
+        params = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": REDIRECT,
+            "scope": scope,
+            "state": "st4te",
+            **({"code_challenge": s256(verifier), "code_challenge_method": "S256"} if verifier else {}),
+            **extra,
+        }
+        response = self.http.post("/oauth/authorize", {**params, "allow": "1"})
+        assert response.status_code == 303, response.content
+        query = parse_qs(urlsplit(response["Location"]).query)
+        return query["code"][0]
+
+    def token(self, data, *, json=False, auth=None, path="/oauth/token", **headers):
+        client = self.client
+        if auth is None and "client_secret" not in data and client.is_confidential:
+            headers["HTTP_AUTHORIZATION"] = basic(client.client_id, client.secret)
+        elif auth:
+            headers["HTTP_AUTHORIZATION"] = auth
+        if json:
+            return self.http.post(path, data, content_type="application/json", **headers)
+        return self.http.post(path, data, **headers) if False else self.http.generic(
+            "POST", path, _urlencode(data), content_type="application/x-www-form-urlencoded", **headers
+        )
+
+    def code_tokens(self, *, scope="read"):
+        code = self.authorize(scope=scope)
+        response = self.token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER}
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    def refresh(self, refresh_token, **extra):
+        return self.token({"grant_type": "refresh_token", "refresh_token": refresh_token, **extra})
+
+
+def _urlencode(data) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(data)
+
+
+@pytest.fixture
+def flow(client, oauth_client, user):
+    return Flow(client, oauth_client, user)
