@@ -1,0 +1,78 @@
+"""Real concurrent HTTP requests against a live server on PostgreSQL.
+
+20 threads released together by a barrier: one refresh token -> one successor
+pair, one authorization code -> exactly one 200, and never a 5xx.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from django.db import connection
+
+from oauth_tokens.provider.models import AccessToken, RefreshToken
+from tests.conftest import REDIRECT, VERIFIER, basic
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+N = 20
+
+
+@pytest.fixture(autouse=True)
+def _require_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("real-concurrency tests need DATABASE_URL pointing at PostgreSQL")
+
+
+def fire_together(url: str, data: dict, headers: dict, n: int = N) -> list[httpx.Response]:
+    barrier = threading.Barrier(n)
+
+    def one(_):
+        with httpx.Client(timeout=30) as http:
+            barrier.wait()
+            return http.post(url, data=data, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_concurrent_refreshes_give_one_successor_pair(live_server, flow):
+    tokens = flow.code_tokens(scope="read write")
+    auth = {"Authorization": basic(flow.client.client_id, flow.client.secret)}
+    responses = fire_together(
+        live_server.url + "/oauth/token",
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth,
+    )
+    assert [r.status_code for r in responses if r.status_code >= 500] == []
+    ok = [r.json() for r in responses if r.status_code == 200]
+    assert ok, [r.text for r in responses]
+    # Every winner got the same pair: one successor, no fork.
+    assert len({b["refresh_token"] for b in ok}) == 1
+    assert len({b["access_token"] for b in ok}) == 1
+    family = RefreshToken.objects.get(parent__isnull=True).family
+    assert RefreshToken.objects.filter(family=family).count() == 2  # the original + one successor
+    assert RefreshToken.objects.filter(family=family, used_at__isnull=True, revoked_at__isnull=True).count() == 1
+    # The family is intact: the successor still rotates.
+    again = httpx.post(
+        live_server.url + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": ok[0]["refresh_token"]},
+        headers=auth,
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_concurrent_code_redemptions_give_exactly_one_token(live_server, flow):
+    code = flow.authorize(scope="read")
+    responses = fire_together(
+        live_server.url + "/oauth/token",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER},
+        {"Authorization": basic(flow.client.client_id, flow.client.secret)},
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert all(s == 400 for s in statuses if s != 200), statuses
+    assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
+    assert AccessToken.objects.count() == 1
+    assert RefreshToken.objects.count() == 1
