@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from oauth_tokens.settings import token_settings
 
@@ -93,3 +94,11 @@ def rotate(ciphertext: str) -> str:
 def reset_keys() -> None:
     _digest_keys.cache_clear()
     _fernet.cache_clear()
+
+
+def _reset_on_change(*, setting: str, **kwargs: object) -> None:
+    if setting in ("OAUTH_TOKENS", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        reset_keys()
+
+
+setting_changed.connect(_reset_on_change)

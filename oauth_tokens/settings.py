@@ -112,11 +112,8 @@ token_settings = TokenSettings()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("OAUTH_TOKENS", "SECRET_KEY"):
+    if setting == "OAUTH_TOKENS":
         token_settings.reload()
-        from oauth_tokens import crypto
-
-        crypto.reset_keys()
 
 
 setting_changed.connect(_reload)
