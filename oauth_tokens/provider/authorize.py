@@ -20,7 +20,7 @@ from django.views.decorators.clickjacking import xframe_options_deny
 
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
-from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest
+from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
 from oauth_tokens.provider.models import AuthorizationCode, Client
 from oauth_tokens.settings import token_settings
 
@@ -28,6 +28,11 @@ PARAMS = (
     "response_type", "client_id", "redirect_uri", "scope", "state",
     "code_challenge", "code_challenge_method", "nonce",
 )
+#: Longest accepted value per parameter: a longer one gets the error page, so a
+#: huge ``state`` is never echoed into the page or the redirect. ``nonce`` has a
+#: column of 255 characters.
+MAX_LENGTH = 4096
+MAX_LENGTHS = {"nonce": 255}
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -49,6 +54,8 @@ def _single_params(data: QueryDict) -> dict[str, str]:
         if values and values[0] != "":
             if "\x00" in values[0]:
                 raise InvalidRequest("Parameters must not contain NUL bytes")
+            if len(values[0]) > MAX_LENGTHS.get(name, MAX_LENGTH):
+                raise InvalidRequest(f"Parameter {name!r} is too long")
             params[name] = values[0]
     return params
 
@@ -59,6 +66,8 @@ class AuthorizeView(View):
     http_method_names = ["get", "post"]
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         data = request.GET if request.method == "GET" else request.POST
@@ -71,7 +80,8 @@ class AuthorizeView(View):
             )
         except spec.RedirectError as exc:
             return HttpResponseSeeOther(exc.location)
-        except (spec.UnsafeRedirectError, InvalidRequest) as exc:
+        except OAuth2Error as exc:
+            # Unknown client, unverified redirect_uri, malformed request: show, never redirect.
             return self.error_page(request, exc.description)
         assert client is not None
         if request.method == "GET":
@@ -81,18 +91,24 @@ class AuthorizeView(View):
     def error_page(self, request: HttpRequest, message: str) -> HttpResponse:
         return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
 
-    def consent_page(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
+    def consent_page(
+        self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest
+    ) -> HttpResponse:
         known = token_settings.SCOPES
         context = {
             "client": client,
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
             "hidden_fields": auth_request.as_params(),
-            "redirect_host": auth_request.redirect_uri.split("/")[2] if "//" in auth_request.redirect_uri else "",
+            "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
         }
         return render(request, token_settings.CONSENT_TEMPLATE, context)
 
     def decide(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
-        if "allow" in request.POST:
+        allow, deny = "allow" in request.POST, "deny" in request.POST
+        if allow == deny:
+            # A browser sends only the button that was clicked.
+            return self.error_page(request, "Choose allow or deny.")
+        if allow:
             _code, value = AuthorizationCode.issue(
                 client=client,
                 user=request.user,
@@ -106,7 +122,5 @@ class AuthorizeView(View):
             return HttpResponseSeeOther(
                 spec.add_query(auth_request.redirect_uri, {"code": value, "state": auth_request.state})
             )
-        if "deny" in request.POST:
-            error = spec.RedirectError(AccessDenied(), auth_request.redirect_uri, auth_request.state)
-            return HttpResponseSeeOther(error.location)
-        return self.error_page(request, "Choose allow or deny.")
+        error = spec.RedirectError(AccessDenied(), auth_request.redirect_uri, auth_request.state)
+        return HttpResponseSeeOther(error.location)
