@@ -7,6 +7,16 @@ from ``status_code``, ``to_dict()`` and ``headers()``: JSON body, status and
 
 from __future__ import annotations
 
+#: Longest ``error_description`` we send; descriptions may quote request values.
+MAX_DESCRIPTION = 256
+
+
+def safe_description(value: str) -> str:
+    """RFC 6749 section 5.2: ``error_description`` uses %x20-21 / %x23-5B / %x5D-7E
+    only. Descriptions may echo request input, so drop anything else and cap the length."""
+    text = "".join(c for c in value if 0x20 <= ord(c) < 0x7F and c not in '"\\')
+    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
+
 
 def _quote(value: str) -> str:
     # RFC 6750 section 3: values are quoted strings without '"' or '\\'.
@@ -39,7 +49,7 @@ class OAuth2Error(Exception):
         super().__init__(self.description)
 
     def to_dict(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
+        return {"error": self.error, "error_description": safe_description(self.description)}
 
     def headers(self) -> dict[str, str]:
         return {}

@@ -25,6 +25,12 @@ MAX_FIELDS = 64
 def _clean(name: str, value: str) -> str:
     if "\x00" in name or "\x00" in value:
         raise InvalidRequest("Parameters must not contain NUL bytes")
+    try:
+        # JSON "\ud800" escapes decode to lone surrogates that no database accepts.
+        name.encode("utf-8")
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("Parameters must be valid UTF-8") from None
     return value
 
 
