@@ -6,6 +6,7 @@ A request flows: parse here -> ``oauth2.server`` (authenticate, grant) ->
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -28,7 +29,13 @@ SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token",
 
 
 def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""
+    """REMOTE_ADDR if it is an IP address, else "" (a unix socket or a misconfigured
+    proxy may put anything there; the audit column is an ``inet`` on PostgreSQL)."""
+    value = request.META.get("REMOTE_ADDR", "") or ""
+    try:
+        return str(ipaddress.ip_address(value.split("%", 1)[0]))
+    except ValueError:
+        return ""
 
 
 def read_body(request: HttpRequest) -> bytes:
