@@ -20,7 +20,7 @@ from oauth_tokens import crypto, signals
 from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.store import TokenSet
-from oauth_tokens.provider import keys, revocation
+from oauth_tokens.provider import keys, models, revocation
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -28,7 +28,6 @@ from oauth_tokens.provider.models import (
     RefreshToken,
     TokenEvent,
 )
-from oauth_tokens.provider.models import now as model_now
 from oauth_tokens.settings import token_settings
 
 
@@ -67,7 +66,8 @@ class OrmTokenStore:
         self.ip = ip or None
 
     def now(self) -> datetime:
-        return model_now()
+        # Looked up on the module at each call: tests patch ``models.now`` to move time.
+        return models.now()
 
     # -- lookups -------------------------------------------------------------
     def get_client(self, client_id: str) -> Client | None:
@@ -264,9 +264,11 @@ class OrmTokenStore:
         revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
 
-def revoke_family(family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None) -> int:
+def revoke_family(
+    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None
+) -> int:
     """Revoke every refresh and access token of ``family``; returns how many rows changed."""
-    now = model_now()
+    now = models.now()
     kind = {
         "reuse": TokenEvent.REUSE_DETECTED,
         "code_replay": TokenEvent.CODE_REPLAYED,

@@ -19,8 +19,8 @@ from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2.errors import InvalidClient, InvalidRequest, InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
-from oauth_tokens.provider import keys, revocation, throttle
-from oauth_tokens.provider.models import TokenEvent, now
+from oauth_tokens.provider import keys, models, revocation, throttle
+from oauth_tokens.provider.models import TokenEvent
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
@@ -133,5 +133,5 @@ class TokenView(OAuthView):
             return self.http_method_not_allowed(request)
         token = bearer_token(request)
         claims = verify_access_token(token)
-        remaining = max(0, int(claims["exp"] - now().timestamp()))
+        remaining = max(0, int(claims["exp"] - models.now().timestamp()))
         return json_response({"access_token": token, "token_type": "Bearer", "expires_in": remaining})
