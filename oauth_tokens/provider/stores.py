@@ -61,6 +61,14 @@ def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str
     return claims
 
 
+def _of_active_user(row):
+    """``row``, or None when its user was deactivated: a deactivated user gets no new
+    tokens, so their codes and refresh tokens are as good as unknown (invalid_grant)."""
+    if row is not None and row.user is not None and not getattr(row.user, "is_active", True):
+        return None
+    return row
+
+
 class OrmTokenStore:
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
@@ -74,14 +82,14 @@ class OrmTokenStore:
         return Client.objects.filter(client_id=client_id).first()
 
     def find_code(self, code: str) -> AuthorizationCode | None:
-        return (
+        return _of_active_user(
             AuthorizationCode.objects.select_related("client", "user")
             .filter(digest__in=crypto.digest_candidates(code))
             .first()
         )
 
     def find_refresh_token(self, token: str) -> RefreshToken | None:
-        return (
+        return _of_active_user(
             RefreshToken.objects.select_related("client", "user")
             .filter(digest__in=crypto.digest_candidates(token))
             .first()
