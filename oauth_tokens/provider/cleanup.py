@@ -24,14 +24,19 @@ def _delete_in_batches(queryset, batch_size: int) -> int:
 
 
 def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     t = now()
     grace = timedelta(seconds=int(token_settings.REFRESH_TOKEN_GRACE_PERIOD))
+    # An access token row is its revocation record: keep it while the JWT could
+    # still pass verification (exp plus the verifier's leeway).
+    access_cutoff = t - timedelta(seconds=int(token_settings.JWT_LEEWAY))
     # A refresh family goes only when every token of it has expired: a rotated or
     # revoked tombstone must outlive its family so that its reuse is still detected.
     live_families = RefreshToken.objects.filter(expires_at__gt=t).values("family")
     counts = {
         "authorization codes": _delete_in_batches(AuthorizationCode.objects.filter(expires_at__lte=t), batch_size),
-        "access tokens": _delete_in_batches(AccessToken.objects.filter(expires_at__lte=t), batch_size),
+        "access tokens": _delete_in_batches(AccessToken.objects.filter(expires_at__lte=access_cutoff), batch_size),
         "refresh tokens": _delete_in_batches(
             RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size
         ),

@@ -5,6 +5,8 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from oauth_tokens.oauth2 import scopes as oauth_scopes
+from oauth_tokens.oauth2.errors import InvalidScope
 from oauth_tokens.provider.models import GRANT_TYPES, Client
 from oauth_tokens.provider.validators import validate_redirect_uris
 
@@ -26,11 +28,16 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print {client_id, client_secret} as JSON.")
 
     def handle(self, *args, name, grant_types, redirect_uris, scope, public, json: bool, **options):
+        name = name.strip()
+        if not name:
+            raise CommandError("Give the client a name.")
         grants = [g.strip() for g in grant_types.split(",") if g.strip()]
         known = {g for g, _ in GRANT_TYPES}
         unknown = [g for g in grants if g not in known]
         if unknown or not grants:
-            raise CommandError(f"Unknown grant type(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(sorted(known))}.")
+            raise CommandError(
+                f"Unknown grant type(s): {', '.join(unknown) or '(none)'}; choose from {', '.join(sorted(known))}."
+            )
         if public and "client_credentials" in grants:
             raise CommandError("A public client cannot use client_credentials.")
         if "authorization_code" in grants and not redirect_uris:
@@ -39,12 +46,18 @@ class Command(BaseCommand):
             uris = validate_redirect_uris(" ".join(redirect_uris))
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
+        try:
+            scope_list = oauth_scopes.parse(" ".join(scope.split()))
+        except InvalidScope:
+            raise CommandError("--scope: scopes are words of printable ASCII without quotes or backslashes.") from None
+        if not scope_list:
+            raise CommandError('--scope: give at least one scope, e.g. --scope "read write".')
         client = Client(
             name=name,
             client_type=Client.PUBLIC if public else Client.CONFIDENTIAL,
             grant_types=" ".join(grants),
             redirect_uris=uris,
-            scope=scope,
+            scope=oauth_scopes.join(scope_list),
         )
         secret = None if public else client.set_secret()
         client.save()
