@@ -10,6 +10,8 @@ LOOPBACK = ("127.0.0.1", "[::1]", "localhost")
 
 
 def validate_redirect_uri(uri: str) -> None:
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
+        raise ValidationError("A redirect URI must not contain spaces or control characters")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018  (raises on a bad port)
@@ -19,6 +21,8 @@ def validate_redirect_uri(uri: str) -> None:
         raise ValidationError(f"{uri} must be an absolute URI")
     if parts.fragment or "#" in uri:
         raise ValidationError(f"{uri} must not contain a fragment")
+    if "@" in parts.netloc:
+        raise ValidationError(f"{uri} must not contain user information (user@host)")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
         raise ValidationError(f"{uri}: plain http is allowed only for loopback addresses")
     if parts.scheme in ("http", "https") and not parts.hostname:
