@@ -62,8 +62,20 @@ DEFAULTS: dict[str, Any] = {
     "ERROR_TEMPLATE": "oauth_tokens/authorize_error.html",
     # Leeway in seconds for exp / nbf / iat checks of JWTs.
     "JWT_LEEWAY": 30,
-    # Consumer side: external providers, see the README.
+    # Consumer side: external providers, see the README. Per provider:
+    # token_url, authorize_url, revoke_url, client_id, client_secret, scope,
+    # auth_method (basic|post|none), body_format (form|json), refresh_leeway
+    # (default 300 s), metadata_url (RFC 8414 / OIDC discovery), timeout, ...
     "PROVIDERS": {},
+    # Consumer: where the connect callback redirects when no ``next`` was given
+    # (a path, a URL or a URL name).
+    "CONSUMER_REDIRECT_URL": "/",
+    # Consumer: revoke a user's stored tokens at the provider when they log
+    # out. False (default), True for every provider, or a list of names.
+    "LOGOUT_REVOKE_PROVIDERS": False,
+    # Consumer: install the logging filter that redacts bearer, refresh and
+    # client secrets from log records (on by default).
+    "CONSUMER_REDACT_LOGS": True,
 }
 
 

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "oauth_tokens.provider",
+    "oauth_tokens.consumer",
     "example_project.demo",
 ]
 MIDDLEWARE = [

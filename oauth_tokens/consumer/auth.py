@@ -1,0 +1,65 @@
+"""httpx integration: ``BearerAuth`` injects ``Authorization: Bearer`` (RFC 6750
+section 2.1), refreshes before expiry, and on a 401 forces one single-flight
+refresh and replays the request once, never more (seed 002 "Automatic Retry
+Pattern"). ``http_client`` / ``ahttp_client`` return clients wired with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+import httpx
+
+from oauth_tokens.consumer import service
+from oauth_tokens.consumer.providers import get_provider
+
+
+class BearerAuth(httpx.Auth):
+    """Bearer token of ``user`` at ``provider`` (client_credentials when user is None)."""
+
+    requires_request_body = True  # the body is replayed after a 401
+
+    def __init__(self, provider: str, user: Any = None) -> None:
+        self.provider = provider
+        self.user = user
+
+    def __repr__(self) -> str:
+        return f"<BearerAuth {self.provider} user={service.user_id_of(self.user)}>"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = service.get_access_token(self.provider, self.user)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = service.refresh_access_token(self.provider, self.user, rejected=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await service.aget_access_token(self.provider, self.user)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = await service.arefresh_access_token(self.provider, self.user, rejected=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+
+def _options(provider: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    config = get_provider(provider)
+    if config.api_base_url:
+        kwargs.setdefault("base_url", config.api_base_url)
+    kwargs.setdefault("timeout", httpx.Timeout(10.0))
+    return kwargs
+
+
+def http_client(provider: str, user: Any = None, **kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` that calls ``provider``'s APIs as ``user``. Extra
+    keyword arguments go to ``httpx.Client``. Use it as a context manager."""
+    return httpx.Client(auth=BearerAuth(provider, user), **_options(provider, kwargs))
+
+
+def ahttp_client(provider: str, user: Any = None, **kwargs: Any) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` twin of ``http_client`` for async views."""
+    return httpx.AsyncClient(auth=BearerAuth(provider, user), **_options(provider, kwargs))

@@ -1,0 +1,71 @@
+"""What the management commands do: re-encrypt stored tokens under the newest
+key, and refresh tokens that expire soon (cron / Celery beat). Both work in
+batches and report progress through a callback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from oauth_tokens import crypto
+from oauth_tokens.consumer import models, service, singleflight
+from oauth_tokens.consumer.exceptions import ConsumerError, ReauthorizationRequired
+from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.providers import get_provider
+
+Progress = Callable[[int, int], None]
+
+
+def reencrypt(*, batch_size: int = 500, progress: Progress | None = None) -> int:
+    """Rewrite every stored token under the first ENCRYPTION_KEYS key. Returns
+    how many rows were rewritten. A row refreshed meanwhile is skipped: the
+    refresh already wrote it under the newest key (compare-and-swap on ``version``)."""
+    crypto.reset_keys()
+    db = singleflight.database()
+    pks = list(ExternalToken.objects.using(db).exclude(access_token="", refresh_token="").values_list("pk", flat=True))
+    done = 0
+    for start in range(0, len(pks), batch_size):
+        batch = ExternalToken.objects.using(db).filter(pk__in=pks[start:start + batch_size])
+        for row in batch.only("access_token", "refresh_token", "version"):
+            # Decrypting with any key and saving encrypts with the first one.
+            done += ExternalToken.objects.using(db).filter(pk=row.pk, version=row.version).update(
+                access_token=row.access_token, refresh_token=row.refresh_token
+            )
+        if progress:
+            progress(min(start + batch_size, len(pks)), len(pks))
+    return done
+
+
+class RefreshReport:
+    def __init__(self) -> None:
+        self.refreshed = 0
+        self.needs_reauth = 0
+        self.failed: list[str] = []
+
+
+def refresh_expiring(*, within: float | None = None, provider: str | None = None,
+                     progress: Progress | None = None) -> RefreshReport:
+    """Refresh active tokens expiring within ``within`` seconds (default: each
+    provider's ``refresh_leeway``), single-flight with live traffic."""
+    qs = ExternalToken.objects.using(singleflight.database()).filter(
+        status=ExternalToken.ACTIVE, expires_at__isnull=False
+    )
+    if provider:
+        qs = qs.filter(provider=provider)
+    candidates = []
+    for name, user_id, expires_at in qs.values_list("provider", "user_id", "expires_at"):
+        horizon = within if within is not None else float(get_provider(name).refresh_leeway)
+        if expires_at <= models.now() + timedelta(seconds=horizon):
+            candidates.append((name, user_id, horizon))
+    report = RefreshReport()
+    for index, (name, user_id, horizon) in enumerate(candidates, 1):
+        try:
+            service.refresh_access_token(name, user_id, within=horizon)
+            report.refreshed += 1
+        except ReauthorizationRequired:
+            report.needs_reauth += 1
+        except ConsumerError as exc:
+            report.failed.append(str(exc))
+        if progress:
+            progress(index, len(candidates))
+    return report

@@ -1,0 +1,106 @@
+"""``ExternalToken``: a token pair obtained from another provider, encrypted at
+rest, with the columns the single-flight refresh needs (``version`` for
+compare-and-swap, ``refreshing_until`` for the lease used where the database
+has no row locks).
+
+One row per (provider, user); ``user`` is NULL for the project's own
+client_credentials token (RFC 6749 section 4.4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oauth_tokens.consumer.fields import EncryptedTextField
+
+
+def now() -> datetime:
+    """The consumer's clock; tests patch ``oauth_tokens.consumer.models.now``."""
+    return timezone.now()
+
+
+class ExternalToken(models.Model):
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    REVOKED = "revoked"
+    STATUSES = [
+        (ACTIVE, _("Active")),
+        (NEEDS_REAUTH, _("Needs re-authorization")),
+        (REVOKED, _("Revoked")),
+    ]
+
+    provider = models.CharField(max_length=100, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="external_tokens",
+        help_text=_("Empty for the project's own client_credentials token."),
+    )
+    access_token = EncryptedTextField(blank=True, editable=False)
+    refresh_token = EncryptedTextField(blank=True, editable=False)
+    token_type = models.CharField(max_length=40, default="Bearer")
+    scope = models.TextField(blank=True)
+    obtained_at = models.DateTimeField(null=True, blank=True, help_text=_("When the current access token was issued."))
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default=ACTIVE, db_index=True)
+    #: Bumped by every write of the tokens: the compare-and-swap guard.
+    version = models.PositiveBigIntegerField(default=0, editable=False)
+    #: A worker holds the refresh lease until then (databases without row locks).
+    refreshing_until = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_count = models.PositiveIntegerField(default=0, help_text=_("Refreshes since the user connected."))
+    last_error = models.CharField(max_length=64, blank=True, help_text=_("OAuth error code of the last failure."))
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        verbose_name = _("external token")
+        ordering = ["provider", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "user"],
+                condition=models.Q(user__isnull=False),
+                name="oauth_tokens_consumer_one_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=models.Q(user__isnull=True),
+                name="oauth_tokens_consumer_one_client_token",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f"user #{self.user_id}" if self.user_id else "client credentials"
+        return f"{self.provider} token for {who} ({self.status})"
+
+    def __repr__(self) -> str:  # never the token values
+        return f"<ExternalToken {self.pk} {self.provider} user={self.user_id} {self.status} v{self.version}>"
+
+    @property
+    def lifetime(self) -> float | None:
+        if self.expires_at is None or self.obtained_at is None:
+            return None
+        return max(0.0, (self.expires_at - self.obtained_at).total_seconds())
+
+    def is_fresh(self, leeway: float, at: datetime | None = None) -> bool:
+        """Usable for at least ``leeway`` more seconds (never more than half the
+        token's lifetime, so short-lived tokens are not refreshed on every call)."""
+        if self.status != self.ACTIVE or not self.access_token:
+            return False
+        if self.expires_at is None:
+            return True
+        lifetime = self.lifetime
+        margin = min(float(leeway), lifetime / 2) if lifetime is not None else float(leeway)
+        return self.expires_at - timedelta(seconds=margin) > (at or now())
+
+    def seconds_left(self, at: datetime | None = None) -> int | None:
+        if self.expires_at is None:
+            return None
+        return int((self.expires_at - (at or now())).total_seconds())

@@ -1,0 +1,200 @@
+"""The consumer's requests to a provider: token requests (RFC 6749 sections
+4.1.3, 4.4 and 6), revocation (RFC 7009 section 2.1) and metadata (RFC 8414).
+
+Client authentication follows RFC 6749 section 2.3.1 (Basic with form-encoded
+id and secret, or the body). Bodies are form-encoded or JSON (the seeds use
+JSON). Network errors, timeouts, 429 and 5xx are retried ``retries`` times with
+exponential backoff, then raise ``ProviderUnavailable``; an OAuth error answer
+raises ``GrantRejected`` (``invalid_grant``) or ``ProviderError``. No message
+built here contains a token or a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus
+
+import httpx
+
+from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
+from oauth_tokens.consumer.providers import Provider
+
+#: The pause between attempts; tests patch ``oauth_tokens.consumer.remote.sleep``.
+sleep = time.sleep
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, repr=False)
+class TokenResponse:
+    """A successful token response (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+    refresh_expires_in: int | None = None
+
+    def __repr__(self) -> str:
+        has_refresh = self.refresh_token is not None
+        return f"<TokenResponse {self.token_type} expires_in={self.expires_in} refresh={has_refresh}>"
+
+
+class GrantRejected(Exception):
+    """``invalid_grant``: the code or refresh token is dead (handled by the service)."""
+
+    def __init__(self, description: str = "") -> None:
+        self.description = description
+        super().__init__("invalid_grant")
+
+
+_clients: dict[tuple[int, float], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(provider: Provider) -> httpx.Client:
+    """One pooled ``httpx.Client`` per process and timeout (thread-safe, fork-aware)."""
+    key = (os.getpid(), float(provider.timeout))
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = httpx.Client(timeout=httpx.Timeout(float(provider.timeout)), follow_redirects=False)
+                _clients[key] = client
+    return client
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _body(response: httpx.Response) -> dict[str, Any] | None:
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(response.text))
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def send(provider: Provider, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request with bounded retries; returns any non-retryable response."""
+    last = ""
+    for attempt in range(provider.attempts):
+        if attempt:
+            sleep(provider.backoff * 2 ** (attempt - 1))
+        try:
+            response = client_for(provider).request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            last = f"timed out ({type(exc).__name__})"
+            continue
+        except httpx.TransportError as exc:
+            last = f"network error ({type(exc).__name__})"
+            continue
+        if response.status_code in RETRY_STATUSES:
+            last = f"HTTP {response.status_code}"
+            continue
+        return response
+    raise ProviderUnavailable(provider.name, f"{urlpath(url)} failed after {provider.attempts} attempt(s): {last}")
+
+
+def urlpath(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _authenticate(provider: Provider, params: dict[str, str], headers: dict[str, str]) -> None:
+    if provider.auth_method == "basic":
+        pair = f"{quote_plus(provider.client_id)}:{quote_plus(provider.client_secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    elif provider.auth_method == "post":
+        params["client_id"] = provider.client_id
+        params["client_secret"] = provider.client_secret
+    else:
+        params["client_id"] = provider.client_id
+
+
+def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
+    """POST to the token endpoint and parse the answer (RFC 6749 sections 5.1 and 5.2)."""
+    params = {k: v for k, v in params.items() if v}
+    headers = {"Accept": "application/json"}
+    _authenticate(provider, params, headers)
+    body: dict[str, Any] = {"json": params} if provider.body_format == "json" else {"data": params}
+    response = send(provider, "POST", provider.token_url, headers=headers, **body)
+    data = _body(response)
+    if response.status_code == 200 and data is not None and isinstance(data.get("access_token"), str):
+        token_type = str(data.get("token_type") or "Bearer")
+        if token_type.lower() != "bearer":
+            raise ProviderError(provider.name, "unsupported_token_type", f"token_type {token_type[:20]!r}")
+        refresh = data.get("refresh_token")
+        scope = data.get("scope")
+        return TokenResponse(
+            access_token=data["access_token"],
+            token_type="Bearer",
+            expires_in=_integer(data.get("expires_in")),
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            scope=" ".join(scope) if isinstance(scope, list) else (str(scope) if scope is not None else None),
+            refresh_expires_in=_integer(data.get("refresh_expires_in", data.get("refresh_token_expires_in"))),
+        )
+    error = str((data or {}).get("error") or "")[:64]
+    description = str((data or {}).get("error_description") or "")[:200]
+    if error == "invalid_grant":
+        raise GrantRejected(description)
+    if not error:
+        error, description = "invalid_response", "the token endpoint did not answer with a token or an OAuth error"
+    raise ProviderError(provider.name, error, description, status=response.status_code)
+
+
+def refresh(provider: Provider, refresh_token: str, scope: str = "") -> TokenResponse:
+    return token_request(provider, {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope})
+
+
+def exchange_code(provider: Provider, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
+    return token_request(
+        provider,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        },
+    )
+
+
+def client_credentials(provider: Provider) -> TokenResponse:
+    return token_request(provider, {"grant_type": "client_credentials", "scope": provider.scope})
+
+
+def revoke_token(provider: Provider, token: str, hint: str) -> None:
+    """RFC 7009: form-encoded, client-authenticated; 200 also for unknown tokens."""
+    params = {"token": token, "token_type_hint": hint}
+    headers = {"Accept": "application/json"}
+    _authenticate(provider, params, headers)
+    response = send(provider, "POST", provider.revoke_url, data=params, headers=headers)
+    if response.status_code == 200:
+        return
+    data = _body(response) or {}
+    error = str(data.get("error") or "revocation_failed")[:64]
+    if error == "unsupported_token_type":
+        return  # section 2.2.1: the provider cannot revoke this kind of token; nothing to do.
+    raise ProviderError(provider.name, error, str(data.get("error_description") or "")[:200],
+                        status=response.status_code)
+
+
+def fetch_json(provider: Provider, url: str) -> dict[str, Any]:
+    response = send(provider, "GET", url, headers={"Accept": "application/json"})
+    data = _body(response)
+    if response.status_code != 200 or data is None:
+        raise ProviderError(provider.name, "invalid_metadata", f"{urlpath(url)} answered HTTP {response.status_code}")
+    return data

@@ -1,0 +1,151 @@
+"""The consumer's Python API (DESIGN.md section 6): ``get_access_token``,
+``refresh_access_token``, ``store_tokens``, ``revoke`` and their async twins.
+
+The fast path is one query and one decryption: read the row, return its access
+token while it is fresh (RFC 6749 section 6: refresh *before* expiry, seed 002's
+5-minute leeway). Everything else goes through ``singleflight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from oauth_tokens.consumer import models, remote, singleflight
+from oauth_tokens.consumer.exceptions import ConsumerError
+from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.providers import get_provider
+
+FAST_FIELDS = ("access_token", "expires_at", "obtained_at", "status")
+
+__all__ = [
+    "aget_access_token",
+    "arevoke",
+    "get_access_token",
+    "refresh_access_token",
+    "revoke",
+    "store_tokens",
+]
+
+
+def user_id_of(user: Any) -> Any:
+    """The user's primary key; None means the project's client_credentials token."""
+    if user is None:
+        return None
+    pk = getattr(user, "pk", user)
+    if pk is None:
+        # Never fall back to the client_credentials token for an anonymous user.
+        raise ValueError("user must be a saved user (or None for the client_credentials token).")
+    return pk
+
+
+def get_access_token(provider: str, user: Any = None) -> str:
+    """A valid access token for ``user`` at ``provider`` (client_credentials when
+    ``user`` is None), refreshed when within the provider's ``refresh_leeway``.
+
+    Raises ``ReauthorizationRequired`` (the user must connect again; ``.url``
+    restarts the flow), ``ProviderUnavailable`` or ``ProviderError``.
+    """
+    config = get_provider(provider)
+    user_id = user_id_of(user)
+    row = singleflight.rows(provider, user_id).only(*FAST_FIELDS).first()
+    if row is not None and row.is_fresh(config.refresh_leeway):
+        return row.access_token
+    return singleflight.obtain(singleflight.Request(config, user_id))
+
+
+def refresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
+                         within: float | None = None) -> str:
+    """Refresh now, still single-flight.
+
+    ``rejected``: the token a resource server just refused (401); a sibling's
+    newer token is returned instead of refreshing again. ``within``: refresh
+    only if the token expires within that many seconds. Neither: always refresh.
+    """
+    config = get_provider(provider)
+    request = singleflight.Request(
+        config, user_id_of(user), rejected=rejected, horizon=within, force=rejected is None and within is None
+    )
+    return singleflight.obtain(request)
+
+
+def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapping[str, Any]) -> ExternalToken:
+    """Save a fresh token response (the connect callback's code exchange) for ``user``."""
+    get_provider(provider)
+    if isinstance(response, Mapping):
+        fields = remote.TokenResponse.__annotations__
+        response = remote.TokenResponse(**{k: v for k, v in response.items() if k in fields})
+    user_id = user_id_of(user)
+    at = models.now()
+    values: dict[str, Any] = {
+        "access_token": response.access_token,
+        "refresh_token": response.refresh_token or "",
+        "token_type": response.token_type,
+        "scope": response.scope or "",
+        "obtained_at": at,
+        "expires_at": at + timedelta(seconds=response.expires_in) if response.expires_in is not None else None,
+        "refresh_expires_at": (
+            at + timedelta(seconds=response.refresh_expires_in) if response.refresh_expires_in else None
+        ),
+        "status": ExternalToken.ACTIVE,
+        "last_error": "",
+        "refreshing_until": None,
+        "refresh_count": 0,
+        "updated_at": at,
+    }
+    qs = singleflight.rows(provider, user_id)
+    with transaction.atomic(using=singleflight.database()):
+        if not qs.update(version=F("version") + 1, **values):
+            try:
+                with transaction.atomic(using=singleflight.database()):
+                    ExternalToken.objects.using(singleflight.database()).create(
+                        provider=provider, user_id=user_id, **values
+                    )
+            except IntegrityError:
+                qs.update(version=F("version") + 1, **values)
+    return qs.get()
+
+
+def revoke(provider: str, user: Any = None) -> None:
+    """Forget ``user``'s tokens for ``provider`` and revoke them there (RFC 7009,
+    refresh token first, then the access token).
+
+    The row is marked revoked and its tokens cleared first, so they are gone
+    locally even when the provider cannot be reached; then ``ProviderUnavailable``
+    (or ``ProviderError``) is raised.
+    """
+    config = get_provider(provider)
+    old = singleflight.revoke_locally(config, user_id_of(user))
+    if old is None or not config.revoke_url:
+        return
+    errors: list[ConsumerError] = []
+    for value, hint in ((old.refresh_token, "refresh_token"), (old.access_token, "access_token")):
+        if value:
+            try:
+                remote.revoke_token(config, value, hint)
+            except ConsumerError as exc:
+                errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+async def aget_access_token(provider: str, user: Any = None) -> str:
+    """``get_access_token`` for async code (runs in a worker thread)."""
+    return await sync_to_async(get_access_token, thread_sensitive=False)(provider, user)
+
+
+async def arefresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
+                                within: float | None = None) -> str:
+    return await sync_to_async(refresh_access_token, thread_sensitive=False)(
+        provider, user, rejected=rejected, within=within
+    )
+
+
+async def arevoke(provider: str, user: Any = None) -> None:
+    """``revoke`` for async code."""
+    await sync_to_async(revoke, thread_sensitive=False)(provider, user)

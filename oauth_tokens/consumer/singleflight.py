@@ -1,0 +1,365 @@
+"""Single-flight refresh: however many threads and processes ask at once, exactly
+one refresh request reaches the provider (RFC 6749 section 6; seeds 000, 002).
+
+Two interchangeable strategies, chosen by what the database can do:
+
+* row lock (PostgreSQL, MySQL, Oracle): ``SELECT ... FOR UPDATE`` on the token
+  row, re-check freshness, call the provider while holding the lock, save the
+  rotated pair, commit. Waiters block on the lock, then find the fresh token.
+* lease (SQLite, which has no row locks): a compare-and-swap on ``version``
+  (``UPDATE ... SET version = version + 1, refreshing_until = ... WHERE
+  version = v``) elects one worker; the others poll the row until the winner
+  saves, or take over when the lease expires (the winner died).
+
+Either way the new access token and the rotated refresh token are written in
+one statement, so a crash before it leaves the old pair in place. On
+``invalid_grant`` the row is re-read (a sibling may have rotated it); if it is
+unchanged it is marked ``needs_reauth``, the tokens are cleared, and
+``ReauthorizationRequired`` is raised after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, OperationalError, connections, router, transaction
+from django.db.models import F
+
+from oauth_tokens import crypto, signals
+from oauth_tokens.consumer import models, remote
+from oauth_tokens.consumer.exceptions import (
+    NotConnected,
+    ProviderError,
+    ProviderUnavailable,
+    ReauthorizationRequired,
+)
+from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.providers import Provider
+
+logger = logging.getLogger("oauth_tokens.consumer")
+
+#: How a waiting worker pauses between reads; tests patch ``singleflight.sleep``.
+sleep = time.sleep
+POLL_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2)
+T = TypeVar("T")
+
+
+def connect_url(provider: str) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("oauth_tokens_consumer:connect", kwargs={"provider": provider})
+    except NoReverseMatch:
+        return ""
+
+
+def database() -> str:
+    return router.db_for_write(ExternalToken)
+
+
+def rows(provider: str, user_id: Any) -> Any:
+    return ExternalToken.objects.using(database()).filter(provider=provider, user_id=user_id)
+
+
+class Request:
+    """What the caller needs: a token usable for ``horizon`` seconds (None: the
+    provider's leeway), a new one (``force``), or one other than ``rejected``
+    (the token a resource server just answered 401 to)."""
+
+    def __init__(self, provider: Provider, user_id: Any, *, horizon: float | None = None,
+                 force: bool = False, rejected: str | None = None) -> None:
+        self.provider = provider
+        self.user_id = user_id
+        self.horizon = horizon
+        self.force = force
+        self.rejected = rejected
+
+    def usable(self, row: ExternalToken) -> bool:
+        if row.status != ExternalToken.ACTIVE or not row.access_token:
+            return False
+        if self.force:
+            return False
+        if self.rejected is not None:
+            return not crypto.constant_time_equals(row.access_token, self.rejected)
+        if self.horizon is not None:
+            return row.expires_at is None or row.expires_at > models.now() + timedelta(seconds=self.horizon)
+        return row.is_fresh(self.provider.refresh_leeway)
+
+    def check(self, row: ExternalToken | None) -> str | None:
+        """The token to use as is, None when a refresh is needed, or raise."""
+        name = self.provider.name
+        if row is None:
+            raise NotConnected(name, url=connect_url(name))
+        if self.usable(row):
+            return row.access_token
+        if row.user_id is not None:
+            if row.status == ExternalToken.REVOKED:
+                raise NotConnected(name, url=connect_url(name), reason="revoked")
+            if row.status == ExternalToken.NEEDS_REAUTH:
+                raise ReauthorizationRequired(name, url=connect_url(name), reason=row.last_error or "invalid_grant")
+        return None
+
+    def dead_reason(self, row: ExternalToken) -> str:
+        """Why a user's token cannot be refreshed without asking the provider, or ""."""
+        if row.user_id is None:
+            return ""
+        if not row.refresh_token:
+            return "no_refresh_token"
+        if row.refresh_expires_at is not None and row.refresh_expires_at <= models.now():
+            return "refresh_expired"
+        return ""
+
+    def call(self, row: ExternalToken) -> remote.TokenResponse:
+        if row.user_id is None:
+            return remote.client_credentials(self.provider)
+        return remote.refresh(self.provider, row.refresh_token)
+
+
+def new_values(row: ExternalToken, response: remote.TokenResponse) -> dict[str, Any]:
+    """The columns a successful token response writes (one UPDATE: one transaction)."""
+    at = models.now()
+    values: dict[str, Any] = {
+        "access_token": response.access_token,
+        "token_type": response.token_type,
+        "obtained_at": at,
+        "expires_at": at + timedelta(seconds=response.expires_in) if response.expires_in is not None else None,
+        "status": ExternalToken.ACTIVE,
+        "last_error": "",
+        "refreshing_until": None,
+        "refresh_count": F("refresh_count") + 1,
+        "updated_at": at,
+    }
+    if response.scope is not None:
+        values["scope"] = response.scope
+    if row.user_id is not None and response.refresh_token:
+        # RFC 6749 section 6: a new refresh token replaces the old one; without one, keep the old.
+        values["refresh_token"] = response.refresh_token
+        values["refresh_expires_at"] = (
+            at + timedelta(seconds=response.refresh_expires_in) if response.refresh_expires_in else None
+        )
+    return values
+
+
+def reauth_values(reason: str) -> dict[str, Any]:
+    return {
+        "status": ExternalToken.NEEDS_REAUTH,
+        "access_token": "",
+        "refresh_token": "",
+        "last_error": reason,
+        "refreshing_until": None,
+        "updated_at": models.now(),
+    }
+
+
+def _send_after_commit(signal: Any, row_pk: int, **kwargs: Any) -> None:
+    def send() -> None:
+        if signal.has_listeners(ExternalToken):
+            row = ExternalToken.objects.using(database()).select_related("user").filter(pk=row_pk).first()
+            if row is not None:
+                signal.send(sender=ExternalToken, provider=row.provider, user=row.user, token=row, **kwargs)
+
+    transaction.on_commit(send, using=database())
+
+
+def _refreshed(row_pk: int) -> None:
+    _send_after_commit(signals.token_refreshed, row_pk)
+
+
+def _reauth(request: Request, row_pk: int, reason: str) -> ReauthorizationRequired:
+    url = connect_url(request.provider.name)
+    logger.warning("%s: stored token for user %s needs re-authorization (%s)",
+                   request.provider.name, request.user_id, reason)
+    _send_after_commit(signals.reauthorization_required, row_pk, url=url)
+    return ReauthorizationRequired(request.provider.name, url=url, reason=reason)
+
+
+def _client_token_row(request: Request, *, lock: bool) -> ExternalToken:
+    """The client_credentials row, created empty the first time."""
+    qs = rows(request.provider.name, None)
+    if lock:
+        qs = qs.select_for_update()
+    row = qs.first()
+    if row is None:
+        try:
+            with transaction.atomic(using=database()):
+                ExternalToken.objects.using(database()).create(provider=request.provider.name, user=None)
+        except IntegrityError:
+            pass  # a sibling created it first
+        row = qs.get()
+    return row
+
+
+def obtain(request: Request) -> str:
+    """The slow path: a token satisfying ``request``, refreshed at most once across workers.
+
+    Always runs in a transaction of its own: inside the caller's ``atomic`` block
+    (e.g. ``ATOMIC_REQUESTS``) a rollback would lose a rotated refresh token, so
+    the work moves to a short-lived thread with its own connection (SQLite, with
+    one writer at a time, stays on the caller's connection).
+    """
+    connection = connections[database()]
+    run = _obtain_locked if connection.features.has_select_for_update else _obtain_leased
+    return outside_caller_transaction(run, request)
+
+
+def outside_caller_transaction(func: Callable[..., T], *args: Any) -> T:
+    connection = connections[database()]
+    if not connection.in_atomic_block or connection.vendor == "sqlite":
+        return func(*args)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = func(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=target, name="oauth-tokens-refresh", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _lock_timeout(request: Request) -> None:
+    connection = connections[database()]
+    if connection.vendor == "postgresql":
+        wait_ms = int((request.provider.call_budget() + 2) * 1000)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {wait_ms}")
+
+
+def _obtain_locked(request: Request) -> str:
+    failure: ReauthorizationRequired | None = None
+    with transaction.atomic(using=database()):
+        _lock_timeout(request)
+        try:
+            if request.user_id is None:
+                row = _client_token_row(request, lock=True)
+            else:
+                row = rows(request.provider.name, request.user_id).select_for_update().first()
+        except OperationalError:
+            raise ProviderUnavailable(request.provider.name, "another worker's refresh did not finish in time")
+        token = request.check(row)
+        if token is not None:
+            return token
+        qs = rows(request.provider.name, request.user_id).filter(pk=row.pk)
+        reason = request.dead_reason(row)
+        if not reason:
+            try:
+                response = request.call(row)
+            except remote.GrantRejected as exc:
+                if row.user_id is None:
+                    raise ProviderError(request.provider.name, "invalid_grant", exc.description)
+                reason = "invalid_grant"  # we hold the lock: nobody rotated it meanwhile
+            else:
+                qs.update(version=F("version") + 1, **new_values(row, response))
+                _refreshed(row.pk)
+                return response.access_token
+        qs.update(version=F("version") + 1, **reauth_values(reason))
+        failure = _reauth(request, row.pk, reason)
+    raise failure
+
+
+def _obtain_leased(request: Request) -> str:
+    name = request.provider.name
+    lease = request.provider.call_budget() + 2
+    deadline = time.monotonic() + lease + 2
+    waits = 0
+    while True:
+        if request.user_id is None:
+            row = _client_token_row(request, lock=False)
+        else:
+            row = rows(name, request.user_id).first()
+        token = request.check(row)
+        if token is not None:
+            return token
+        qs = rows(name, request.user_id).filter(pk=row.pk)
+        if row.refreshing_until is not None and row.refreshing_until > models.now():
+            if time.monotonic() > deadline:
+                raise ProviderUnavailable(name, "another worker's refresh did not finish in time")
+            sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
+            waits += 1
+            continue
+        reason = request.dead_reason(row)
+        if reason:
+            if qs.filter(version=row.version).update(version=row.version + 1, **reauth_values(reason)):
+                raise _reauth(request, row.pk, reason)
+            continue
+        # Compare-and-swap: only one worker moves the version from v to v + 1.
+        if not qs.filter(version=row.version).update(
+            version=row.version + 1, refreshing_until=models.now() + timedelta(seconds=lease)
+        ):
+            continue
+        held = qs.filter(version=row.version + 1)
+        try:
+            response = request.call(row)
+        except remote.GrantRejected as exc:
+            if row.user_id is None:
+                held.update(version=row.version + 2, refreshing_until=None)
+                raise ProviderError(name, "invalid_grant", exc.description)
+            # Re-read: unless a sibling changed the row meanwhile, the refresh token is dead.
+            if held.update(version=row.version + 2, **reauth_values("invalid_grant")):
+                raise _reauth(request, row.pk, "invalid_grant")
+            continue
+        except BaseException:
+            held.update(version=row.version + 2, refreshing_until=None)
+            raise
+        if held.update(version=row.version + 2, **new_values(row, response)):
+            _refreshed(row.pk)
+            return response.access_token
+        logger.warning("%s: refresh lease expired before the provider answered; re-reading", name)
+
+
+def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
+    """Mark the row revoked and clear its tokens, after any refresh in flight has
+    finished (so a rotated pair is never left alive behind our back). Returns the
+    row as it was (tokens in memory only, for RFC 7009 calls), or None."""
+    return outside_caller_transaction(_revoke_locally, provider, user_id)
+
+
+def _revoked_values() -> dict[str, Any]:
+    return {
+        "status": ExternalToken.REVOKED,
+        "access_token": "",
+        "refresh_token": "",
+        "expires_at": None,
+        "refresh_expires_at": None,
+        "refreshing_until": None,
+        "updated_at": models.now(),
+    }
+
+
+def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
+    request = Request(provider, user_id)
+    if connections[database()].features.has_select_for_update:
+        with transaction.atomic(using=database()):
+            _lock_timeout(request)
+            row = rows(provider.name, user_id).select_for_update().first()
+            if row is None:
+                return None
+            rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
+            _send_after_commit(signals.token_revoked, row.pk)
+            return row
+    deadline = time.monotonic() + provider.call_budget() + 4
+    waits = 0
+    while True:
+        row = rows(provider.name, user_id).first()
+        if row is None:
+            return None
+        if row.refreshing_until is not None and row.refreshing_until > models.now() and time.monotonic() < deadline:
+            sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
+            waits += 1
+            continue
+        qs = rows(provider.name, user_id).filter(pk=row.pk, version=row.version)
+        if qs.update(version=row.version + 1, **_revoked_values()):
+            _send_after_commit(signals.token_revoked, row.pk)
+            return row

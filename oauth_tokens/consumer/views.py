@@ -1,0 +1,152 @@
+"""The connect flow: authorization code with PKCE S256 (RFC 6749 section 4.1,
+RFC 7636, RFC 9700 section 2.1.1) from this project to an external provider.
+
+``connect/<provider>/`` stores ``state`` (as a digest) and the PKCE verifier
+(encrypted) in the session and redirects to the provider;
+``connect/<provider>/callback/`` checks the state, exchanges the code, stores
+the tokens and redirects to ``next`` or ``CONSUMER_REDIRECT_URL``. Every failure
+is a page that says what happened, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
+
+from oauth_tokens import crypto
+from oauth_tokens.consumer import remote, service
+from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
+from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
+from oauth_tokens.oauth2.pkce import s256
+from oauth_tokens.settings import token_settings
+
+logger = logging.getLogger("oauth_tokens.consumer")
+TEMPLATE = "oauth_tokens_consumer/connect_error.html"
+
+
+def session_key(provider: str) -> str:
+    return f"oauth_tokens_consumer.connect.{provider}"
+
+
+def error_page(request: HttpRequest, provider: str, message: str, *, status: int = 400) -> HttpResponse:
+    retry = reverse("oauth_tokens_consumer:connect", kwargs={"provider": provider}) if status != 404 else ""
+    response = render(request, TEMPLATE, {"provider": provider, "message": message, "retry_url": retry},
+                      status=status)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _provider(request: HttpRequest, name: str) -> Provider | HttpResponse:
+    try:
+        return get_provider(name)
+    except UnknownProvider:
+        return error_page(request, name, "This provider is not configured.", status=404)
+    except ConsumerError as exc:  # metadata discovery failed
+        return error_page(request, name, f"The provider's configuration could not be loaded: {exc}", status=502)
+
+
+def _safe_next(request: HttpRequest, value: str) -> str:
+    if value and url_has_allowed_host_and_scheme(value, {request.get_host()}, require_https=request.is_secure()):
+        return value
+    return ""
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect(request: HttpRequest, provider: str) -> HttpResponse:
+    config = _provider(request, provider)
+    if isinstance(config, HttpResponse):
+        return config
+    if not config.authorize_url:
+        return error_page(request, provider, "This provider has no authorization endpoint to connect to.")
+    state = crypto.new_token(24)
+    verifier = crypto.new_token(48)  # 64 characters of [A-Za-z0-9_-] (RFC 7636 section 4.1)
+    redirect_uri = config.redirect_uri or request.build_absolute_uri(
+        reverse("oauth_tokens_consumer:callback", kwargs={"provider": provider})
+    )
+    request.session[session_key(provider)] = {
+        "state": crypto.digest(state),
+        "verifier": crypto.encrypt(verifier),
+        "redirect_uri": redirect_uri,
+        "next": _safe_next(request, request.GET.get("next") or request.POST.get("next", "")),
+    }
+    params: dict[str, Any] = {
+        "response_type": "code",
+        "client_id": config.client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "code_challenge": s256(verifier),
+        "code_challenge_method": "S256",
+        **({"scope": config.scope} if config.scope else {}),
+        **config.authorize_params,
+    }
+    separator = "&" if "?" in config.authorize_url else "?"
+    return HttpResponseRedirect(config.authorize_url + separator + urlencode(params))
+
+
+@never_cache
+@login_required
+@sensitive_variables("code", "verifier", "tokens")
+def callback(request: HttpRequest, provider: str) -> HttpResponse:
+    config = _provider(request, provider)
+    if isinstance(config, HttpResponse):
+        return config
+    pending = request.session.pop(session_key(provider), None)
+    state = request.GET.get("state", "")
+    expected = (pending or {}).get("state", "")
+    if not expected or not state or not any(
+        crypto.constant_time_equals(candidate, expected) for candidate in crypto.digest_candidates(state)
+    ):
+        return error_page(request, provider, "This sign-in attempt expired or was already used. Please start again.")
+    error = request.GET.get("error", "")
+    if error:
+        # RFC 6749 section 4.1.2.1; show the code only (descriptions are attacker-controlled text).
+        code_name = "".join(c for c in error if c.isalnum() or c in "_-")[:64]
+        message = "You declined the request." if code_name == "access_denied" else f"The provider refused: {code_name}."
+        return error_page(request, provider, message)
+    code = request.GET.get("code", "")
+    if not code:
+        return error_page(request, provider, "The provider did not send an authorization code.")
+    try:
+        verifier = crypto.decrypt(pending["verifier"])
+    except (crypto.InvalidToken, KeyError, TypeError):
+        return error_page(request, provider, "This sign-in attempt expired. Please start again.")
+    try:
+        tokens = remote.exchange_code(config, code, pending.get("redirect_uri", ""), verifier)
+    except remote.GrantRejected:
+        return error_page(request, provider, "The authorization code was refused (expired or already used).")
+    except ProviderUnavailable:
+        return error_page(request, provider, "The provider could not be reached. Please try again.", status=502)
+    except ProviderError as exc:
+        logger.warning("%s: code exchange failed: %s", provider, exc)
+        return error_page(request, provider, f"The provider refused the code exchange ({exc.error}).", status=502)
+    service.store_tokens(provider, request.user, tokens)
+    target = pending.get("next") or resolve_url(token_settings.CONSUMER_REDIRECT_URL)
+    return HttpResponseRedirect(target)
+
+
+@login_required
+@require_POST
+def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
+    """POST: revoke the user's tokens for ``provider`` (RFC 7009) and forget them."""
+    config = _provider(request, provider)
+    if isinstance(config, HttpResponse):
+        return config
+    try:
+        service.revoke(provider, request.user)
+    except ConsumerError as exc:
+        logger.warning("%s: revocation at the provider failed (tokens deleted locally): %s", provider, exc)
+    target = _safe_next(request, request.POST.get("next", "")) or resolve_url(token_settings.CONSUMER_REDIRECT_URL)
+    return HttpResponseRedirect(target)

@@ -1,0 +1,188 @@
+"""Small fake providers over real HTTP (WSGI on an ephemeral port) for protocol-shape
+tests: one that takes only JSON bodies, one that takes only form bodies, scripted
+failures. Concurrency is proven against the real provider, never against these."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from socketserver import ThreadingMixIn
+from urllib.parse import parse_qsl, unquote_plus
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from oauth_tokens.oauth2.pkce import s256
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class FakeProvider:
+    def __init__(self, *, accepts="both", auth="any", client_id="cid", client_secret="csecret",
+                 lifetime=3600, rotate=True, form_responses=False):
+        self.accepts = accepts
+        self.auth = auth
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.lifetime = lifetime
+        self.rotate = rotate
+        self.form_responses = form_responses
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, dict]] = []  # forced answers for the next token requests
+        self.live_refresh: set[str] = set()
+        self.live_access: set[str] = set()
+        self.revoked: list[tuple[str, str]] = []
+        self.codes: dict[str, str] = {}  # code -> challenge
+        self.api_status: int | None = None  # force the API's answer
+        self.lock = threading.Lock()
+        self.server = None
+        self.url = ""
+
+    # -- tokens -------------------------------------------------------------
+    def mint(self, *, refresh=True) -> dict:
+        access = "at-" + secrets.token_urlsafe(16)
+        self.live_access.add(access)
+        body = {"access_token": access, "token_type": "Bearer", "expires_in": self.lifetime, "scope": "read"}
+        if refresh:
+            rt = "rt-" + secrets.token_urlsafe(16)
+            self.live_refresh.add(rt)
+            body["refresh_token"] = rt
+        return body
+
+    def add_code(self, challenge: str) -> str:
+        code = "code-" + secrets.token_urlsafe(8)
+        self.codes[code] = challenge
+        return code
+
+    @property
+    def token_requests(self):
+        return [r for r in self.requests if r["path"] == "/token"]
+
+    # -- WSGI ---------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0]
+        path = environ["PATH_INFO"]
+        params: dict = {}
+        if content_type == "application/json":
+            params = json.loads(raw or b"{}")
+        elif content_type == "application/x-www-form-urlencoded":
+            params = dict(parse_qsl(raw.decode()))
+        record = {"path": path, "method": environ["REQUEST_METHOD"], "content_type": content_type,
+                  "params": params, "authorization": environ.get("HTTP_AUTHORIZATION", "")}
+        with self.lock:
+            self.requests.append(record)
+            status, body = self.route(path, record)
+        headers = [("Cache-Control", "no-store")]
+        if self.form_responses and path == "/token" and status == 200:
+            payload = "&".join(f"{k}={v}" for k, v in body.items()).encode()
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+        else:
+            payload = json.dumps(body).encode()
+            headers.append(("Content-Type", "application/json"))
+        start_response(f"{status} X", headers)
+        return [payload]
+
+    def route(self, path, record):
+        if path == "/token":
+            return self.token(record)
+        if path == "/revoke":
+            if not self.client_ok(record):
+                return 401, {"error": "invalid_client"}
+            self.revoked.append((record["params"].get("token_type_hint", ""), record["params"].get("token", "")))
+            self.live_refresh.discard(record["params"].get("token"))
+            self.live_access.discard(record["params"].get("token"))
+            return 200, {}
+        if path == "/api":
+            if self.api_status:
+                return self.api_status, {"error": "forced"}
+            token = record["authorization"].removeprefix("Bearer ")
+            if token in self.live_access:
+                return 200, {"ok": True, "method": record["method"], "body": record["params"]}
+            return 401, {"error": "invalid_token"}
+        if path == "/.well-known/oauth-authorization-server":
+            return 200, {
+                "issuer": self.url,
+                "token_endpoint": self.url + "/token",
+                "authorization_endpoint": self.url + "/authorize",
+                "revocation_endpoint": self.url + "/revoke",
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            }
+        return 404, {"error": "not_found"}
+
+    def client_ok(self, record) -> bool:
+        header = record["authorization"]
+        params = record["params"]
+        if header.startswith("Basic "):
+            if self.auth == "post":
+                return False
+            cid, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            return (unquote_plus(cid), unquote_plus(secret)) == (self.client_id, self.client_secret)
+        if self.auth == "basic":
+            return False
+        return (params.get("client_id"), params.get("client_secret")) == (self.client_id, self.client_secret)
+
+    def token(self, record):
+        accepted = {"json": ["application/json"], "form": ["application/x-www-form-urlencoded"]}.get(
+            self.accepts, ["application/json", "application/x-www-form-urlencoded"])
+        if record["content_type"] not in accepted:
+            return 400, {"error": "invalid_request", "error_description": f"{record['content_type']} not accepted"}
+        if self.script:
+            return self.script.pop(0)
+        if not self.client_ok(record):
+            return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+        params = record["params"]
+        grant = params.get("grant_type")
+        if grant == "refresh_token":
+            rt = params.get("refresh_token")
+            if rt not in self.live_refresh:
+                return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid"}
+            if self.rotate:
+                self.live_refresh.discard(rt)
+                return 200, self.mint()
+            body = self.mint(refresh=False)
+            return 200, body
+        if grant == "client_credentials":
+            return 200, self.mint(refresh=False)
+        if grant == "authorization_code":
+            challenge = self.codes.pop(params.get("code"), None)
+            if challenge is None or s256(params.get("code_verifier", "")) != challenge:
+                return 400, {"error": "invalid_grant", "error_description": "bad code or verifier"}
+            return 200, self.mint()
+        return 400, {"error": "unsupported_grant_type"}
+
+    # -- server -------------------------------------------------------------
+    def start(self) -> FakeProvider:
+        self.server = make_server("127.0.0.1", 0, self, server_class=ThreadingServer, handler_class=QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def config(self, **extra) -> dict:
+        base = {
+            "token_url": self.url + "/token",
+            "authorize_url": self.url + "/authorize",
+            "revoke_url": self.url + "/revoke",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scope": "read",
+            "api_base_url": self.url,
+        }
+        if self.auth == "post":
+            base["auth_method"] = "post"
+        if self.accepts == "json":
+            base["body_format"] = "json"
+        return {**base, **extra}
