@@ -133,5 +133,9 @@ class TokenView(OAuthView):
             return self.http_method_not_allowed(request)
         token = bearer_token(request)
         claims = verify_access_token(token)
-        remaining = max(0, int(claims["exp"] - models.now().timestamp()))
-        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": remaining})
+        remaining = claims["exp"] - models.now().timestamp()
+        if remaining <= 0:
+            # Verification allows clock-skew leeway; the issuer answering about
+            # its own token does not: past ``exp`` it is expired.
+            raise InvalidToken("The access token has expired")
+        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": int(remaining)})
