@@ -1,7 +1,20 @@
-"""System checks, ids ``oauth_tokens.E00x`` / ``W00x``."""
+"""System checks of the provider's settings, ids ``oauth_tokens.E00x`` / ``W00x``.
+
+- E000 ``OAUTH_TOKENS`` is not a dict or has unknown keys
+- E001 ``ISSUER`` is missing
+- E002 ``SIGNING_ALGORITHM`` is not supported
+- E003 ``ISSUER`` is not an absolute URL without query or fragment (RFC 8414 section 2)
+- E004 an ``ENCRYPTION_KEYS`` entry is not a Fernet key
+- W001 ``ISSUER`` is not https (outside DEBUG)
+- W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
+- W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -27,17 +40,14 @@ def check_settings(app_configs=None, **kwargs):
             "It becomes the iss of every token.",
             id="oauth_tokens.E001",
         ))
-    elif not str(issuer).startswith("https://") and not settings.DEBUG:
-        errors.append(checks.Warning(
-            f"OAUTH_TOKENS['ISSUER'] ({issuer}) is not https.",
-            hint="RFC 8414 requires an https issuer in production.",
-            id="oauth_tokens.W001",
-        ))
+    else:
+        errors += _check_issuer(str(issuer))
     if algorithm not in ALGORITHMS:
         errors.append(checks.Error(
             f"OAUTH_TOKENS['SIGNING_ALGORITHM'] must be one of {', '.join(ALGORITHMS)}.",
             id="oauth_tokens.E002",
         ))
+    errors += _check_encryption_keys(keys)
     if not settings.DEBUG and not keys:
         errors.append(checks.Warning(
             "OAUTH_TOKENS['ENCRYPTION_KEYS'] is empty: keys at rest are encrypted with a key derived from SECRET_KEY.",
@@ -53,3 +63,42 @@ def check_settings(app_configs=None, **kwargs):
             id="oauth_tokens.W003",
         ))
     return errors
+
+
+def _check_issuer(issuer: str) -> list[checks.CheckMessage]:
+    try:
+        parts = urlsplit(issuer)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+            or "?" in issuer or "#" in issuer:
+        return [checks.Error(
+            f"OAUTH_TOKENS['ISSUER'] ({issuer}) must be an absolute http(s) URL without query or fragment.",
+            hint="RFC 8414 section 2; for example https://auth.example.com",
+            id="oauth_tokens.E003",
+        )]
+    if parts.scheme != "https" and not settings.DEBUG:
+        return [checks.Warning(
+            f"OAUTH_TOKENS['ISSUER'] ({issuer}) is not https.",
+            hint="RFC 8414 requires an https issuer in production.",
+            id="oauth_tokens.W001",
+        )]
+    return []
+
+
+def _check_encryption_keys(keys) -> list[checks.CheckMessage]:
+    if isinstance(keys, (str, bytes)):
+        return [checks.Error(
+            "OAUTH_TOKENS['ENCRYPTION_KEYS'] must be a list of keys, not a single string.",
+            id="oauth_tokens.E004",
+        )]
+    for position, key in enumerate(keys or ()):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            return [checks.Error(
+                f"OAUTH_TOKENS['ENCRYPTION_KEYS'][{position}] is not a Fernet key.",
+                hint="A Fernet key is 32 url-safe base64-encoded bytes: Fernet.generate_key().",
+                id="oauth_tokens.E004",
+            )]
+    return []
