@@ -302,6 +302,7 @@ def _obtain_leased(request: Request) -> str:
         held = qs.filter(version=row.version + 1)
         try:
             response = request.call(row)
+            saved = held.update(version=row.version + 2, **new_values(row, response))
         except remote.GrantRejected as exc:
             if row.user_id is None:
                 held.update(version=row.version + 2, refreshing_until=None)
@@ -313,7 +314,7 @@ def _obtain_leased(request: Request) -> str:
         except BaseException:
             held.update(version=row.version + 2, refreshing_until=None)
             raise
-        if held.update(version=row.version + 2, **new_values(row, response)):
+        if saved:
             _refreshed(row.pk)
             return response.access_token
         logger.warning("%s: refresh lease expired before the provider answered; re-reading", name)

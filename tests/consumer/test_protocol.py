@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def raw_columns(pk):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT access_token, refresh_token FROM oauth_tokens_consumer_externaltoken WHERE id = %s", [pk])
+        cursor.execute(
+            "SELECT access_token, refresh_token FROM oauth_tokens_consumer_externaltoken WHERE id = %s", [pk]
+        )
         return cursor.fetchone()
 
 

@@ -1,0 +1,132 @@
+"""The refresh engine's decisions, step by step: reuse a sibling's token, wait
+for a sibling's lease, take over from a dead sibling, leave the old pair in
+place when the save fails. (Real concurrency: test_concurrency.py.)"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from oauth_tokens.consumer import ProviderUnavailable, get_access_token, singleflight
+from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.service import refresh_access_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+lease_only = pytest.mark.skipif(
+    "connection.features.has_select_for_update", reason="the lease is the strategy of databases without row locks"
+)
+
+
+@pytest.fixture
+def setup(fake, register, connected):
+    server = fake()
+    register(p=server.config())
+    return server, connected("p", server)
+
+
+def sibling_saves(row, server):
+    """What a sibling worker's successful refresh writes."""
+    pair = server.mint()
+    ExternalToken.objects.filter(pk=row.pk).update(
+        access_token=pair["access_token"], refresh_token=pair["refresh_token"], version=F("version") + 1,
+        refreshing_until=None, obtained_at=timezone.now(), expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return pair["access_token"]
+
+
+def test_rejected_token_already_replaced_by_a_sibling_is_not_refreshed_again(setup, alice):
+    server, row = setup
+    newer = sibling_saves(row, server)
+    # A resource server just refused the old token (401): the sibling's newer one is used as is.
+    assert refresh_access_token("p", alice, rejected=row.access_token) == newer
+    assert server.token_requests == []
+    # Refused the current one: refresh.
+    assert refresh_access_token("p", alice, rejected=newer) not in (newer, row.access_token)
+    assert len(server.token_requests) == 1
+
+
+@lease_only
+def test_waiter_uses_the_lease_holders_token(setup, alice, clock, poll_sleep):
+    server, row = setup
+    clock.advance(3600)
+    ExternalToken.objects.filter(pk=row.pk).update(
+        version=F("version") + 1, refreshing_until=timezone.now() + timedelta(hours=2)
+    )
+    waits = []
+
+    def sibling_finishes(delay):
+        waits.append(delay)
+        if len(waits) == 2:
+            sibling_saves(row, server)
+            clock.offset = timedelta()  # the sibling's token is fresh "now"
+
+    poll_sleep(sibling_finishes)
+    token = get_access_token("p", alice)
+    assert token == ExternalToken.objects.get(pk=row.pk).access_token != row.access_token
+    assert server.token_requests == [] and waits == [0.01, 0.02]
+
+
+@lease_only
+def test_an_expired_lease_of_a_dead_worker_is_taken_over(setup, alice, clock):
+    server, row = setup
+    clock.advance(3600)
+    ExternalToken.objects.filter(pk=row.pk).update(
+        version=F("version") + 1, refreshing_until=timezone.now() + timedelta(seconds=30)
+    )
+    token = get_access_token("p", alice)  # clock is an hour ahead: the lease is long gone
+    assert token in server.live_access and len(server.token_requests) == 1
+    fresh = ExternalToken.objects.get(pk=row.pk)
+    assert fresh.refreshing_until is None and fresh.refresh_count == 1
+
+
+@lease_only
+def test_waiting_is_bounded(setup, alice, clock, poll_sleep, monkeypatch):
+    server, row = setup
+    clock.advance(3600)
+    ExternalToken.objects.filter(pk=row.pk).update(refreshing_until=timezone.now() + timedelta(hours=2))
+    ticks = iter(range(0, 10_000, 5))
+    monkeypatch.setattr(singleflight.time, "monotonic", lambda: next(ticks))
+    poll_sleep(lambda delay: None)
+    with pytest.raises(ProviderUnavailable, match="did not finish in time"):
+        get_access_token("p", alice)
+    assert server.token_requests == []
+
+
+def test_failed_save_leaves_the_old_pair_and_no_lease(setup, alice, clock, monkeypatch):
+    server, row = setup
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed before commit")
+
+    monkeypatch.setattr(singleflight, "new_values", crash)
+    clock.advance(3600)
+    with pytest.raises(RuntimeError):
+        get_access_token("p", alice)
+    fresh = ExternalToken.objects.get(pk=row.pk)
+    assert (fresh.access_token, fresh.refresh_token) == (row.access_token, row.refresh_token)
+    assert fresh.refreshing_until is None and fresh.refresh_count == 0
+
+
+def test_refresh_inside_the_callers_transaction_commits_on_its_own(setup, alice, clock):
+    """ATOMIC_REQUESTS: a rollback of the request must not lose a rotated refresh token."""
+    from django.db import transaction
+
+    server, row = setup
+    clock.advance(3600)
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite has one writer: the refresh joins the caller's transaction")
+    with pytest.raises(ZeroDivisionError):
+        with transaction.atomic():
+            token = get_access_token("p", alice)
+            1 / 0
+    fresh = ExternalToken.objects.get(pk=row.pk)
+    assert fresh.access_token == token and fresh.refresh_token in server.live_refresh
+
+
+def test_one_query_on_the_fast_path(setup, alice, django_assert_num_queries):
+    server, row = setup
+    with django_assert_num_queries(1):
+        assert get_access_token("p", alice) == row.access_token
