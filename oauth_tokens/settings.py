@@ -54,6 +54,34 @@ DEFAULTS: dict[str, Any] = {
     "PKCE_REQUIRED": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,
+    # Resource server (README "Resource server guide"). A revocation made in
+    # another process is honoured here within this many seconds (each process
+    # reads a revocation version at most this often: from REVOCATION_CACHE when
+    # that cache is shared, else from the database).
+    "REVOCATION_POLL_INTERVAL": 1.0,
+    # Cache alias holding the revocation version; ignored when the cache is
+    # per-process (locmem, dummy). None always reads the database.
+    "REVOCATION_CACHE": "default",
+    # Verified tokens kept per process (LRU, each until its exp).
+    "VERIFIED_TOKEN_CACHE_SIZE": 10_000,
+    # Revoke a user's tokens when they log out of this site.
+    "REVOKE_TOKENS_ON_LOGOUT": False,
+    # A client whose allowed scopes include this one may introspect any token
+    # (a resource server); other clients only their own tokens.
+    "INTROSPECTION_SCOPE": "introspection",
+    # Remote mode (a service without the provider app): the provider's JWKS.
+    "JWKS_URL": None,
+    "JWKS_CACHE_TTL": 300,
+    # An unknown kid refetches the JWKS at most this often (seconds).
+    "JWKS_MIN_REFETCH_INTERVAL": 10,
+    # Remote mode, optional: RFC 7662 introspection to honour revocations,
+    # answers cached this many seconds; credentials of a confidential client.
+    "INTROSPECTION_URL": None,
+    "INTROSPECTION_CLIENT_ID": None,
+    "INTROSPECTION_CLIENT_SECRET": None,
+    "INTROSPECTION_CACHE_TTL": 5,
+    # Timeout in seconds of the remote-mode HTTP calls.
+    "REMOTE_TIMEOUT": 5,
     # Dotted path of ``callable(user, client, scopes) -> dict`` adding claims
     # to ID tokens (and userinfo).
     "ID_TOKEN_CLAIMS_HOOK": None,

@@ -8,4 +8,11 @@ class ProviderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauth_tokens.provider import checks  # noqa: F401  (registers system checks)
+        from oauth_tokens.provider import (
+            authority,
+            checks,  # noqa: F401  (registers system checks)
+            receivers,
+        )
+
+        authority.register()  # the resource side of this project verifies with our keys
+        receivers.connect()  # deactivation, password change, logout, deletion revoke tokens

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -210,7 +211,11 @@ class AccessToken(models.Model):
     objects = TokenQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["client", "user"])]
+        indexes = [
+            models.Index(fields=["client", "user"]),
+            # Resource servers load the revoked, unexpired ids after each revocation.
+            models.Index(fields=["revoked_at"], name="oauth_at_revoked_idx", condition=Q(revoked_at__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"access token {self.jti[:8]}… ({self.state})"
@@ -275,3 +280,28 @@ class TokenEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class RevocationState(models.Model):
+    """One row: a counter bumped by every transaction that revokes tokens.
+
+    Resource servers poll it (at most once per REVOCATION_POLL_INTERVAL) instead
+    of querying the token tables on every request.
+    """
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"revocation version {self.version}"
+
+
+class RevokedToken(models.Model):
+    """The id of a revoked access token whose row is gone (its user or client was
+    deleted), kept until the token would have expired."""
+
+    jti = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"revoked token {self.jti[:8]}…"

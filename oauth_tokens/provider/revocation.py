@@ -1,36 +1,187 @@
-"""Revocation state shared with the resource side.
+"""Revoking tokens, and the revocation state every process polls.
 
-``changed()`` is called inside every transaction that revokes tokens; the
-resource verifier uses ``is_revoked(jti)`` (see ``oauth_tokens.resource``).
+``changed()`` is called inside every transaction that revokes tokens
+(``stores.revoke_family``, ``revoke_rows``, ``revoke_client``, ``revoke_user``).
+It bumps the one-row ``RevocationState`` counter in that transaction, marks
+this process's revocation list stale at once (the revoking process refuses the
+token immediately), and after commit publishes the new version to the shared
+cache. Other processes read the version at most once per
+``REVOCATION_POLL_INTERVAL`` (from the cache when it is shared, else from the
+database) and reload the revoked ids when it moved: no query per request,
+revocation everywhere within the interval, with or without a shared cache.
+
+A crash between commit and the cache write leaves the cache one version behind
+for at most ``VERSION_CACHE_TTL`` seconds; the revocation itself is committed.
 """
 
 from __future__ import annotations
 
-from oauth_tokens.provider.models import AccessToken, now
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import router, transaction
+from django.db.models import F
+
+from oauth_tokens import signals
+from oauth_tokens.provider.models import (
+    AccessToken,
+    RefreshToken,
+    RevocationState,
+    RevokedToken,
+    TokenEvent,
+    now,
+)
+from oauth_tokens.settings import token_settings
+
+VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
+#: Bound on how long a lost cache write can hide a revocation from other processes.
+VERSION_CACHE_TTL = 30
+
+#: Callbacks run when this process revoked something (the local verifier's
+#: revocation list registers its ``invalidate``).
+_local_listeners: list[Callable[[], None]] = []
+
+
+def on_local_change(callback: Callable[[], None]) -> None:
+    _local_listeners.append(callback)
+
+
+def _notify_local() -> None:
+    for callback in list(_local_listeners):
+        callback()
+
+
+def shared_cache():
+    """The cache holding the revocation version, or None when the database must be read
+    (no cache configured, or one that each process keeps for itself)."""
+    alias = token_settings.REVOCATION_CACHE
+    if not alias:
+        return None
+    cache = caches[alias]
+    if isinstance(cache, (LocMemCache, DummyCache)):
+        return None
+    return cache
+
+
+def _db_version() -> int:
+    row = RevocationState.objects.filter(pk=1).values_list("version", flat=True).first()
+    return int(row or 0)
+
+
+def current_version() -> int:
+    """The revocation version: from the shared cache when there is one, else the database."""
+    cache = shared_cache()
+    if cache is not None:
+        cached = cache.get(VERSION_CACHE_KEY)
+        if cached is not None:
+            return int(cached)
+    version = _db_version()
+    if cache is not None:
+        cache.add(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+    return version
+
+
+def revoked_ids() -> list[str]:
+    """Ids of revoked access tokens that have not expired yet (uses a partial index)."""
+    t = now()
+    ids = list(
+        AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", flat=True)
+    )
+    ids += RevokedToken.objects.filter(expires_at__gt=t).values_list("jti", flat=True)
+    return ids
 
 
 def changed() -> None:
     """Hook: tokens were revoked in the current transaction."""
+    updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now())
+    if not updated:
+        RevocationState.objects.get_or_create(pk=1)
+        RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now())
+    version = _db_version()
+    # Now for this thread's next request (it sees its own transaction), and
+    # again after commit for the other threads of this process.
+    _notify_local()
+
+    def publish() -> None:
+        cache = shared_cache()
+        if cache is not None:
+            cache.set(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+        _notify_local()
+
+    transaction.on_commit(publish)
 
 
-def is_revoked(jti: str) -> bool:
-    return AccessToken.objects.filter(jti=jti, revoked_at__isnull=False).exists()
+def _atomic():
+    return transaction.atomic(using=router.db_for_write(AccessToken))
 
 
 def revoke_rows(queryset) -> int:
     """Revoke the given access or refresh token rows (admin action, RFC 7009)."""
-    from django.db import transaction
-
-    with transaction.atomic():
+    with _atomic():
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=now())
-        changed()
+        if count:
+            changed()
     return count
 
 
 def revoke_client(client) -> int:
     """Revoke every live token of ``client`` (it was deactivated)."""
-    from oauth_tokens.provider.models import RefreshToken
+    with _atomic():
+        count = revoke_rows(RefreshToken.objects.filter(client=client)) + revoke_rows(
+            AccessToken.objects.filter(client=client)
+        )
+        if count:
+            _record(TokenEvent.REVOKED, client=client, user=None, reason="client_deactivated")
+    return count
 
-    return revoke_rows(RefreshToken.objects.filter(client=client)) + revoke_rows(
-        AccessToken.objects.filter(client=client)
+
+def revoke_user(user: Any, *, reason: str) -> int:
+    """Revoke every live token issued on behalf of ``user`` (deactivated, new password, logged out)."""
+    with _atomic():
+        count = revoke_rows(RefreshToken.objects.filter(user=user)) + revoke_rows(
+            AccessToken.objects.filter(user=user)
+        )
+        if count:
+            _record(TokenEvent.REVOKED, client=None, user=user, reason=reason)
+    return count
+
+
+def revoke_access_token(row: AccessToken, *, reason: str = "revoked", ip: str | None = None) -> None:
+    with _atomic():
+        if AccessToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=now()):
+            changed()
+            _record(TokenEvent.REVOKED, client=row.client, user=row.user, reason=reason, ip=ip, family=row.family)
+
+
+def bury(queryset) -> int:
+    """Keep the ids of the live access tokens in ``queryset`` revoked after their rows
+    are deleted (their user or client is being deleted)."""
+    t = now()
+    rows = list(queryset.filter(expires_at__gt=t).values_list("jti", "expires_at"))
+    if not rows:
+        return 0
+    with _atomic():
+        RevokedToken.objects.bulk_create(
+            [RevokedToken(jti=jti, expires_at=exp) for jti, exp in rows], ignore_conflicts=True
+        )
+        changed()
+    return len(rows)
+
+
+def clear_expired_tombstones() -> int:
+    deleted, _ = RevokedToken.objects.filter(expires_at__lte=now() - timedelta(seconds=60)).delete()
+    return deleted
+
+
+def _record(kind: str, *, client, user, reason: str, ip: str | None = None, family=None) -> None:
+    TokenEvent.objects.create(
+        kind=kind, client=client, client_identifier=client.client_id if client else "",
+        user=user, family=family, ip_address=ip, detail=reason,
+    )
+    transaction.on_commit(
+        lambda: signals.token_revoked.send(sender=AccessToken, client=client, user=user, family=family, reason=reason)
     )

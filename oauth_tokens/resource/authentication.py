@@ -1,55 +1,68 @@
-"""DRF ``BearerTokenAuthentication`` (RFC 6750 section 2.1, RFC 9068 section 4)."""
+"""DRF ``BearerTokenAuthentication`` (RFC 6750 section 2.1, RFC 9068 section 4).
+
+Thin by design: find the bearer token (``oauth2.bearer``), verify it (the
+cached verifier: no query, no signature check after the first request with a
+given token), hand DRF the token and a lazy user. ``None`` when the request
+carries no bearer credentials (another authentication class may take it);
+otherwise an RFC 6750 error: 401 ``invalid_token`` with a description, 400
+``invalid_request`` for a malformed request, each with its
+``WWW-Authenticate: Bearer`` challenge. Put it first in
+``DEFAULT_AUTHENTICATION_CLASSES`` so that DRF's plain 401 carries
+``WWW-Authenticate: Bearer realm="api"``.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
-from rest_framework import authentication, exceptions
+from importlib.util import find_spec
 
-from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken
-from oauth_tokens.resource.tokens import VerifiedToken
+from django.http import HttpRequest
+from rest_framework import authentication
+
+from oauth_tokens.oauth2 import bearer
+from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
+from oauth_tokens.resource import verifier
+from oauth_tokens.resource.errors import OAuthAPIException
+from oauth_tokens.resource.tokens import AccessToken, ClientPrincipal, TokenUser, principal_for
+
+__all__ = ["BearerTokenAuthentication", "ClientPrincipal", "TokenUser", "authenticate_request"]
+
+_FORM = "application/x-www-form-urlencoded"
+_BODYLESS = ("GET", "HEAD", "OPTIONS", "DELETE")
 
 
-class ClientPrincipal(AnonymousUser):
-    """``request.user`` for a client_credentials token: authenticated, no user row."""
+def _form_has_token(request: HttpRequest) -> bool:
+    if request.method in _BODYLESS or not request.content_type.startswith(_FORM):
+        return False
+    return bearer.form_has_token(request.body)
 
-    def __init__(self, client_id: str) -> None:
-        self.client_id = client_id
 
-    @property
-    def is_authenticated(self) -> bool:  # type: ignore[override]
-        return True
-
-    def __str__(self) -> str:
-        return f"client:{self.client_id}"
+def authenticate_request(request: HttpRequest) -> AccessToken | None:
+    """The verified bearer token of a Django request, None without bearer credentials,
+    or an ``OAuth2Error`` (RFC 6750 section 3.1)."""
+    meta = request.META
+    raw = bearer.token_from(
+        meta.get("HTTP_AUTHORIZATION", ""),
+        query_string=meta.get("QUERY_STRING", ""),
+        form_has_token=lambda: _form_has_token(request),
+    )
+    return None if raw is None else verifier.verify(raw)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     www_authenticate_realm = "api"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request)
-        if not header:
-            return None
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() != b"bearer":
-            return None
-        token_text = token.strip().decode("latin-1")
-        if not token_text or " " in token_text:
-            raise exceptions.AuthenticationFailed(InvalidRequest.description, code="invalid_request")
-        from oauth_tokens.provider.views import verify_access_token
-
         try:
-            claims = verify_access_token(token_text)
-        except InvalidToken as exc:
-            raise exceptions.AuthenticationFailed(exc.description, code="invalid_token") from None
-        verified = VerifiedToken.from_claims(claims)
-        if verified.is_client_token:
-            return ClientPrincipal(verified.client_id), verified
-        user = get_user_model()._default_manager.filter(pk=verified.subject, is_active=True).first()
-        if user is None:
-            raise exceptions.AuthenticationFailed("The token's user is inactive", code="invalid_token")
-        return user, verified
+            token = authenticate_request(request._request)
+        except OAuth2Error as error:
+            raise OAuthAPIException(error) from None
+        if token is None:
+            return None
+        return principal_for(token), token
 
     def authenticate_header(self, request) -> str:
-        return f'Bearer realm="{self.www_authenticate_realm}"'
+        return bearer_challenge(realm=self.www_authenticate_realm)
+
+
+if find_spec("drf_spectacular") is not None:  # optional: document the scheme in OpenAPI
+    from oauth_tokens.resource import spectacular  # noqa: F401,E402  (registers the extension)

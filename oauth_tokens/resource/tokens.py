@@ -1,19 +1,34 @@
-"""The verified token that ``request.auth`` holds."""
+"""What a view sees of a verified token: ``request.auth`` and ``request.user``.
+
+``request.auth`` is an ``AccessToken`` with ``.scope``, ``.scopes``,
+``.client_id``, ``.subject``, ``.claims`` and ``.has_scope()``. ``request.user``
+is a ``TokenUser`` that loads the user row only when the view first touches
+it (authenticating costs no query), or a ``ClientPrincipal`` for a
+client_credentials token (RFC 9068 section 5: there ``sub`` is the client).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.utils.functional import SimpleLazyObject
 
-@dataclass(frozen=True)
-class VerifiedToken:
-    claims: dict[str, Any]
-    scopes: frozenset[str] = field(default=frozenset())
+from oauth_tokens.oauth2.errors import InvalidToken
+from oauth_tokens.resource.errors import OAuthAPIException
 
-    @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> VerifiedToken:
-        return cls(claims=claims, scopes=frozenset(str(claims.get("scope", "")).split()))
+
+class AccessToken:
+    """A verified access token (read-only claims)."""
+
+    __slots__ = ("claims", "scopes")
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        self.claims = claims
+        self.scopes: frozenset[str] = frozenset(str(claims.get("scope", "")).split())
 
     @property
     def scope(self) -> str:
@@ -32,9 +47,82 @@ class VerifiedToken:
         return str(self.claims["jti"])
 
     @property
+    def expires_at(self) -> int:
+        return int(self.claims["exp"])
+
+    @property
     def is_client_token(self) -> bool:
         """True for client_credentials tokens, whose subject is the client itself."""
         return self.subject == self.client_id
 
     def has_scope(self, *required: str) -> bool:
-        return all(s in self.scopes for s in required)
+        """Every one of ``required`` was granted."""
+        return self.scopes.issuperset(required)
+
+    def has_any_scope(self, *wanted: str) -> bool:
+        return not self.scopes.isdisjoint(wanted)
+
+    def __repr__(self) -> str:
+        return f"<AccessToken client_id={self.client_id!r} sub={self.subject!r} scope={self.scope!r}>"
+
+
+#: Kept for code written against the first version of this module.
+VerifiedToken = AccessToken
+
+
+class UserGone(InvalidToken):
+    description = "The token's user no longer exists or is inactive"
+
+
+def load_user(subject: str):
+    """The active user ``subject`` names; a 401 ``invalid_token`` if there is none
+    (raised inside the view, where DRF and ``bearer_required`` render it)."""
+    model = get_user_model()
+    try:
+        pk = model._meta.pk.to_python(subject)
+        user = model._default_manager.get(pk=pk)
+    except (model.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise OAuthAPIException(UserGone()) from None
+    if not getattr(user, "is_active", True):
+        raise OAuthAPIException(UserGone())
+    return user
+
+
+class TokenUser(SimpleLazyObject):
+    """The token's user, loaded on first use. Authenticated without loading it, so
+    ``IsAuthenticated`` and scope checks cost no query."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, subject: str, loader=load_user) -> None:
+        super().__init__(lambda: loader(subject))
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ClientPrincipal(AnonymousUser):
+    """``request.user`` for a client_credentials token: authenticated, not a user row."""
+
+    is_anonymous = False  # type: ignore[assignment]
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+
+    @property
+    def is_authenticated(self) -> bool:  # type: ignore[override]
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClientPrincipal) and other.client_id == self.client_id
+
+    def __hash__(self) -> int:
+        return hash(("client", self.client_id))
+
+    def __str__(self) -> str:
+        return f"client:{self.client_id}"
+
+
+def principal_for(token: AccessToken):
+    return ClientPrincipal(token.client_id) if token.is_client_token else TokenUser(token.subject)

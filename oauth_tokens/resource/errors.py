@@ -1,0 +1,34 @@
+"""OAuth errors on the resource side (RFC 6750 section 3), for DRF and plain Django.
+
+``OAuthAPIException`` carries an ``OAuth2Error`` through DRF: DRF's exception
+handler renders its ``to_dict()`` as the body, its status, and its
+``WWW-Authenticate`` / ``Retry-After`` headers. Plain views render the same
+error with ``error_response``.
+"""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from rest_framework.exceptions import APIException
+
+from oauth_tokens.oauth2.errors import OAuth2Error
+
+
+class OAuthAPIException(APIException):
+    def __init__(self, error: OAuth2Error) -> None:
+        self.oauth_error = error
+        self.status_code = error.status_code
+        super().__init__(detail=error.to_dict(), code=error.error or "not_authenticated")
+        headers = error.headers()
+        self.auth_header = headers.get("WWW-Authenticate")
+        retry_after = headers.get("Retry-After")
+        self.wait = int(retry_after) if retry_after else None
+
+
+def error_response(error: OAuth2Error) -> JsonResponse:
+    """A plain Django response for ``error``: JSON body, status, challenge, ``no-store``."""
+    response = JsonResponse(error.to_dict(), status=error.status_code)
+    response["Cache-Control"] = "no-store"
+    for name, value in error.headers().items():
+        response[name] = value
+    return response
