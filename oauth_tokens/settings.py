@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     # address inside the window give 429 until the window passes.
     "CLIENT_AUTH_FAILURE_LIMIT": 10,
     "CLIENT_AUTH_FAILURE_WINDOW": 60,
+    # Reverse proxies in front of the app. 0 uses REMOTE_ADDR as the client's
+    # address (throttle, audit); N uses the Nth entry from the right of
+    # X-Forwarded-For. Behind a proxy, leaving 0 makes every client share the
+    # proxy's address (and its throttle).
+    "NUM_PROXIES": 0,
     # Require PKCE for confidential clients too (always required for public).
     "PKCE_REQUIRED": True,
     # Largest token-endpoint body accepted, in bytes.

@@ -1,6 +1,14 @@
 """Brute-force protection for client authentication (RFC 6749 section 2.3.1,
 OAuth 2.1 makes it a MUST): failures are counted in Django's cache per client
-id and per address; past the limit the endpoint answers 429 with Retry-After."""
+id and per address; past the limit the endpoint answers 429 with Retry-After.
+
+A client id is public (it travels in authorization URLs), so anyone could lock
+a confidential client out by sending bad secrets in its name. An address that
+authenticated as that client successfully in the last week is therefore not
+held back by the client-id lockout (its own address counter still applies).
+Secrets are 256-bit random, so the lockout is about load and noise, not about
+making a guess feasible.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +19,56 @@ from django.core.cache import cache
 from oauth_tokens.oauth2.errors import TooManyRequests
 from oauth_tokens.settings import token_settings
 
+#: How long an address that authenticated as a client stays exempt from that
+#: client id's lockout.
+TRUSTED_ADDRESS_TTL = 7 * 24 * 3600
 
-def _keys(client_id: str | None, ip: str) -> list[str]:
-    keys = []
-    if client_id:
-        keys.append("oauth_tokens:authfail:c:" + hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest())
-    if ip:
-        keys.append("oauth_tokens:authfail:ip:" + ip)
-    return keys
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def _client_key(client_id: str) -> str:
+    return "oauth_tokens:authfail:c:" + _hash(client_id)
+
+
+def _ip_key(ip: str) -> str:
+    return "oauth_tokens:authfail:ip:" + ip
+
+
+def _trusted_key(client_id: str, ip: str) -> str:
+    return "oauth_tokens:authok:" + _hash(client_id, ip)
 
 
 def check(client_id: str | None, ip: str) -> None:
-    """Raise ``TooManyRequests`` while this client id or address is locked out."""
+    """Raise ``TooManyRequests`` while this address, or this client id for an
+    address not known to belong to the client, is locked out."""
     limit = int(token_settings.CLIENT_AUTH_FAILURE_LIMIT)
     if limit <= 0:
         return
-    counts = cache.get_many(_keys(client_id, ip))
-    if any(int(v) >= limit for v in counts.values()):
+    keys = ([_ip_key(ip)] if ip else []) + ([_client_key(client_id)] if client_id else [])
+    if client_id and ip:
+        keys.append(_trusted_key(client_id, ip))
+    values = cache.get_many(keys)
+    locked = ip and int(values.get(_ip_key(ip), 0)) >= limit
+    if client_id and int(values.get(_client_key(client_id), 0)) >= limit:
+        locked = locked or not (ip and _trusted_key(client_id, ip) in values)
+    if locked:
         raise TooManyRequests(retry_after=int(token_settings.CLIENT_AUTH_FAILURE_WINDOW))
 
 
 def record_failure(client_id: str | None, ip: str) -> None:
     window = int(token_settings.CLIENT_AUTH_FAILURE_WINDOW)
-    for key in _keys(client_id, ip):
+    keys = ([_client_key(client_id)] if client_id else []) + ([_ip_key(ip)] if ip else [])
+    for key in keys:
         if not cache.add(key, 1, timeout=window):
             try:
                 cache.incr(key)
             except ValueError:  # expired between add and incr
                 cache.add(key, 1, timeout=window)
+
+
+def record_success(client_id: str, ip: str) -> None:
+    """``ip`` authenticated as ``client_id``: exempt it from that client id's lockout."""
+    if ip and int(token_settings.CLIENT_AUTH_FAILURE_LIMIT) > 0:
+        cache.set(_trusted_key(client_id, ip), 1, timeout=TRUSTED_ADDRESS_TTL)

@@ -29,9 +29,19 @@ SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token",
 
 
 def client_ip(request: HttpRequest) -> str:
-    """REMOTE_ADDR if it is an IP address, else "" (a unix socket or a misconfigured
-    proxy may put anything there; the audit column is an ``inet`` on PostgreSQL)."""
+    """The client's address, for the throttle and the audit trail.
+
+    REMOTE_ADDR, or behind ``OAUTH_TOKENS["NUM_PROXIES"]`` = N reverse proxies the
+    Nth entry from the right of X-Forwarded-For (entries further left are chosen
+    by the client). "" when it is not an IP address: a unix socket or a
+    misconfigured proxy may put anything there, and the audit column is ``inet``.
+    """
     value = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = int(token_settings.NUM_PROXIES)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        value = hops[-min(proxies, len(hops))]
     try:
         return str(ipaddress.ip_address(value.split("%", 1)[0]))
     except ValueError:
@@ -107,7 +117,7 @@ class TokenView(OAuthView):
         throttle.check(claimed_id, ip)
         store = OrmTokenStore(ip=ip)
         try:
-            _client, tokens = create_token_response(token_request, store)
+            client, tokens = create_token_response(token_request, store)
         except InvalidClient:
             throttle.record_failure(claimed_id, ip)
             TokenEvent.objects.create(
@@ -117,6 +127,8 @@ class TokenView(OAuthView):
                 ip_address=ip or None,
             )
             raise
+        if client.is_confidential:
+            throttle.record_success(client.client_id, ip)
         return json_response(tokens.to_dict())
 
     @method_decorator(sensitive_variables())
