@@ -215,3 +215,40 @@ def test_throttle_can_be_configured(flow, settings):
         assert r.status_code == 401
     r = flow.token({"grant_type": "client_credentials"})
     assert r.status_code == 429 and r["Retry-After"] == "300"
+
+
+def test_client_id_lockout_spares_addresses_that_authenticated_before(flow):
+    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
+    for i in range(10):  # someone else guesses in this client's name, from many addresses
+        r = flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, f"g{i}"),
+                       REMOTE_ADDR=f"10.0.1.{i}")
+        assert r.status_code == 401
+    r = flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.2")
+    assert r.status_code == 429  # a new address with the right secret waits out the window
+    r = flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1")
+    assert r.status_code == 200, r.content  # the client's own server keeps working
+    for i in range(10):
+        flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, "x"), REMOTE_ADDR="10.0.0.1")
+    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 429
+
+
+def test_forwarded_for_is_ignored_without_num_proxies(flow):
+    for i in range(10):
+        flow.token({"grant_type": "client_credentials", "client_id": f"x{i}", "client_secret": "x"},
+                   HTTP_X_FORWARDED_FOR=f"192.0.2.{i}")
+    r = flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert r.status_code == 429  # a spoofed header does not escape the address lockout
+    assert set(TokenEvent.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+
+
+def test_behind_a_proxy_the_forwarded_address_is_throttled_and_audited(flow, settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "NUM_PROXIES": 1}
+    for i in range(10):
+        flow.token({"grant_type": "client_credentials", "client_id": f"x{i}", "client_secret": "x"},
+                   HTTP_X_FORWARDED_FOR=f"10.9.9.{i}, 198.51.100.1")  # left entries are the client's choice
+    assert set(TokenEvent.objects.values_list("ip_address", flat=True)) == {"198.51.100.1"}
+    assert flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
+    assert flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 200
+    r = flow.token({"grant_type": "client_credentials", "client_id": "y", "client_secret": "x"},
+                   HTTP_X_FORWARDED_FOR="203.0.113.5, not-an-ip")
+    assert r.status_code == 401 and TokenEvent.objects.filter(ip_address__isnull=True).count() == 1
