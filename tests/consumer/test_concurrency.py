@@ -1,0 +1,99 @@
+"""Single-flight proven with real concurrency: 16 threads in 4 processes ask for
+the same expiring token, against our provider running in its own process over
+HTTP (2 s access tokens, rotation, reuse detection with no grace window), for
+several expiry cycles. On PostgreSQL (row lock) and on a SQLite file (lease).
+
+Time is real here (the provider has its own clock), so each run lasts seconds.
+"""
+
+import multiprocessing
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import override_settings
+
+from tests.consumer import workers
+from tests.consumer.remote_provider import RemoteProvider
+
+PROCESSES, THREADS, DURATION = 4, 4, 6.0
+LIFETIME = 2  # provider access tokens; refreshed at half-life (1 s) by the consumer's leeway cap
+
+
+@pytest.fixture
+def provider(tmp_path):
+    remote = RemoteProvider(str(tmp_path / "provider.sqlite3"), access_lifetime=LIFETIME, grace=0)
+    yield remote
+    remote.stop()
+
+
+def run_workers(db_url, providers, user_id):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES * THREADS)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=workers.ask_for_tokens,
+                    args=(db_url, providers, "remote", user_id, THREADS, DURATION, barrier, results))
+        for _ in range(PROCESSES)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+    return reports
+
+
+def check(provider, reports, refresh_count):
+    errors = [e for r in reports for e in r["errors"]]
+    assert errors == []
+    stats = provider.stats()
+    refreshes = [r for r in stats["token_requests"] if r["grant_type"] == "refresh_token"]
+    # Every refresh that reached the provider succeeded: no invalid_grant, no reuse detected.
+    assert [r["status"] for r in refreshes] == [200] * len(refreshes)
+    assert stats["reuse_detected"] == 0 and stats["live_refresh_tokens"] == 1
+    # Several expiry cycles (one per second at best), exactly one refresh request per expiry.
+    assert len(refreshes) >= 3
+    times = sorted(r["t"] for r in refreshes)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) > LIFETIME / 2 * 0.7, gaps
+    # The consumer saved every rotation, and nobody saw a token that was not the current one.
+    assert refresh_count == len(refreshes)
+    seen = set().union(*(r["seen"] for r in reports))
+    assert len(seen) == len(refreshes)
+    # All 16 workers got the same new token at the first expiry.
+    firsts = [f for r in reports for f in r["first"]]
+    assert len(firsts) == PROCESSES * THREADS and len(set(firsts)) == 1
+    return len(refreshes), sum(r["calls"] for r in reports)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_refresh_per_expiry_across_processes_on_postgresql(provider):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
+    db_url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    providers = {"remote": provider.provider_config()}
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
+        user_id = workers.store_expiring("remote", provider.info)
+    reports = run_workers(db_url, providers, user_id)
+    from oauth_tokens.consumer.models import ExternalToken
+
+    row = ExternalToken.objects.get(provider="remote", user_id=user_id)
+    print("postgresql: refreshes, calls =", check(provider, reports, row.refresh_count))
+
+
+def test_one_refresh_per_expiry_across_processes_on_sqlite(provider, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'consumer.sqlite3'}"
+    providers = {"remote": provider.provider_config()}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        user_id = pool.apply(workers.prepare_sqlite, (db_url, providers, "remote", provider.info))
+    reports = run_workers(db_url, providers, user_id)
+    with ctx.Pool(1) as pool:
+        row = pool.apply(workers.read_row, (db_url, providers, "remote", user_id))
+    print("sqlite: refreshes, calls =", check(provider, reports, row["refresh_count"]))
