@@ -1,0 +1,158 @@
+"""Admin screens of tokens and codes: list and filter by client, user, family and
+state (active / rotated / expired / revoked); actions "revoke selected" and
+"revoke family". Rows are read-only and never show a token value or digest.
+
+Revocation is a flag on a row, so deleting rows here first makes sure nothing
+comes back to life: deleted live access tokens stay refused
+(``revocation.bury``), and deleting a refresh token revokes its family.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from oauth_tokens.provider import revocation
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent, now
+from oauth_tokens.provider.stores import revoke_family
+
+
+def audit(request, client, user=None, *, family=None, detail: str) -> None:
+    TokenEvent.objects.create(
+        kind=TokenEvent.REVOKED,
+        client=client,
+        client_identifier=client.client_id if client else "",
+        user=user,
+        family=family,
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+        detail=detail[:255],
+    )
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        choices = [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
+        if model_admin.model is RefreshToken:
+            choices.insert(1, ("rotated", _("Rotated (used)")))
+        return choices
+
+    def queryset(self, request, queryset):
+        value, t = self.value(), now()
+        rotated = Q(used_at__isnull=False) if queryset.model is RefreshToken else Q(pk__in=[])
+        if value == "active":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=t).exclude(rotated)
+        if value == "rotated":
+            return queryset.filter(rotated, revoked_at__isnull=True)
+        if value == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=t)
+        if value == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+class TokenAdmin(admin.ModelAdmin):
+    list_filter = [StateFilter, "client", "created_at"]
+    search_fields = ["=family", "user__username", "client__name", "=client__client_id"]
+    list_select_related = ["client", "user"]
+    actions = ["revoke_selected", "revoke_families"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("state"))
+    def state_display(self, obj):
+        return obj.state
+
+    @admin.display(description=_("family"))
+    def family_link(self, obj):
+        return str(obj.family) if obj.family else "-"
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, self.model.objects.filter(pk=obj.pk))
+
+    @admin.action(description=_("Revoke selected tokens"))
+    def revoke_selected(self, request, queryset):
+        n = self.revoke_rows(request, queryset)
+        self.message_user(request, _("Revoked %(n)d token(s).") % {"n": n})
+
+    @admin.action(description=_("Revoke the whole family of the selected tokens"))
+    def revoke_families(self, request, queryset):
+        seen, lone = set(), []
+        for row in queryset.select_related("client", "user"):
+            if row.family is None:
+                lone.append(row.pk)  # client_credentials tokens have no family
+            elif row.family not in seen:
+                seen.add(row.family)
+                revoke_family(row.family, client=row.client, user=row.user, reason="admin")
+        n = self.revoke_rows(request, self.model.objects.filter(pk__in=lone)) if lone else 0
+        self.message_user(
+            request, _("Revoked %(f)d famil(ies) and %(n)d token(s) without one.") % {"f": len(seen), "n": n}
+        )
+
+    def revoke_rows(self, request, queryset) -> int:
+        rows = list(queryset.filter(revoked_at__isnull=True).select_related("client", "user"))
+        ids = [r.pk for r in rows]
+        with transaction.atomic():
+            n = revocation.revoke_rows(self.model.objects.filter(pk__in=ids))
+            if self.model is RefreshToken:
+                # RFC 7009 2.1: revoking a refresh token also invalidates the access tokens issued with it.
+                revocation.revoke_rows(AccessToken.objects.filter(refresh_token__in=ids))
+                RefreshToken.objects.filter(pk__in=ids).update(successor_response="")
+            who = request.user.get_username()
+            for row in rows:
+                audit(request, row.client, row.user, family=row.family,
+                      detail=f"{self.model._meta.verbose_name} #{row.pk} revoked in the admin by {who}")
+        return n
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(TokenAdmin):
+    list_display = ["id", "client", "user", "family_link", "state_display", "created_at", "expires_at"]
+    fields = ["client", "user", "family", "parent", "scope", "created_at", "expires_at", "used_at", "revoked_at"]
+    readonly_fields = fields
+
+    def delete_queryset(self, request, queryset):
+        # A rotated tombstone is what detects the reuse of a stolen token:
+        # forgetting it means ending its grant.
+        with transaction.atomic():
+            families = {row.family: row for row in queryset.select_related("client", "user")}
+            for family, row in families.items():
+                revoke_family(family, client=row.client, user=row.user, reason="admin")
+            queryset.delete()
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(TokenAdmin):
+    list_display = ["jti", "client", "user", "scope", "family_link", "state_display", "created_at", "expires_at"]
+    fields = ["jti", "client", "user", "scope", "family", "refresh_token", "created_at", "expires_at", "revoked_at"]
+    readonly_fields = fields
+    search_fields = [*TokenAdmin.search_fields, "=jti"]
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            revocation.bury(queryset)  # the row is what keeps a revoked token revoked
+            queryset.delete()
+
+
+@admin.register(AuthorizationCode)
+class AuthorizationCodeAdmin(admin.ModelAdmin):
+    list_display = ["id", "client", "user", "scope", "created_at", "expires_at", "used_at"]
+    list_filter = ["client"]
+    fields = ["client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
+              "created_at", "expires_at", "used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
