@@ -1,0 +1,239 @@
+"""No plaintext at rest, none in logs (DESIGN.md section 3, SPEC-CHECKLIST 47).
+
+Runs every provider flow once, collects every secret, code, verifier and token
+that crossed the wire, then looks for each of them in a dump of the whole
+database (every table, decoded sessions included), in the cache, and in every
+log record written meanwhile, SQL statements with their parameters included.
+"""
+
+import json
+import logging
+import re
+from datetime import timedelta
+from io import StringIO
+from unittest import mock
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from oauth_tokens import crypto
+from oauth_tokens.oauth2.pkce import s256
+from oauth_tokens.provider.models import RefreshToken
+from tests.conftest import REDIRECT, basic
+from tests.factories import ClientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class Wire:
+    """A client that remembers every credential it sent or received."""
+
+    def __init__(self, http):
+        self.http = http
+        self.seen: dict[str, str] = {}  # value -> what it is
+
+    def remember(self, kind: str, *values):
+        for value in values:
+            if value:
+                assert len(value) >= 20, kind  # short strings could match by chance
+                self.seen[value] = kind
+
+    def token(self, data, *, client_id=None, secret=None, json_body=False):
+        headers = {"HTTP_AUTHORIZATION": basic(client_id, secret)} if secret else {}
+        if json_body:
+            response = self.http.post("/oauth/token", json.dumps(data), content_type="application/json", **headers)
+        else:
+            response = self.http.post(
+                "/oauth/token", urlencode(data), content_type="application/x-www-form-urlencoded", **headers
+            )
+        body = response.json()
+        self.remember("access token", body.get("access_token"))
+        self.remember("refresh token", body.get("refresh_token"))
+        self.remember("id token", body.get("id_token"))
+        return response
+
+    def authorize(self, user, client_id, *, scope="read"):
+        verifier = crypto.new_token(48)
+        self.remember("code verifier", verifier)
+        self.http.force_login(user)
+        params = {
+            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": scope,
+            "state": "state-value", "nonce": "nonce-value",
+            "code_challenge": s256(verifier), "code_challenge_method": "S256",
+        }
+        assert self.http.get("/oauth/authorize", params).status_code == 200
+        response = self.http.post("/oauth/authorize", {**params, "allow": "1"})
+        assert response.status_code == 303
+        code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+        self.remember("authorization code", code)
+        return code, verifier
+
+
+def later(seconds):
+    return mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(seconds=seconds))
+
+
+def run_every_flow(wire: Wire, admin_client) -> None:
+    alice = UserFactory(username="alice")
+
+    # Clients: from the command, from the admin, from code.
+    out = StringIO()
+    call_command("createclient", "Cmd web", "--grant-types", "authorization_code,refresh_token,client_credentials",
+                 "--redirect-uri", REDIRECT, "--scope", "read write openid profile email", "--json", stdout=out)
+    web = json.loads(out.getvalue())
+    wire.remember("client secret (command)", web["client_secret"])
+    out = StringIO()
+    call_command("createclient", "Cmd spa", "--public", "--grant-types", "authorization_code,refresh_token",
+                 "--redirect-uri", REDIRECT, "--json", stdout=out)
+    spa = json.loads(out.getvalue())
+    page = admin_client.post("/admin/oauth_tokens_provider/client/add/", {
+        "name": "Admin service", "client_type": "confidential", "grant_types": ["client_credentials"],
+        "redirect_uris": "", "scope": "read", "is_active": "on", "_save": "Save",
+    })
+    service_id, service_secret = re.findall(r"<td><code>([^<]+)</code></td><td><code>([^<]+)</code>",
+                                            page.content.decode())[0]
+    wire.remember("client secret (admin)", service_secret)
+    factory_client = ClientFactory()
+    wire.remember("client secret (factory)", factory_client.secret)
+    web_auth = {"client_id": web["client_id"], "secret": web["client_secret"]}
+
+    # Authorization code + PKCE, confidential (Basic) and public (body), form and JSON.
+    code, verifier = wire.authorize(alice, web["client_id"], scope="read openid profile email")
+    first = wire.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                        "code_verifier": verifier}, **web_auth).json()
+    assert "id_token" in first
+    # The same code again (valid client and verifier): refused, its tokens revoked.
+    replay = wire.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                         "code_verifier": verifier}, **web_auth)
+    assert replay.status_code == 400
+    code, verifier = wire.authorize(alice, web["client_id"])
+    tokens = wire.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                         "code_verifier": verifier, "client_id": web["client_id"],
+                         "client_secret": web["client_secret"]}, json_body=True).json()
+    code, verifier = wire.authorize(alice, spa["client_id"])
+    spa_tokens = wire.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                             "code_verifier": verifier, "client_id": spa["client_id"]}).json()
+    assert spa_tokens["refresh_token"]
+    unused_code, _ = wire.authorize(alice, web["client_id"])
+
+    # Refresh rotations, a grace retry, then reuse outside the window.
+    second = wire.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, **web_auth).json()
+    retry = wire.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, **web_auth).json()
+    assert retry["refresh_token"] == second["refresh_token"]
+    third = wire.token({"grant_type": "refresh_token", "refresh_token": second["refresh_token"]}, **web_auth).json()
+    assert third["refresh_token"] not in (tokens["refresh_token"], second["refresh_token"])
+    spa_second = wire.token({"grant_type": "refresh_token", "refresh_token": spa_tokens["refresh_token"],
+                             "client_id": spa["client_id"]}).json()
+    with later(60):
+        reuse = wire.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, **web_auth)
+        assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    assert RefreshToken.objects.filter(revoked_at__isnull=False).exists()
+
+    # client_credentials, both client auth methods; the validation endpoint.
+    cc = wire.token({"grant_type": "client_credentials", "scope": "read"},
+                    client_id=service_id, secret=service_secret).json()
+    wire.token({"grant_type": "client_credentials"}, **web_auth)
+    wire.token({"grant_type": "client_credentials", "client_id": factory_client.client_id,
+                "client_secret": factory_client.secret}, json_body=True)
+    assert wire.http.get("/oauth/token", HTTP_AUTHORIZATION="Bearer " + cc["access_token"]).status_code == 200
+    assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + spa_second["access_token"]).status_code == 200
+
+    # Failures carry credentials too: a wrong secret, an unknown refresh token and code.
+    wrong_secret, bogus_refresh, bogus_code = crypto.new_token(), crypto.new_token(), crypto.new_token()
+    wire.remember("wrong secret", wrong_secret)
+    wire.remember("unknown refresh token", bogus_refresh)
+    wire.remember("unknown code", bogus_code)
+    assert wire.token({"grant_type": "client_credentials"}, client_id=web["client_id"],
+                      secret=wrong_secret).status_code == 401
+    assert wire.token({"grant_type": "client_credentials", "client_id": web["client_id"],
+                       "client_secret": wrong_secret}).status_code == 401
+    assert wire.token({"grant_type": "refresh_token", "refresh_token": bogus_refresh}, **web_auth).status_code == 400
+    assert wire.token({"grant_type": "authorization_code", "code": bogus_code, "redirect_uri": REDIRECT,
+                       "code_verifier": verifier}, **web_auth).status_code == 400
+    assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + bogus_refresh).status_code == 401
+
+    # Revocation and secret rotation in the admin.
+    live = RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).values_list("pk", flat=True)
+    admin_client.post("/admin/oauth_tokens_provider/refreshtoken/",
+                      {"action": "revoke_selected", "_selected_action": list(live)[:1]})
+    admin_client.post("/admin/oauth_tokens_provider/refreshtoken/",
+                      {"action": "revoke_families", "_selected_action": list(live)})
+    page = admin_client.post("/admin/oauth_tokens_provider/client/",
+                             {"action": "regenerate_secret", "_selected_action": [factory_client.pk]})
+    regenerated = re.findall(r"<td><code>[^<]+</code></td><td><code>([^<]+)</code>", page.content.decode())
+    assert len(regenerated) == 1
+    wire.remember("regenerated secret", regenerated[0])
+    assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + third["access_token"]).status_code == 401
+    call_command("cleartokens", stdout=StringIO())
+    call_command("rotatekeys", stdout=StringIO())
+    assert unused_code
+
+
+def database_dump() -> str:
+    """Every row of every table, as text, plus the decoded sessions."""
+    parts = []
+    if connection.vendor == "sqlite":
+        parts += list(connection.connection.iterdump())
+    else:
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names(cursor):
+                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                parts += [repr(row) for row in cursor.fetchall()]
+                parts.append(table)
+    parts += [repr(session.get_decoded()) for session in Session.objects.all()]
+    return "\n".join(parts)
+
+
+def cache_dump() -> str:
+    cache = caches["default"]
+    store = getattr(cache, "_cache", None)
+    if not isinstance(store, dict):
+        return ""
+    return "\n".join(f"{key!r} {value!r}" for key, value in store.items())
+
+
+def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    for name in ("django", "django.db.backends", "django.request", "oauth_tokens"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    wire = Wire(client)
+    connection.force_debug_cursor = True  # every SQL statement and its parameters is logged
+    try:
+        run_every_flow(wire, admin_client)
+    finally:
+        connection.force_debug_cursor = False
+
+    kinds = set(wire.seen.values())
+    assert kinds >= {
+        "client secret (command)", "client secret (admin)", "client secret (factory)", "regenerated secret",
+        "code verifier", "authorization code", "access token", "refresh token", "id token", "wrong secret",
+        "unknown refresh token", "unknown code",
+    }
+    assert len(wire.seen) >= 30
+
+    sql_records = [r for r in caplog.records if r.name == "django.db.backends"]
+    assert len(sql_records) > 100, "SQL logging did not run"
+    log_text = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.__dict__.get('sql', '')} {r.__dict__.get('params', '')}" for r in caplog.records
+    )
+    dump = database_dump()
+    assert "oauth_tokens_provider_refreshtoken" in dump and len(dump) > 10_000
+    places = {"database": dump, "logs": log_text, "cache": cache_dump()}
+    leaks = [
+        f"{kind} in the {place}"
+        for value, kind in wire.seen.items()
+        for place, text in places.items()
+        if value in text
+    ]
+    assert not leaks, leaks
+
+
+def test_dump_would_catch_a_plaintext_value(client):
+    """The search above can fail: a value stored in clear is found."""
+    oauth_client = ClientFactory(name="plaintext-canary-" + "x" * 30)
+    assert oauth_client.name in database_dump()
