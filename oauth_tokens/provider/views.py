@@ -10,7 +10,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -56,7 +57,12 @@ def read_body(request: HttpRequest) -> bytes:
         raise InvalidRequest("Invalid Content-Length") from None
     if declared > limit:
         raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE is below MAX_BODY_SIZE
+        raise InvalidRequest("The request body is too large", status_code=413) from None
+    except UnreadablePostError:
+        raise InvalidRequest("The request body could not be read") from None
     if len(body) > limit:
         raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
     return body
