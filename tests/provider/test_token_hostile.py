@@ -252,3 +252,21 @@ def test_behind_a_proxy_the_forwarded_address_is_throttled_and_audited(flow, set
     r = flow.token({"grant_type": "client_credentials", "client_id": "y", "client_secret": "x"},
                    HTTP_X_FORWARDED_FOR="203.0.113.5, not-an-ip")
     assert r.status_code == 401 and TokenEvent.objects.filter(ip_address__isnull=True).count() == 1
+
+
+def test_body_over_djangos_own_upload_limit_is_json(flow, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    r = flow.http.post("/oauth/token", cc_form(flow) + "&pad=" + "a" * 200,
+                       content_type="application/x-www-form-urlencoded")
+    oauth_error(r, 413)
+
+
+def test_unreadable_body_is_json(flow, monkeypatch):
+    from django.core.handlers.wsgi import WSGIRequest
+    from django.http import UnreadablePostError
+
+    def broken(self):
+        raise UnreadablePostError("client went away")
+
+    monkeypatch.setattr(WSGIRequest, "body", property(broken))
+    oauth_error(flow.http.post("/oauth/token", cc_form(flow), content_type="application/x-www-form-urlencoded"))
