@@ -1,12 +1,15 @@
 """Create the demo user and clients and print how to get tokens with curl."""
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import Client
+from oauth_tokens.settings import token_settings
 
-BASE = "http://127.0.0.1:8000"
+#: An example PKCE pair (RFC 7636 appendix B), printed so the curl commands can be pasted.
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CHALLENGE = s256(VERIFIER)
 
 
 class Command(BaseCommand):
@@ -21,6 +24,7 @@ class Command(BaseCommand):
             user.save()
         # Secrets are only stored as digests, so each run makes fresh demo secrets.
         Client.objects.filter(name__startswith="Demo ").delete()
+        issuer = BASE = token_settings.issuer  # the demo site is its own issuer
         web = Client(
             name="Demo web app",
             grant_types="authorization_code refresh_token",
@@ -32,7 +36,6 @@ class Command(BaseCommand):
         service = Client(name="Demo service", grant_types="client_credentials", scope="read write")
         service_secret = service.set_secret()
         service.save()
-        issuer = settings.OAUTH_TOKENS["ISSUER"]
         self.stdout.write(self.style.SUCCESS("\nDemo ready. Log in at /admin/ as demo / demo-password.\n"))
         self.stdout.write(f"""Web app (authorization_code + refresh_token, PKCE S256):
   client_id={web.client_id}
@@ -45,16 +48,19 @@ Service (client_credentials):
   curl -s -X POST {issuer}/oauth/token -u '{service.client_id}:{service_secret}' \\
        -d grant_type=client_credentials -d scope=read
 
-2) authorization code + PKCE (verifier below is an example; its challenge is fixed):
-  VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
-  CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+2) authorization code + PKCE (an example verifier; the URL carries its S256 challenge):
+  VERIFIER={VERIFIER}
   open in a browser (log in as demo / demo-password, click Allow):
-  {issuer}/oauth/authorize?response_type=code&client_id={web.client_id}&redirect_uri={BASE}/demo/callback&scope=read%20openid&state=xyz&code_challenge=$CHALLENGE&code_challenge_method=S256
+  {issuer}/oauth/authorize?response_type=code&client_id={web.client_id}&redirect_uri={BASE}/demo/callback&scope=read%20openid&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256
   then, with the code shown on the callback page:
-  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{"grant_type": "authorization_code", "client_id": "{web.client_id}", "client_secret": "{web_secret}", "code": "CODE", "redirect_uri": "{BASE}/demo/callback", "code_verifier": "'$VERIFIER'"}}'
+  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{
+    "grant_type": "authorization_code", "client_id": "{web.client_id}", "client_secret": "{web_secret}",
+    "code": "CODE", "redirect_uri": "{BASE}/demo/callback", "code_verifier": "'$VERIFIER'"}}'
 
 3) refresh (rotates: the response carries a new refresh token):
-  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{"grant_type": "refresh_token", "client_id": "{web.client_id}", "client_secret": "{web_secret}", "refresh_token": "REFRESH_TOKEN"}}'
+  curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{
+    "grant_type": "refresh_token", "client_id": "{web.client_id}", "client_secret": "{web_secret}",
+    "refresh_token": "REFRESH_TOKEN"}}'
 
 4) call the API and validate the token:
   curl -s {issuer}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'
