@@ -327,3 +327,23 @@ def test_signals_carry_no_token_values(flow, received, django_capture_on_commit_
         flow.refresh(tokens["refresh_token"])
     text = repr(received)
     assert tokens["refresh_token"] not in text and tokens["access_token"] not in text
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+@pytest.mark.parametrize("auth", ["basic", "body"])
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token", "client_credentials"])
+def test_every_grant_with_every_body_and_auth_method(flow, grant, as_json, auth):
+    data = {"grant_type": grant}
+    if grant == "authorization_code":
+        data.update(code=flow.authorize(), redirect_uri=REDIRECT, code_verifier=VERIFIER)
+    elif grant == "refresh_token":
+        data.update(refresh_token=flow.code_tokens()["refresh_token"])
+    if auth == "body":
+        data.update(client_id=flow.client.client_id, client_secret=flow.client.secret)
+    r = flow.token(data, json=as_json)
+    assert r.status_code == 200, r.content
+    no_store(r)
+    body = r.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert ("refresh_token" in body) == (grant != "client_credentials")
+    assert decode(body["access_token"])["client_id"] == flow.client.client_id
