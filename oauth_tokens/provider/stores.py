@@ -229,6 +229,7 @@ class OrmTokenStore:
             ).update(used_at=now)
             if swapped != 1:
                 return None
+            token.used_at = now  # receivers of token_refreshed see the tombstone as it is
             tokens, access, new = self._issue(
                 client, token.user, scope, family=token.family, refresh_scope=token.scope, parent=token
             )
