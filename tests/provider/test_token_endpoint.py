@@ -319,6 +319,7 @@ def test_code_and_refresh_signals(flow, user, received, django_capture_on_commit
     kind, refreshed = received[1]
     assert kind == "refreshed" and refreshed["client"] == flow.client and refreshed["user"] == user
     assert refreshed["new"].parent_id == refreshed["old"].pk
+    assert refreshed["old"].used_at is not None and refreshed["new"].used_at is None
 
 
 def test_signals_carry_no_token_values(flow, received, django_capture_on_commit_callbacks):
