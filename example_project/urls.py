@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oauth/", include("oauth_tokens.provider.urls")),
+    path("", include("oauth_tokens.provider.well_known_urls")),
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
     path("demo/callback", views.callback, name="demo-callback"),

@@ -65,11 +65,11 @@ def _client_saved(instance: Client, created: bool, update_fields=None, **kwargs:
 
 
 def _user_deleted(instance: Any, **kwargs: Any) -> None:
-    revocation.bury(AccessToken.objects.filter(user=instance, revoked_at__isnull=True))
+    revocation.bury(AccessToken.objects.filter(user=instance))
 
 
 def _client_deleted(instance: Client, **kwargs: Any) -> None:
-    revocation.bury(AccessToken.objects.filter(client=instance, revoked_at__isnull=True))
+    revocation.bury(AccessToken.objects.filter(client=instance))
 
 
 def _logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:

@@ -27,14 +27,8 @@ from django.db import router, transaction
 from django.db.models import F
 
 from oauth_tokens import signals
-from oauth_tokens.provider.models import (
-    AccessToken,
-    RefreshToken,
-    RevocationState,
-    RevokedToken,
-    TokenEvent,
-    now,
-)
+from oauth_tokens.provider import models
+from oauth_tokens.provider.models import AccessToken, RefreshToken, RevocationState, RevokedToken, TokenEvent
 from oauth_tokens.settings import token_settings
 
 VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
@@ -87,7 +81,7 @@ def current_version() -> int:
 
 def revoked_ids() -> list[str]:
     """Ids of revoked access tokens that have not expired yet (uses a partial index)."""
-    t = now()
+    t = models.now()
     ids = list(
         AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", flat=True)
     )
@@ -97,10 +91,10 @@ def revoked_ids() -> list[str]:
 
 def changed() -> None:
     """Hook: tokens were revoked in the current transaction."""
-    updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now())
+    updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
     if not updated:
         RevocationState.objects.get_or_create(pk=1)
-        RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now())
+        RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
     version = _db_version()
     # Now for this thread's next request (it sees its own transaction), and
     # again after commit for the other threads of this process.
@@ -122,7 +116,7 @@ def _atomic():
 def revoke_rows(queryset) -> int:
     """Revoke the given access or refresh token rows (admin action, RFC 7009)."""
     with _atomic():
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=now())
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=models.now())
         if count:
             changed()
     return count
@@ -152,15 +146,15 @@ def revoke_user(user: Any, *, reason: str) -> int:
 
 def revoke_access_token(row: AccessToken, *, reason: str = "revoked", ip: str | None = None) -> None:
     with _atomic():
-        if AccessToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=now()):
+        if AccessToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=models.now()):
             changed()
             _record(TokenEvent.REVOKED, client=row.client, user=row.user, reason=reason, ip=ip, family=row.family)
 
 
 def bury(queryset) -> int:
-    """Keep the ids of the live access tokens in ``queryset`` revoked after their rows
-    are deleted (their user or client is being deleted)."""
-    t = now()
+    """Keep the ids of the unexpired access tokens in ``queryset`` (revoked or not)
+    refused after their rows are deleted (their user or client is being deleted)."""
+    t = models.now()
     rows = list(queryset.filter(expires_at__gt=t).values_list("jti", "expires_at"))
     if not rows:
         return 0
@@ -173,7 +167,7 @@ def bury(queryset) -> int:
 
 
 def clear_expired_tombstones() -> int:
-    deleted, _ = RevokedToken.objects.filter(expires_at__lte=now() - timedelta(seconds=60)).delete()
+    deleted, _ = RevokedToken.objects.filter(expires_at__lte=models.now() - timedelta(seconds=60)).delete()
     return deleted
 
 

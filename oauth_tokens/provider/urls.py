@@ -3,6 +3,7 @@
 from django.urls import path
 
 from oauth_tokens.provider.authorize import AuthorizeView
+from oauth_tokens.provider.endpoints import IntrospectView, RevokeView, UserInfoView
 from oauth_tokens.provider.views import TokenView
 
 app_name = "oauth_tokens"
@@ -11,4 +12,7 @@ urlpatterns = [
     path("token", TokenView.as_view(), name="token"),
     path("token/<str:token_type>", TokenView.as_view(), name="token-typed"),
     path("authorize", AuthorizeView.as_view(), name="authorize"),
+    path("revoke", RevokeView.as_view(), name="revoke"),
+    path("introspect", IntrospectView.as_view(), name="introspect"),
+    path("userinfo", UserInfoView.as_view(), name="userinfo"),
 ]

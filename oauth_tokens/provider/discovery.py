@@ -1,0 +1,98 @@
+"""Discovery documents: RFC 8414 authorization-server metadata, OpenID Connect
+Discovery 1.0, and the JWKS (RFC 7517) of our current and still-valid previous keys.
+
+Mount at the site root with ``path("", include("oauth_tokens.provider.well_known_urls"))``.
+``issuer`` is ``OAUTH_TOKENS["ISSUER"]``, exactly the ``iss`` of our tokens
+(RFC 8414 section 3.3); endpoint URLs are the issuer's origin plus the paths
+where the provider's URLs are mounted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+
+from oauth_tokens.provider import keys
+from oauth_tokens.provider.responses import json_response
+from oauth_tokens.provider.views import OAuthView
+from oauth_tokens.settings import token_settings
+
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CACHE_CONTROL = "public, max-age=300"
+OIDC_CLAIMS = [
+    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
+    "name", "given_name", "family_name", "preferred_username", "email", "email_verified",
+]
+
+
+def url_of(name: str, fallback: str) -> str:
+    """Absolute URL of a named route, built on the issuer's origin."""
+    parts = urlsplit(token_settings.issuer)
+    try:
+        path = reverse(name)
+    except NoReverseMatch:
+        path = fallback
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def authorization_server_metadata() -> dict[str, Any]:
+    """RFC 8414 section 2."""
+    return {
+        "issuer": token_settings.issuer,
+        "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
+        "token_endpoint": url_of("oauth_tokens:token", "/oauth/token"),
+        "jwks_uri": url_of("oauth_tokens_well_known:jwks", "/.well-known/jwks.json"),
+        "userinfo_endpoint": url_of("oauth_tokens:userinfo", "/oauth/userinfo"),
+        "revocation_endpoint": url_of("oauth_tokens:revoke", "/oauth/revoke"),
+        "introspection_endpoint": url_of("oauth_tokens:introspect", "/oauth/introspect"),
+        "scopes_supported": list(token_settings.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANT_TYPES,
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
+def openid_configuration() -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 section 3."""
+    return {
+        **authorization_server_metadata(),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [token_settings.SIGNING_ALGORITHM],
+        "claims_supported": OIDC_CLAIMS,
+    }
+
+
+def _public(body: dict[str, Any]) -> HttpResponse:
+    response = json_response(body)
+    response["Cache-Control"] = CACHE_CONTROL
+    del response["Pragma"]
+    return response
+
+
+class AuthorizationServerMetadataView(OAuthView):
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _public(authorization_server_metadata())
+
+
+class OpenIDConfigurationView(OAuthView):
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _public(openid_configuration())
+
+
+class JwksView(OAuthView):
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _public(keys.jwks())

@@ -1,0 +1,90 @@
+"""RFC 8414 metadata, OIDC discovery, JWKS, and verification across a key rotation."""
+
+from datetime import timedelta
+from unittest import mock
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from oauth_tokens.provider import keys, models
+
+pytestmark = pytest.mark.django_db
+
+PRIVATE_PARAMETERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+
+
+def test_metadata_issuer_equals_the_tokens_iss(flow):
+    metadata = flow.http.get("/.well-known/oauth-authorization-server")
+    assert metadata.status_code == 200 and metadata["Content-Type"] == "application/json"
+    token = flow.code_tokens()["access_token"]
+    assert metadata.json()["issuer"] == jwt.decode(token, options={"verify_signature": False})["iss"]
+
+
+def test_metadata_lists_what_the_server_does(client):
+    body = client.get("/.well-known/oauth-authorization-server").json()
+    issuer = "https://auth.example.test"
+    assert body["issuer"] == issuer
+    assert body["code_challenge_methods_supported"] == ["S256"]
+    assert body["response_types_supported"] == ["code"]
+    assert set(body["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
+    assert set(body["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+    assert body["token_endpoint"] == f"{issuer}/oauth/token"
+    assert body["authorization_endpoint"] == f"{issuer}/oauth/authorize"
+    assert body["revocation_endpoint"] == f"{issuer}/oauth/revoke"
+    assert body["introspection_endpoint"] == f"{issuer}/oauth/introspect"
+    assert body["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+    assert "read" in body["scopes_supported"] and "openid" in body["scopes_supported"]
+
+
+def test_every_advertised_endpoint_is_served_here(client):
+    body = client.get("/.well-known/oauth-authorization-server").json()
+    for name in ("token_endpoint", "revocation_endpoint", "introspection_endpoint", "userinfo_endpoint", "jwks_uri"):
+        response = client.get(urlsplit(body[name]).path)
+        assert response.status_code != 404, name
+
+
+def test_openid_configuration(client):
+    body = client.get("/.well-known/openid-configuration").json()
+    assert body["issuer"] == "https://auth.example.test"
+    assert body["subject_types_supported"] == ["public"]
+    assert body["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert body["userinfo_endpoint"] == "https://auth.example.test/oauth/userinfo"
+    assert body["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_discovery_documents_refuse_writes(client):
+    response = client.post("/.well-known/jwks.json")
+    assert response.status_code == 405 and response.json()["error"] == "invalid_request"
+
+
+def test_jwks_has_public_keys_only(client):
+    kid, _, _ = keys.current_key()
+    body = client.get("/.well-known/jwks.json").json()
+    assert [k["kid"] for k in body["keys"]] == [kid]
+    for jwk in body["keys"]:
+        assert not PRIVATE_PARAMETERS & set(jwk)
+        assert jwk["alg"] == "RS256" and jwk["use"] == "sig" and jwk["kty"] == "RSA"
+
+
+def test_rotation_keeps_old_tokens_valid_until_they_expire_then_drops_the_key(flow):
+    old_token = flow.code_tokens()["access_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+    call_command("rotatekeys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    new_token = flow.code_tokens()["access_token"]
+    new_kid = jwt.get_unverified_header(new_token)["kid"]
+    assert new_kid != old_kid
+    published = {k["kid"] for k in flow.http.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {old_kid, new_kid}
+    for token in (old_token, new_token):
+        assert flow.http.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    later = timezone.now() + keys.longest_access_lifetime() + keys.RETIRED_KEY_MARGIN + timedelta(seconds=60)
+    with mock.patch.object(models, "now", return_value=later), mock.patch.object(keys, "now", return_value=later):
+        keys.reset_cache()
+        published = {k["kid"] for k in flow.http.get("/.well-known/jwks.json").json()["keys"]}
+        assert published == {new_kid}
+        response = flow.http.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {old_token}")
+        assert response.status_code == 401
