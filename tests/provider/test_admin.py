@@ -263,11 +263,6 @@ def test_bulk_deleting_live_clients_keeps_their_tokens_refused(admin_client, flo
     assert flow.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + tokens["access_token"]).status_code == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="receivers._client_deleted buries only unrevoked access tokens: the revoked ones, "
-    "whose rows carried the revocation, come back to life (revocation layer, reported)",
-)
 def test_deleting_a_deactivated_client_outside_the_admin_keeps_its_tokens_refused(flow):
     tokens = flow.code_tokens()
     flow.client.is_active = False
