@@ -1,9 +1,13 @@
 """No plaintext at rest, none in logs (DESIGN.md section 3, SPEC-CHECKLIST 47).
 
-Runs every provider flow once, collects every secret, code, verifier and token
-that crossed the wire, then looks for each of them in a dump of the whole
-database (every table, decoded sessions included), in the cache, and in every
-log record written meanwhile, SQL statements with their parameters included.
+Runs every provider flow once (clients from the command, the admin and code;
+code + PKCE, replay, rotations, a grace retry, reuse detection,
+client_credentials, validation, revocation, introspection, userinfo, admin
+revocation and secret regeneration, cleartokens, rotatekeys), collects every
+secret, code, verifier and token that crossed the wire, then looks for each of
+them in a dump of the whole database (every table, decoded sessions included),
+in the cache, and in every log record written meanwhile, SQL statements with
+their parameters included.
 """
 
 import json
@@ -156,6 +160,23 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     assert wire.token({"grant_type": "authorization_code", "code": bogus_code, "redirect_uri": REDIRECT,
                        "code_verifier": verifier}, **web_auth).status_code == 400
     assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + bogus_refresh).status_code == 401
+
+    # RFC 7009 revocation, RFC 7662 introspection, userinfo.
+    form = "application/x-www-form-urlencoded"
+    web_basic = basic(web["client_id"], web["client_secret"])
+    for path, data in (
+        ("/oauth/introspect", {"token": third["access_token"]}),
+        ("/oauth/introspect", {"token": bogus_refresh, "token_type_hint": "refresh_token"}),
+        ("/oauth/revoke", {"token": spa_second["refresh_token"], "token_type_hint": "access_token"}),
+        ("/oauth/revoke", {"token": bogus_refresh}),
+    ):
+        response = wire.http.post(path, urlencode(data), content_type=form, HTTP_AUTHORIZATION=web_basic)
+        assert response.status_code == 200, (path, response.content)
+    spa_revoke = wire.http.post("/oauth/revoke", urlencode({"token": spa_second["refresh_token"],
+                                                             "client_id": spa["client_id"]}), content_type=form)
+    assert spa_revoke.status_code == 200
+    userinfo = wire.http.get("/oauth/userinfo", HTTP_AUTHORIZATION="Bearer " + first["access_token"])
+    assert userinfo.status_code in (200, 401)  # 401 once the code replay revoked it
 
     # Revocation and secret rotation in the admin.
     live = RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).values_list("pk", flat=True)
