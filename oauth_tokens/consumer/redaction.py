@@ -26,7 +26,10 @@ _PATTERNS = [
     # JWTs anywhere (three base64url segments starting with a JSON header)
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
 ]
-LOGGERS = ("oauth_tokens", "httpx", "httpcore", "django.request", "django.server", "django.security")
+LOGGERS = ("oauth_tokens", "oauth_tokens.consumer", "httpx", "httpcore", "django.request", "django.server",
+           "django.security")
+#: Existing loggers under these names get the filter too (a logger's filters do not see its children's records).
+PREFIXES = ("oauth_tokens.", "httpx.", "httpcore.", "django.security.")
 
 
 def redact(text: str) -> str:
@@ -68,5 +71,6 @@ def install() -> None:
     for logger in loggers:
         for handler in logger.handlers:
             _add(handler)
-    for name in LOGGERS:
+    names = set(LOGGERS) | {name for name in logging.Logger.manager.loggerDict if name.startswith(PREFIXES)}
+    for name in names:
         _add(logging.getLogger(name))

@@ -3,9 +3,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from oauth_tokens.consumer import models, providers, remote, singleflight
+from oauth_tokens.consumer import models, providers, singleflight
+from oauth_tokens.consumer import remote as remote_module
+from tests.consumer.browser import CALLBACK
 from tests.consumer.fakes import FakeProvider
-from tests.factories import UserFactory
+from tests.factories import ClientFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +21,7 @@ def _consumer_state():
 def pauses(monkeypatch):
     """Retries never sleep in tests: the backoff pauses are recorded instead."""
     recorded = []
-    monkeypatch.setattr(remote, "sleep", recorded.append)
+    monkeypatch.setattr(remote_module, "sleep", recorded.append)
     return recorded
 
 
@@ -90,3 +92,22 @@ def poll_sleep(monkeypatch):
         monkeypatch.setattr(singleflight, "sleep", func)
 
     return install
+
+
+@pytest.fixture
+def remote(live_server, register, alice):
+    """Our own provider on a live server, registered as the external provider "self"."""
+    oauth_client = ClientFactory(redirect_uris=CALLBACK, scope="read write")
+    register(self={
+        "token_url": live_server.url + "/oauth/token",
+        "authorize_url": live_server.url + "/oauth/authorize",
+        "revoke_url": live_server.url + "/oauth/revoke",
+        "client_id": oauth_client.client_id,
+        "client_secret": oauth_client.secret,
+        "scope": "read",
+        "body_format": "json",
+        "auth_method": "post",
+        "redirect_uri": CALLBACK,
+        "api_base_url": live_server.url,
+    })
+    return oauth_client

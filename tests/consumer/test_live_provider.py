@@ -2,8 +2,6 @@
 ``oauth_tokens.provider``): connect flow, proactive refresh, rotation persisted,
 no reuse, recovery after a lost save, 401 retry, revocation."""
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -12,46 +10,7 @@ from oauth_tokens import crypto
 from oauth_tokens.consumer import get_access_token, http_client, revoke, singleflight
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.provider.models import AccessToken, RefreshToken, TokenEvent
-from tests.consumer.browser import consent, logged_in_browser
-from tests.factories import ClientFactory
-
-CALLBACK = "http://127.0.0.1/oauth/connect/self/callback/"
-
-
-@pytest.fixture
-def remote(live_server, register, alice):
-    oauth_client = ClientFactory(redirect_uris=CALLBACK, scope="read write")
-    register(self={
-        "token_url": live_server.url + "/oauth/token",
-        "authorize_url": live_server.url + "/oauth/authorize",
-        "revoke_url": live_server.url + "/oauth/revoke",
-        "client_id": oauth_client.client_id,
-        "client_secret": oauth_client.secret,
-        "scope": "read",
-        "body_format": "json",
-        "auth_method": "post",
-        "redirect_uri": CALLBACK,
-        "api_base_url": live_server.url,
-    })
-    return oauth_client
-
-
-def connect(client, alice, live_server):
-    """The whole connect flow: our connect view -> provider consent over HTTP -> our callback."""
-    client.force_login(alice)
-    start = client.get("/oauth/connect/self/?next=/after/")
-    assert start.status_code == 302
-    authorize = start["Location"]
-    query = parse_qs(urlsplit(authorize).query)
-    assert authorize.startswith(live_server.url + "/oauth/authorize?")
-    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
-    assert query["redirect_uri"] == [CALLBACK] and query["scope"] == ["read"]
-    with logged_in_browser(client, alice, live_server.url) as browser:
-        back = consent(browser, authorize)
-    assert back.startswith(CALLBACK + "?")
-    done = client.get("/oauth/connect/self/callback/?" + urlsplit(back).query)
-    assert done.status_code == 302 and done["Location"] == "/after/"
-    return ExternalToken.objects.get(provider="self", user=alice)
+from tests.consumer.browser import connect
 
 
 def live_refresh_digests():
