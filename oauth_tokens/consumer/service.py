@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from oauth_tokens.consumer import models, remote, singleflight
+from oauth_tokens.consumer import models, remote, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
@@ -120,7 +120,7 @@ def revoke(provider: str, user: Any = None) -> None:
     (or ``ProviderError``) is raised.
     """
     config = get_provider(provider)
-    old = singleflight.revoke_locally(config, user_id_of(user))
+    old = revocation.revoke_locally(config, user_id_of(user))
     if old is None or not config.revoke_url:
         return
     errors: list[ConsumerError] = []

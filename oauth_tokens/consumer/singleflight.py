@@ -156,7 +156,7 @@ def reauth_values(reason: str) -> dict[str, Any]:
     }
 
 
-def _send_after_commit(signal: Any, row_pk: int, **kwargs: Any) -> None:
+def send_after_commit(signal: Any, row_pk: int, **kwargs: Any) -> None:
     def send() -> None:
         if signal.has_listeners(ExternalToken):
             row = ExternalToken.objects.using(database()).select_related("user").filter(pk=row_pk).first()
@@ -167,14 +167,14 @@ def _send_after_commit(signal: Any, row_pk: int, **kwargs: Any) -> None:
 
 
 def _refreshed(row_pk: int) -> None:
-    _send_after_commit(signals.token_refreshed, row_pk)
+    send_after_commit(signals.token_refreshed, row_pk)
 
 
 def _reauth(request: Request, row_pk: int, reason: str) -> ReauthorizationRequired:
     url = connect_url(request.provider.name)
     logger.warning("%s: stored token for user %s needs re-authorization (%s)",
                    request.provider.name, request.user_id, reason)
-    _send_after_commit(signals.reauthorization_required, row_pk, url=url)
+    send_after_commit(signals.reauthorization_required, row_pk, url=url)
     return ReauthorizationRequired(request.provider.name, url=url, reason=reason)
 
 
@@ -229,7 +229,7 @@ def outside_caller_transaction(func: Callable[..., T], *args: Any) -> T:
     return outcome["value"]
 
 
-def _lock_timeout(request: Request) -> None:
+def set_lock_timeout(request: Request) -> None:
     connection = connections[database()]
     if connection.vendor == "postgresql":
         wait_ms = int((request.provider.call_budget() + 2) * 1000)
@@ -240,7 +240,7 @@ def _lock_timeout(request: Request) -> None:
 def _obtain_locked(request: Request) -> str:
     failure: ReauthorizationRequired | None = None
     with transaction.atomic(using=database()):
-        _lock_timeout(request)
+        set_lock_timeout(request)
         try:
             if request.user_id is None:
                 row = _client_token_row(request, lock=True)
@@ -319,48 +319,3 @@ def _obtain_leased(request: Request) -> str:
             return response.access_token
         logger.warning("%s: refresh lease expired before the provider answered; re-reading", name)
 
-
-def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
-    """Mark the row revoked and clear its tokens, after any refresh in flight has
-    finished (so a rotated pair is never left alive behind our back). Returns the
-    row as it was (tokens in memory only, for RFC 7009 calls), or None."""
-    return outside_caller_transaction(_revoke_locally, provider, user_id)
-
-
-def _revoked_values() -> dict[str, Any]:
-    return {
-        "status": ExternalToken.REVOKED,
-        "access_token": "",
-        "refresh_token": "",
-        "expires_at": None,
-        "refresh_expires_at": None,
-        "refreshing_until": None,
-        "updated_at": models.now(),
-    }
-
-
-def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
-    request = Request(provider, user_id)
-    if connections[database()].features.has_select_for_update:
-        with transaction.atomic(using=database()):
-            _lock_timeout(request)
-            row = rows(provider.name, user_id).select_for_update().first()
-            if row is None:
-                return None
-            rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
-            _send_after_commit(signals.token_revoked, row.pk)
-            return row
-    deadline = time.monotonic() + provider.call_budget() + 4
-    waits = 0
-    while True:
-        row = rows(provider.name, user_id).first()
-        if row is None:
-            return None
-        if row.refreshing_until is not None and row.refreshing_until > models.now() and time.monotonic() < deadline:
-            sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
-            waits += 1
-            continue
-        qs = rows(provider.name, user_id).filter(pk=row.pk, version=row.version)
-        if qs.update(version=row.version + 1, **_revoked_values()):
-            _send_after_commit(signals.token_revoked, row.pk)
-            return row

@@ -1,0 +1,72 @@
+"""Local half of revocation: mark the row revoked and clear its tokens once no
+refresh is in flight, so a freshly rotated pair is never left alive behind our
+back. The RFC 7009 calls to the provider happen afterwards (``service.revoke``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import F
+
+from oauth_tokens import signals
+from oauth_tokens.consumer import models, singleflight
+from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.providers import Provider
+from oauth_tokens.consumer.singleflight import (
+    POLL_DELAYS,
+    Request,
+    database,
+    outside_caller_transaction,
+    rows,
+    send_after_commit,
+    set_lock_timeout,
+)
+
+
+def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
+    """Mark the row revoked and clear its tokens, after any refresh in flight has
+    finished (so a rotated pair is never left alive behind our back). Returns the
+    row as it was (tokens in memory only, for RFC 7009 calls), or None."""
+    return outside_caller_transaction(_revoke_locally, provider, user_id)
+
+
+def _revoked_values() -> dict[str, Any]:
+    return {
+        "status": ExternalToken.REVOKED,
+        "access_token": "",
+        "refresh_token": "",
+        "expires_at": None,
+        "refresh_expires_at": None,
+        "refreshing_until": None,
+        "updated_at": models.now(),
+    }
+
+
+def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
+    request = Request(provider, user_id)
+    if connections[database()].features.has_select_for_update:
+        with transaction.atomic(using=database()):
+            set_lock_timeout(request)
+            row = rows(provider.name, user_id).select_for_update().first()
+            if row is None:
+                return None
+            rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
+            send_after_commit(signals.token_revoked, row.pk)
+            return row
+    deadline = time.monotonic() + provider.call_budget() + 4
+    waits = 0
+    while True:
+        row = rows(provider.name, user_id).first()
+        if row is None:
+            return None
+        if row.refreshing_until is not None and row.refreshing_until > models.now() and time.monotonic() < deadline:
+            singleflight.sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
+            waits += 1
+            continue
+        qs = rows(provider.name, user_id).filter(pk=row.pk, version=row.version)
+        if qs.update(version=row.version + 1, **_revoked_values()):
+            send_after_commit(signals.token_revoked, row.pk)
+            return row
