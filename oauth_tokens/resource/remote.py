@@ -32,8 +32,13 @@ _ALGORITHM_OF = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("OKP", "Ed25
 
 
 def now() -> float:
-    """The clock of remote mode (tests patch it)."""
+    """Unix time for token checks (tests patch it)."""
     return time.time()
+
+
+def monotonic() -> float:
+    """Elapsed time for cache ages and refetch rates (tests patch it)."""
+    return time.monotonic()
 
 
 def make_http_client() -> httpx.Client:
@@ -63,7 +68,7 @@ class JwksKeys:
     """``kid -> VerificationKey`` from a JWKS URL, cached, refetched with a bounded rate."""
 
     def __init__(self, url: str, *, http: httpx.Client, ttl: float, min_refetch: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = lambda: monotonic()) -> None:
         self.url = url
         self.http = http
         self.ttl = ttl
@@ -105,7 +110,7 @@ class Introspector:
     """Is this token still active at the provider? (RFC 7662, answers cached)."""
 
     def __init__(self, url: str, *, client_id: str, client_secret: str, http: httpx.Client, ttl: float,
-                 clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
+                 clock: Callable[[], float] = lambda: monotonic(), max_entries: int = 10_000) -> None:
         self.url = url
         self.auth = httpx.BasicAuth(client_id, client_secret)
         self.http = http

@@ -1,0 +1,204 @@
+"""Every way a token dies reaches the resource side: at once in the revoking process,
+and within REVOCATION_POLL_INTERVAL in another one (simulated here by a second
+revocation list with its own clock; tests/e2e proves it with real processes)."""
+
+import os
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from oauth_tokens.oauth2.revocation_list import RevocationList
+from oauth_tokens.provider import authority, models, revocation
+from oauth_tokens.provider.models import Client
+from tests.conftest import REDIRECT, VERIFIER, Flow
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
+
+
+def me(http, token):
+    return http.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def alive(http, token) -> bool:
+    status = me(http, token).status_code
+    assert status in (200, 401)
+    return status == 200
+
+
+@pytest.fixture
+def tokens(flow):
+    issued = flow.code_tokens()
+    assert alive(flow.http, issued["access_token"])  # verified and cached before the revocation
+    return issued
+
+
+def test_refresh_token_reuse_revokes_the_family_everywhere(flow, tokens):
+    second = flow.refresh(tokens["refresh_token"]).json()
+    assert alive(flow.http, second["access_token"])
+    later = timezone.now() + timedelta(seconds=60)  # past the grace window
+    with mock.patch.object(models, "now", return_value=later):
+        assert flow.refresh(tokens["refresh_token"]).status_code == 400
+        assert not alive(flow.http, second["access_token"])
+        assert not alive(flow.http, tokens["access_token"])
+
+
+def test_code_replay_revokes_what_the_code_issued(flow):
+    code = flow.authorize()
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER}
+    first = flow.token(body).json()
+    assert alive(flow.http, first["access_token"])
+    assert flow.token(body).status_code == 400
+    assert not alive(flow.http, first["access_token"])
+
+
+def test_client_deactivation_revokes_its_tokens(flow, tokens):
+    flow.client.is_active = False
+    flow.client.save()
+    assert not alive(flow.http, tokens["access_token"])
+
+
+def test_user_deactivation_revokes_even_for_views_that_never_load_the_user(flow, user, tokens):
+    user.is_active = False
+    user.save()
+    assert not alive(flow.http, tokens["access_token"])
+    assert flow.refresh(tokens["refresh_token"]).status_code == 400
+
+
+def test_password_change_revokes_other_saves_do_not(flow, tokens):
+    user = get_user_model().objects.get(pk=flow.user.pk)  # a fresh instance, as a view would load it
+    user.first_name = "Alice"
+    user.save()
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    assert alive(flow.http, tokens["access_token"])
+    user.set_password("a new password")
+    user.save()
+    assert not alive(flow.http, tokens["access_token"])
+
+
+def test_logout_hook(client, oauth_client, user, settings):
+    flow = Flow(client, oauth_client, user)
+    kept = flow.code_tokens()
+    client.force_login(user)
+    client.post("/accounts/logout/")
+    assert alive(client, kept["access_token"])  # off by default
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOKE_TOKENS_ON_LOGOUT": True}
+    gone = flow.code_tokens()
+    client.force_login(user)
+    client.post("/accounts/logout/")
+    assert not alive(client, gone["access_token"]) and not alive(client, kept["access_token"])
+    assert flow.refresh(gone["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize("what", ["user", "client"])
+def test_deleting_the_user_or_client_keeps_their_tokens_refused(flow, tokens, what):
+    cc = flow.token({"grant_type": "client_credentials", "scope": "read"}).json()["access_token"]
+    assert alive(flow.http, cc)
+    (flow.user if what == "user" else flow.client).delete()
+    authority.reset()  # as in a process that never saw the rows
+    assert not alive(flow.http, tokens["access_token"])
+    if what == "client":
+        assert not alive(flow.http, cc)
+
+
+def test_revocation_through_queryset_update_needs_the_helper(flow, tokens):
+    """Documented: .update() sends no signal; revoke_client / revoke_user do the work."""
+    Client.objects.filter(pk=flow.client.pk).update(is_active=False)
+    revocation.revoke_client(flow.client)
+    assert not alive(flow.http, tokens["access_token"])
+
+
+# -- another process ---------------------------------------------------------------
+
+
+class Clock:
+    t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def other_process(interval=1.0):
+    clock = Clock()
+    rl = RevocationList(version=revocation.current_version, load=revocation.revoked_ids, interval=interval,
+                        clock=clock)
+    return rl, clock
+
+
+@pytest.fixture
+def database_polling(settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": None}
+
+
+def test_another_process_sees_the_revocation_within_the_interval(flow, tokens, database_polling,
+                                                                 django_assert_num_queries):
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    rl, clock = other_process()
+    assert not rl.is_revoked(jti)
+    with django_assert_num_queries(0):
+        for _ in range(100):
+            rl.is_revoked(jti)
+    flow.http.post("/oauth/revoke", f"token={tokens['access_token']}", content_type="application/x-www-form-urlencoded")
+    assert not alive(flow.http, tokens["access_token"])  # the revoking process: at once
+    clock.t += 0.999
+    assert not rl.is_revoked(jti)  # the other one: not before its next poll...
+    clock.t += 0.001
+    with django_assert_num_queries(3):  # version, then the two id lists
+        assert rl.is_revoked(jti)  # ...and no later
+    clock.t += 5
+    with django_assert_num_queries(1):  # unchanged version: no reload
+        assert rl.is_revoked(jti)
+
+
+def test_warm_requests_cost_no_query_across_many_poll_intervals_only_one_version_read(flow, tokens, database_polling,
+                                                                                     django_assert_num_queries):
+    clock = Clock()
+    with mock.patch.object(authority.revocations, "clock", clock):
+        authority.revocations.invalidate()
+        assert alive(flow.http, tokens["access_token"])
+        with django_assert_num_queries(0):
+            for _ in range(50):
+                assert alive(flow.http, tokens["access_token"])
+        clock.t += 1.0
+        with django_assert_num_queries(1):  # one version read per interval, per process
+            for _ in range(50):
+                assert alive(flow.http, tokens["access_token"])
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens, settings,
+                                                                   django_assert_num_queries,
+                                                                   django_capture_on_commit_callbacks):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "revocation": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                       "LOCATION": os.environ["REDIS_URL"]},
+    }
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": "revocation"}
+    from django.core.cache import caches
+
+    caches["revocation"].delete(revocation.VERSION_CACHE_KEY)
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    rl, clock = other_process()
+    assert not rl.is_revoked(jti)  # cache miss: database, then cached
+    clock.t += 1
+    with django_assert_num_queries(0):
+        assert not rl.is_revoked(jti)
+    with django_capture_on_commit_callbacks(execute=True):
+        flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
+                       content_type="application/x-www-form-urlencoded")
+    assert caches["revocation"].get(revocation.VERSION_CACHE_KEY) == revocation._db_version()
+    clock.t += 1
+    with django_assert_num_queries(2):  # the version came from Redis; only the id lists
+        assert rl.is_revoked(jti)
+
+
+def test_a_per_process_cache_is_never_trusted_for_the_version(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert revocation.shared_cache() is None
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": None}
+    assert revocation.shared_cache() is None
