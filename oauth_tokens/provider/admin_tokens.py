@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from oauth_tokens.provider import revocation
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent, now
+from oauth_tokens.provider import models, revocation
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent
 from oauth_tokens.provider.stores import revoke_family
 
 
@@ -42,7 +42,7 @@ class StateFilter(admin.SimpleListFilter):
         return choices
 
     def queryset(self, request, queryset):
-        value, t = self.value(), now()
+        value, t = self.value(), models.now()
         rotated = Q(used_at__isnull=False) if queryset.model is RefreshToken else Q(pk__in=[])
         if value == "active":
             return queryset.filter(revoked_at__isnull=True, expires_at__gt=t).exclude(rotated)

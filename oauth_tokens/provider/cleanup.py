@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, now
+from oauth_tokens.provider import models
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken
 from oauth_tokens.settings import token_settings
 
 
@@ -26,7 +27,7 @@ def _delete_in_batches(queryset, batch_size: int) -> int:
 def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    t = now()
+    t = models.now()
     grace = timedelta(seconds=int(token_settings.REFRESH_TOKEN_GRACE_PERIOD))
     # An access token row is its revocation record: keep it while the JWT could
     # still pass verification (exp plus the verifier's leeway).
