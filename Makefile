@@ -27,5 +27,15 @@ demo: $(STAMP)
 	$(BIN)/python manage.py setupdemo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# The side-by-side benchmark (bench/): peers from requirements-bench.txt, then every run.
+# BENCH_ARGS="--quick" for a short run, "--postgres" (or DATABASE_URL) to add PostgreSQL.
+BENCH_STAMP = $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3

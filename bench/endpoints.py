@@ -1,0 +1,56 @@
+"""Token-endpoint benchmark: client_credentials and refresh-token rotation, ours vs DOT.
+
+Both use confidential clients authenticating with HTTP Basic, as deployed:
+our client secrets are checked against an HMAC digest, DOT's against its
+default PBKDF2 hash. Refresh rotation follows the chain: every request
+presents the refresh token the previous response returned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from bench.config import Config
+from bench.fixtures import FORM, Clients, Tokens, basic, form
+from bench.harness import Driver, Measurement, timed_round
+
+
+def _client_credentials(driver: Driver, path: str, auth: dict[str, str]) -> Callable[[], bytes]:
+    body = form(grant_type="client_credentials", scope="read")
+    return lambda: driver.request("POST", path, auth, body, FORM)
+
+
+def _rotation(driver: Driver, path: str, auth: dict[str, str], first: str) -> Callable[[], bytes]:
+    state = {"refresh_token": first}
+
+    def call() -> bytes:
+        content = driver.request("POST", path, auth, form(grant_type="refresh_token", **state), FORM)
+        state["refresh_token"] = json.loads(content)["refresh_token"]
+        return content
+
+    return call
+
+
+def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> list[Measurement]:
+    ours_auth = basic(clients.ours.client_id, clients.ours_secret)
+    cases = [
+        ("ours client_credentials", _client_credentials(driver, "/oauth/token", ours_auth), True),
+        ("DOT client_credentials",
+         _client_credentials(driver, "/o/token/", basic(clients.dot_cc.client_id, clients.dot_cc_secret)), False),
+        ("ours refresh rotation", _rotation(driver, "/oauth/token", ours_auth, tokens.ours_refresh), True),
+        ("DOT refresh rotation",
+         _rotation(driver, "/o/token/", basic(clients.dot_code.client_id, clients.dot_code_secret),
+                   tokens.dot_refresh), False),
+    ]
+    results = []
+    for name, call, ours in cases:
+        measurement = Measurement(name)
+        call()  # first request: imports, key loading
+        if ours:
+            for _ in range(config.endpoint_rounds):
+                timed_round(measurement, call, seconds=config.endpoint_seconds, min_requests=5)
+        else:
+            timed_round(measurement, call, seconds=0.0, min_requests=config.dot_requests)
+        results.append(measurement)
+    return results

@@ -1,0 +1,64 @@
+"""Request-level benchmark: the same view behind no authentication, ours, DOT's and simplejwt's.
+
+Rounds are interleaved (every view runs once per round) so drift in machine
+speed hits all of them alike; the median round is reported. Our
+authentication is measured warm (one token presented again and again: the
+steady state of a client) and cold (every request presents a token never seen
+before by this process).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+from bench.config import Config
+from bench.fixtures import Tokens, bearer
+from bench.harness import BenchError, Driver, Measurement, sample_queries, timed_round
+
+VIEWS = [
+    ("unauthenticated", "/api/plain", None),
+    ("ours (warm)", "/api/ours", "ours_access"),
+    ("django-oauth-toolkit", "/api/dot", "dot_access"),
+    ("simplejwt", "/api/simplejwt", "simplejwt_access"),
+]
+COLD = "ours (cold)"
+
+
+def _caller(driver: Driver, path: str, token: str | None) -> Callable[[], bytes]:
+    headers = bearer(token) if token else {}
+    return lambda: driver.request("GET", path, headers)
+
+
+def _check(name: str, body: bytes) -> None:
+    data = json.loads(body)
+    if set(data) != {"sub", "scope"} or (name != "unauthenticated" and "read" not in data["scope"].split()):
+        raise BenchError(f"{name} answered {data!r}")
+
+
+def run(driver: Driver, tokens: Tokens, config: Config) -> list[Measurement]:
+    callers = {name: _caller(driver, path, getattr(tokens, attr) if attr else None) for name, path, attr in VIEWS}
+    for name, call in callers.items():
+        _check(name, call())
+        for _ in range(config.warmup):
+            call()
+
+    cold_tokens: Iterator[str] = iter(tokens.ours_cold)
+
+    def cold_call() -> bytes:
+        return driver.request("GET", "/api/ours", bearer(next(cold_tokens)))
+
+    _check(COLD, cold_call())
+    cold_budget = len(tokens.ours_cold) - 1 - config.sample
+    per_round = max(1, min(config.cold_per_round, cold_budget // config.rounds))
+
+    results = {name: Measurement(name) for name in [*callers, COLD]}
+    for _ in range(config.rounds):
+        for name, call in callers.items():
+            timed_round(results[name], call, seconds=config.seconds, min_requests=20)
+        timed_round(results[COLD], cold_call, seconds=0.0, min_requests=per_round, max_requests=per_round)
+
+    for name, call in callers.items():
+        sample_queries(results[name], (call for _ in range(config.sample)))
+    sample_queries(results[COLD], (cold_call for _ in range(config.sample)))
+    return list(results.values())

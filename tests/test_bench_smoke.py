@@ -1,0 +1,38 @@
+"""The side-by-side benchmark (bench/, ``make bench``) still runs: one tiny
+iteration on a SQLite file, skipped when the peers are not installed."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("oauth2_provider", "rest_framework_simplejwt")
+
+pytestmark = pytest.mark.skipif(
+    not all(importlib.util.find_spec(name) for name in PEERS),
+    reason="benchmark peers not installed (pip install -r requirements-bench.txt)",
+)
+
+
+def test_bench_runs_a_tiny_iteration(tmp_path):
+    from bench.__main__ import main  # noqa: F401  (the entry point imports without Django set up)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--sqlite-dir", str(tmp_path), "--json", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "== Targets ==" in result.stdout
+    (run,) = json.loads(out.read_text())
+    measured = {row["name"]: row for row in run["resource"] + run["endpoints"]}
+    assert {"unauthenticated", "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt",
+            "ours client_credentials", "DOT client_credentials", "ours refresh rotation",
+            "DOT refresh rotation"} <= set(measured)
+    assert all(row["rate"] > 0 for row in measured.values())
