@@ -33,24 +33,23 @@ def _rotation(driver: Driver, path: str, auth: dict[str, str], first: str) -> Ca
 
 
 def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> list[Measurement]:
+    """Interleaved rounds: per round, ours for ``endpoint_seconds`` then one DOT request, per grant."""
     ours_auth = basic(clients.ours.client_id, clients.ours_secret)
-    cases = [
-        ("ours client_credentials", _client_credentials(driver, "/oauth/token", ours_auth), True),
-        ("DOT client_credentials",
-         _client_credentials(driver, "/o/token/", basic(clients.dot_cc.client_id, clients.dot_cc_secret)), False),
-        ("ours refresh rotation", _rotation(driver, "/oauth/token", ours_auth, tokens.ours_refresh), True),
-        ("DOT refresh rotation",
-         _rotation(driver, "/o/token/", basic(clients.dot_code.client_id, clients.dot_code_secret),
-                   tokens.dot_refresh), False),
+    pairs = [
+        (("ours client_credentials", _client_credentials(driver, "/oauth/token", ours_auth)),
+         ("DOT client_credentials",
+          _client_credentials(driver, "/o/token/", basic(clients.dot_cc.client_id, clients.dot_cc_secret)))),
+        (("ours refresh rotation", _rotation(driver, "/oauth/token", ours_auth, tokens.ours_refresh)),
+         ("DOT refresh rotation",
+          _rotation(driver, "/o/token/", basic(clients.dot_code.client_id, clients.dot_code_secret),
+                    tokens.dot_refresh))),
     ]
-    results = []
-    for name, call, ours in cases:
-        measurement = Measurement(name)
-        call()  # first request: imports, key loading
-        if ours:
-            for _ in range(config.endpoint_rounds):
-                timed_round(measurement, call, seconds=config.endpoint_seconds, min_requests=5)
-        else:
-            timed_round(measurement, call, seconds=0.0, min_requests=config.dot_requests)
-        results.append(measurement)
-    return results
+    results = {name: Measurement(name) for pair in pairs for name, _ in pair}
+    for pair in pairs:
+        for _name, call in pair:
+            call()  # first request: imports, key loading
+    for _ in range(config.endpoint_rounds):
+        for (ours, ours_call), (dot, dot_call) in pairs:
+            timed_round(results[ours], ours_call, seconds=config.endpoint_seconds, min_requests=5)
+            timed_round(results[dot], dot_call, seconds=0.0, min_requests=1, max_requests=1)
+    return list(results.values())

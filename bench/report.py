@@ -21,7 +21,8 @@ def run_tables(result: dict) -> str:
     plain = resource[PLAIN]["rate"]
     lines = [
         f"\n== {result['backend']}, {result['tokens']:,} issued tokens per table "
-        f"(driver: {result['driver']}) ==",
+        f"(driver: {result['driver']}; load average {result['load'][0]:.1f} -> {result['load'][1]:.1f} "
+        f"on {result['cpus']} CPUs) ==",
         f"{'view (GET, returns sub + scope)':34} {'req/s':>9} {'us/req':>9} {'queries/req':>12} {'vs unauth':>10}",
     ]
     for name, row in resource.items():
@@ -84,4 +85,8 @@ def targets_table(results: list[dict]) -> tuple[str, bool]:
     value_width = max(len(r[1]) for r in rows)
     lines = ["\n== Targets ==", f"{'target':{width}}  {'measured':{value_width}}  status"]
     lines += [f"{name:{width}}  {value:{value_width}}  {status}" for name, value, status in rows]
+    busiest = max(max(r["load"]) for r in results)
+    if busiest > results[0]["cpus"] / 2:
+        lines.append(f"\nNote: load average reached {busiest:.1f} on {results[0]['cpus']} CPUs during the runs; "
+                     "absolute rates are depressed and noisy (ratios come from interleaved rounds).")
     return "\n".join(lines), all(status != "NOT MET" for _, _, status in rows)

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     profile_cold = tokens.ours_cold[len(tokens.ours_cold) - profile_tokens:]
     del tokens.ours_cold[len(tokens.ours_cold) - profile_tokens:]
     log(f"  {len(tokens.ours_cold):,} first-use tokens signed; measuring ...")
+    load_before = os.getloadavg()[0]
     result = {
         "backend": backend,
         "tokens": args.tokens,
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": {p: version(p) for p in ("Django", "djangorestframework", "PyJWT", "django-oauth-toolkit",
                                              "djangorestframework-simplejwt")},
         "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     log(run_tables(result))
     if args.profile:
