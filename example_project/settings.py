@@ -17,6 +17,8 @@ env = environ.Env(
     OAUTH_TOKENS_ENCRYPTION_KEYS=(list, []),
     OAUTH_TOKENS_DIGEST_KEY=(str, ""),
     REDIS_URL=(str, ""),
+    # Demo only: the secret of the self-loop client that setupdemo registers.
+    DEMO_SELF_LOOP_SECRET=(str, "demo-self-loop-secret-not-for-production"),
 )
 
 DEBUG = env("DEBUG")
@@ -85,6 +87,20 @@ OAUTH_TOKENS = {
     "ISSUER": env("OAUTH_TOKENS_ISSUER"),
     "ENCRYPTION_KEYS": env("OAUTH_TOKENS_ENCRYPTION_KEYS"),
     "DIGEST_KEY": env("OAUTH_TOKENS_DIGEST_KEY") or None,
+    # Consumer demo: this site is also an external provider of itself ("self"),
+    # reached over HTTP and discovered through its RFC 8414 metadata.
+    "PROVIDERS": {
+        "self": {
+            "metadata_url": env("OAUTH_TOKENS_ISSUER") + "/.well-known/oauth-authorization-server",
+            "client_id": "demo-self-loop",
+            "client_secret": env("DEMO_SELF_LOOP_SECRET"),
+            "scope": "read",
+            "auth_method": "post",
+            "body_format": "json",
+            "redirect_uri": env("OAUTH_TOKENS_ISSUER") + "/oauth/connect/self/callback/",
+            "api_base_url": env("OAUTH_TOKENS_ISSUER"),
+        },
+    },
 }
 
 REST_FRAMEWORK = {

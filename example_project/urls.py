@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from example_project.demo import views
+from example_project.demo import consumer, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,7 @@ urlpatterns = [
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
     path("demo/callback", views.callback, name="demo-callback"),
+    path("demo/consumer/", consumer.page, name="demo-consumer"),
+    path("demo/consumer/call/", consumer.call_api, name="demo-consumer-call"),
+    path("demo/consumer/refresh/", consumer.refresh, name="demo-consumer-refresh"),
 ]

@@ -21,7 +21,8 @@ def home(request):
     return HttpResponse(
         "<h1>django-oauth-tokens demo</h1><ul>"
         '<li><a href="/admin/">Admin</a></li>'
-        '<li><a href="/accounts/login/">Log in</a></li></ul>'
+        '<li><a href="/accounts/login/">Log in</a></li>'
+        '<li><a href="/demo/consumer/">Consumer demo (this site as an external provider)</a></li></ul>'
     )
 
 

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from example_project.demo.consumer import setup_self_loop
 from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import Client
 from oauth_tokens.settings import token_settings
@@ -66,3 +67,4 @@ Service (client_credentials):
   curl -s {issuer}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'
   curl -s {issuer}/oauth/token -H 'Authorization: Bearer ACCESS_TOKEN'
 """)
+        self.stdout.write(setup_self_loop(BASE))
