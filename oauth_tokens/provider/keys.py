@@ -17,7 +17,8 @@ from django.db.models import Max
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2 import jwt as oauth_jwt
-from oauth_tokens.provider.models import Client, SigningKey, now
+from oauth_tokens.provider import models
+from oauth_tokens.provider.models import Client, SigningKey
 from oauth_tokens.settings import token_settings
 
 #: How long a process keeps its idea of the current key before re-reading it.
@@ -46,7 +47,7 @@ def rotate(algorithm: str | None = None) -> SigningKey:
     """Add a new current key and retire the others (they stay in JWKS until their tokens expire)."""
     with transaction.atomic():
         new = create_key(algorithm)
-        SigningKey.objects.filter(retired_at__isnull=True).exclude(pk=new.pk).update(retired_at=now())
+        SigningKey.objects.filter(retired_at__isnull=True).exclude(pk=new.pk).update(retired_at=models.now())
     reset_cache()
     return new
 
@@ -82,7 +83,7 @@ def longest_access_lifetime() -> timedelta:
 
 def published_keys():
     """Keys whose tokens may still be alive: the current ones and recently retired ones."""
-    cutoff = now() - longest_access_lifetime() - RETIRED_KEY_MARGIN
+    cutoff = models.now() - longest_access_lifetime() - RETIRED_KEY_MARGIN
     return SigningKey.objects.exclude(retired_at__lt=cutoff)
 
 
