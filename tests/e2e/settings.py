@@ -1,0 +1,26 @@
+"""Settings of the provider + resource processes of the end-to-end tests: the test
+settings on a shared SQLite file (E2E_DB), a per-process cache unless E2E_REDIS_URL
+names a shared one, no grace window, and the poll interval from E2E_POLL_INTERVAL."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import OAUTH_TOKENS
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["E2E_DB"],
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+}
+if os.environ.get("E2E_REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["E2E_REDIS_URL"]}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+OAUTH_TOKENS = {
+    **OAUTH_TOKENS,
+    "REFRESH_TOKEN_GRACE_PERIOD": 0,
+    "REVOCATION_POLL_INTERVAL": float(os.environ.get("E2E_POLL_INTERVAL", "1")),
+}
