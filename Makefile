@@ -37,5 +37,12 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The consumer benchmark: get_access_token cost, and single-flight refresh under
+# 4 processes x 4 threads against a rotating provider, next to Authlib.
+# BENCH_CONSUMER_ARGS="--quick" for a short run, "--postgres" to add PostgreSQL.
+.PHONY: bench-consumer
+bench-consumer: $(BENCH_STAMP)
+	$(BIN)/python -m bench.consumer_bench $(BENCH_CONSUMER_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3

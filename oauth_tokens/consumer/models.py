@@ -24,6 +24,18 @@ def now() -> datetime:
     return timezone.now()
 
 
+def is_fresh(expires_at: datetime | None, obtained_at: datetime | None, leeway: float,
+             at: datetime | None = None) -> bool:
+    """An access token expiring at ``expires_at`` is still good for ``leeway`` seconds,
+    capped at half its lifetime (``obtained_at`` to ``expires_at``)."""
+    if expires_at is None:
+        return True
+    margin = float(leeway)
+    if obtained_at is not None:
+        margin = min(margin, max(0.0, (expires_at - obtained_at).total_seconds()) / 2)
+    return expires_at - timedelta(seconds=margin) > (at or now())
+
+
 class ExternalToken(models.Model):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
@@ -94,11 +106,7 @@ class ExternalToken(models.Model):
         token's lifetime, so short-lived tokens are not refreshed on every call)."""
         if self.status != self.ACTIVE or not self.access_token:
             return False
-        if self.expires_at is None:
-            return True
-        lifetime = self.lifetime
-        margin = min(float(leeway), lifetime / 2) if lifetime is not None else float(leeway)
-        return self.expires_at - timedelta(seconds=margin) > (at or now())
+        return is_fresh(self.expires_at, self.obtained_at, leeway, at)
 
     def seconds_left(self, at: datetime | None = None) -> int | None:
         if self.expires_at is None:

@@ -1,8 +1,8 @@
 """The consumer's Python API (DESIGN.md section 6): ``get_access_token``,
 ``refresh_access_token``, ``store_tokens``, ``revoke`` and their async twins.
 
-The fast path is one query and one decryption: read the row, return its access
-token while it is fresh (RFC 6749 section 6: refresh *before* expiry, seed 002's
+The fast path (``fastpath``) is one small query: return the stored access token
+while it is fresh (RFC 6749 section 6: refresh *before* expiry, seed 002's
 5-minute leeway). Everything else goes through ``singleflight``.
 """
 
@@ -16,12 +16,10 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from oauth_tokens.consumer import models, remote, revocation, singleflight
+from oauth_tokens.consumer import fastpath, models, remote, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
-
-FAST_FIELDS = ("access_token", "expires_at", "obtained_at", "status")
 
 __all__ = [
     "aget_access_token",
@@ -53,9 +51,9 @@ def get_access_token(provider: str, user: Any = None) -> str:
     """
     config = get_provider(provider)
     user_id = user_id_of(user)
-    row = singleflight.rows(provider, user_id).only(*FAST_FIELDS).first()
-    if row is not None and row.is_fresh(config.refresh_leeway):
-        return row.access_token
+    token = fastpath.fresh_token(singleflight.database(), provider, user_id, config.refresh_leeway)
+    if token is not None:
+        return token
     return singleflight.obtain(singleflight.Request(config, user_id))
 
 

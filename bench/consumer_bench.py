@@ -1,0 +1,237 @@
+"""Consumer benchmark: ``python -m bench.consumer_bench`` (``make bench-consumer``).
+
+1. ``get_access_token`` on a fresh token: database queries and microseconds per call.
+2. P processes x T threads calling an API through one shared, rotating token
+   (our provider in its own process: short-lived access tokens, refresh-token
+   rotation, reuse detection with no grace window), written with
+   ``oauth_tokens.consumer.http_client`` and, in the same run, with Authlib's
+   ``OAuth2Session`` + ``update_token`` as its docs show. Reported: refresh
+   requests that reach the provider per expiry (target 1), ``invalid_grant``
+   answers (target 0), API calls that failed.
+
+SQLite (a WAL file in a temporary directory) always; PostgreSQL too with
+``--postgres [URL]`` or when ``DATABASE_URL`` points at PostgreSQL (database
+``oauth_tokens_consumer_bench``, dropped and recreated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_NAME = "oauth_tokens_consumer_bench"
+TARGETS = "targets: fresh path <= 1 query; exactly 1 refresh request per expiry; 0 invalid_grant"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.consumer_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="threads per process")
+    parser.add_argument("--seconds", type=float, default=12.0, help="length of each rotation run")
+    parser.add_argument("--lifetime", type=int, default=4, help="provider access-token lifetime, seconds")
+    parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL")
+    parser.add_argument("--quick", action="store_true", help="2 x 2 workers, 6 s runs")
+    parser.add_argument("--json", help="write the numbers to this file")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one database in this process
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.processes, args.threads, args.seconds = 2, 2, 6.0
+    return args
+
+
+# -- one database, in a process of its own ---------------------------------------
+def fast_path(name: str) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oauth_tokens import crypto
+    from oauth_tokens.consumer import get_access_token
+    from oauth_tokens.consumer.service import store_tokens
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-fast")
+    store_tokens(name, user, {"access_token": crypto.new_token(600), "refresh_token": crypto.new_token(32),
+                              "expires_in": 3600})
+    for _ in range(500):
+        get_access_token(name, user)
+    with CaptureQueriesContext(connection) as queries:
+        get_access_token(name, user)
+    rounds = []
+    for _ in range(5):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 0.5:
+            get_access_token(name, user)
+            count += 1
+        rounds.append((time.perf_counter() - start) / count * 1e6)
+    sealed = crypto.encrypt(crypto.new_token(600))
+    start, n = time.perf_counter(), 2000
+    for _ in range(n):
+        crypto.decrypt(sealed)
+    decrypt_us = (time.perf_counter() - start) / n * 1e6
+    return {"queries": len(queries), "us_per_call": statistics.median(rounds), "decrypt_us": decrypt_us}
+
+
+def bursts(times: list[float], gap: float) -> list[int]:
+    """Sizes of groups of refresh requests (a new group after ``gap`` seconds of quiet): one group per expiry."""
+    groups: list[int] = []
+    last = None
+    for t in sorted(times):
+        if last is None or t - last > gap:
+            groups.append(0)
+        groups[-1] += 1
+        last = t
+    return groups
+
+
+def rotation(style: str, db_url: str, args: argparse.Namespace, tmp: Path) -> dict:
+    from bench import consumer_workers
+    from tests.consumer.remote_provider import RemoteProvider
+    from tests.consumer.workers import store_expiring
+
+    provider = RemoteProvider(str(tmp / f"provider-{style}.sqlite3"), access_lifetime=args.lifetime, grace=0)
+    try:
+        providers = {"remote": provider.provider_config(timeout=5.0)}
+        from django.conf import settings
+        from django.test.utils import override_settings
+
+        with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
+            user_id = store_expiring("remote", provider.info)
+            consumer_workers.store_authlib_token(provider.info)
+        ctx = multiprocessing.get_context("spawn")
+        barrier = ctx.Barrier(args.processes * args.threads)
+        results = ctx.Queue()
+        target = consumer_workers.ours if style == "ours" else consumer_workers.authlib
+        extra = () if style == "ours" else (args.lifetime / 2,)  # same refresh point as ours: half-life
+        procs = [ctx.Process(target=target, args=(db_url, providers, user_id, args.threads, args.seconds,
+                                                  barrier, results, *extra)) for _ in range(args.processes)]
+        for proc in procs:
+            proc.start()
+        reports = [results.get(timeout=args.seconds + 120) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=30)
+        stats = provider.stats()
+    finally:
+        provider.stop()
+    refreshes = [r for r in stats["token_requests"] if r["grant_type"] == "refresh_token"]
+    groups = bursts([r["t"] for r in refreshes], gap=args.lifetime / 4)
+    errors: dict[str, int] = {}
+    for report in reports:
+        for key, value in report["errors"].items():
+            errors[key] = errors.get(key, 0) + value
+    return {
+        "style": style,
+        "calls": sum(r["calls"] for r in reports),
+        "failed": sum(r["failed"] for r in reports),
+        "errors": errors,
+        "refresh_requests": len(refreshes),
+        "refresh_ok": sum(r["status"] == 200 for r in refreshes),
+        "invalid_grant": sum(r["error"] == "invalid_grant" for r in refreshes),
+        "reuse_detected": stats["reuse_detected"],
+        "expiries": len(groups),
+        "max_per_expiry": max(groups, default=0),
+        "mean_per_expiry": (len(refreshes) / len(groups)) if groups else 0.0,
+    }
+
+
+def run_one(db_url: str, args: argparse.Namespace) -> dict:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import override_settings
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+    call_command("migrate", verbosity=0)
+    fast = {"fast": {"token_url": "https://provider.invalid/token", "client_id": "c", "client_secret": "s"}}
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": fast}):
+        result = {"database": connection.vendor, "fast_path": fast_path("fast")}
+    connection.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        result["rotation"] = [rotation(style, db_url, args, Path(tmp)) for style in ("ours", "authlib")]
+    return result
+
+
+# -- orchestration ------------------------------------------------------------------
+def postgres_url(explicit: str | None) -> str | None:
+    source = explicit or os.environ.get("DATABASE_URL", "")
+    if not source.startswith(("postgres://", "postgresql://")):
+        return f"postgres://postgres@127.0.0.1:5432/{PG_NAME}" if explicit is not None else None
+    return urlunsplit(urlsplit(source)._replace(path=f"/{PG_NAME}"))
+
+
+def recreate_postgres(url: str) -> None:
+    import psycopg
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}"')
+        conn.execute(f'CREATE DATABASE "{PG_NAME}"')
+
+
+def print_report(runs: list[dict], args: argparse.Namespace) -> None:
+    print("\n== Consumer: get_access_token on a fresh token ==")
+    for run in runs:
+        fast = run["fast_path"]
+        print(f"  {run['database']:<10} {fast['queries']} query, {fast['us_per_call']:.0f} us per call "
+              f"(of which Fernet decrypt {fast['decrypt_us']:.0f} us)")
+    print(f"\n== Consumer: {args.processes} processes x {args.threads} threads, {args.seconds:.0f} s, "
+          f"{args.lifetime} s access tokens, rotation + reuse detection, no grace window ==")
+    header = (f"  {'database':<10} {'client':<22} {'API calls':>9} {'failed':>7} {'expiries':>8} "
+              f"{'refresh req':>11} {'per expiry':>10} {'max':>4} {'invalid_grant':>13}")
+    print(header)
+    for run in runs:
+        for row in run["rotation"]:
+            name = "oauth_tokens.consumer" if row["style"] == "ours" else "Authlib OAuth2Session"
+            print(f"  {run['database']:<10} {name:<22} {row['calls']:>9} {row['failed']:>7} {row['expiries']:>8} "
+                  f"{row['refresh_requests']:>11} {row['mean_per_expiry']:>10.2f} {row['max_per_expiry']:>4} "
+                  f"{row['invalid_grant']:>13}")
+    print(f"\n  {TARGETS}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one, args)))
+        return 0
+    urls = []
+    with tempfile.TemporaryDirectory() as tmp:
+        urls.append(f"sqlite:///{Path(tmp) / 'consumer-bench.sqlite3'}")
+        pg = postgres_url(args.postgres)
+        if pg:
+            recreate_postgres(pg)
+            urls.append(pg)
+        runs = []
+        passthrough = [f"--processes={args.processes}", f"--threads={args.threads}",
+                       f"--seconds={args.seconds}", f"--lifetime={args.lifetime}"]
+        for url in urls:
+            env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+            done = subprocess.run([sys.executable, "-m", "bench.consumer_bench", "--one", url, *passthrough],
+                                  cwd=ROOT, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+                return 1
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print_report(runs, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
