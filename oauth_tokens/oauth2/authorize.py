@@ -44,7 +44,8 @@ class RedirectError(Exception):
 
 def _is_loopback(uri: str) -> bool:
     parts = urlsplit(uri)
-    return parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] in LOOPBACK_HOSTS
+    host = parts.netloc.rsplit(":", 1)[0] if parts.netloc.rfind(":") > parts.netloc.rfind("]") else parts.netloc
+    return parts.scheme == "http" and host in LOOPBACK_HOSTS
 
 
 def _without_port(uri: str) -> str:

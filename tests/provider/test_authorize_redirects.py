@@ -118,11 +118,6 @@ def test_loopback_code_is_bound_to_its_port(client, user, oauth_client):
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="oauth2.authorize._is_loopback splits '[::1]' at its last colon, so a registered "
-    "http://[::1]/cb is not seen as loopback (spec layer, reported)",
-)
 def test_ipv6_loopback_registered_allows_any_port(client, user):
     from tests.factories import ClientFactory
 

@@ -199,11 +199,6 @@ def test_cleartokens_keeps_rotated_tombstones_for_reuse_detection(client, user):
         assert flow.refresh(tokens[2]["refresh_token"]).status_code == 400  # the family was revoked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RefreshTokenGrant checks expiry before reuse: presenting a rotated token whose own "
-    "lifetime has passed is answered invalid_grant without revoking its live family (grant layer, reported)",
-)
 def test_reuse_of_an_expired_tombstone_still_revokes_the_family(client, user):
     flow, first, second = expired_tombstone_of_live_family(client, user)
     with clock(timedelta(minutes=90)):

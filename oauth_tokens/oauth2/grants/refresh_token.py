@@ -10,7 +10,7 @@ revokes the whole family and answers ``invalid_grant``.
 from __future__ import annotations
 
 from oauth_tokens.oauth2 import scopes
-from oauth_tokens.oauth2.errors import InvalidGrant
+from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import RefreshToken, TokenSet
 
@@ -29,11 +29,21 @@ class RefreshTokenGrant(Grant):
         token = self.store.find_refresh_token(value)
         if token is None or not token.issued_to(self.client) or token.revoked_at is not None:
             raise InvalidGrant(INVALID_TOKEN)
+        self.token = token
+        if token.used_at is not None:
+            # A spent token: issue() answers with the grace successor or revokes the
+            # family, even when the tombstone itself has expired meanwhile.
+            self.scope: tuple[str, ...] = ()
+            return
         if token.expires_at <= self.store.now():
             raise InvalidGrant(INVALID_TOKEN)
-        # Narrower is fine; wider is invalid_scope. The family keeps the grant's scope.
-        self.scope = scopes.narrow(self.request.get("scope"), scopes.parse(token.scope))
-        self.token = token
+        # Narrower is fine; wider is invalid_scope. The family keeps the grant's scope,
+        # minus any scope the client has lost since.
+        granted = scopes.parse(token.scope)
+        allowed = tuple(s for s in granted if s in self.client.scope_list)
+        if granted and not allowed:
+            raise InvalidScope("The client may no longer use any of the granted scopes")
+        self.scope = scopes.narrow(self.request.get("scope"), allowed)
 
     def issue(self) -> TokenSet:
         token = self.token
