@@ -263,3 +263,20 @@ def test_client_that_lost_the_refresh_grant_is_unauthorized(flow):
 def test_unknown_or_missing_refresh_token(flow, value):
     r = flow.refresh(value)
     assert r.status_code == 400 and r.json()["error"] == ("invalid_request" if value == "" else "invalid_grant")
+
+
+def test_refresh_drops_scopes_the_client_has_lost(flow):
+    tokens = flow.code_tokens(scope="read write")
+    Client.objects.filter(pk=flow.client.pk).update(scope="read")
+    response = flow.refresh(tokens["refresh_token"])
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "read"
+    wider = flow.refresh(response.json()["refresh_token"], scope="read write")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+
+
+def test_refresh_after_the_client_lost_every_granted_scope_is_invalid_scope(flow):
+    tokens = flow.code_tokens(scope="write")
+    Client.objects.filter(pk=flow.client.pk).update(scope="read")
+    response = flow.refresh(tokens["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
