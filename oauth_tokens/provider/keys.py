@@ -62,6 +62,7 @@ def current_key() -> tuple[str, str, Any]:
         row = SigningKey.objects.filter(retired_at__isnull=True).first()
         if row is None:
             row = create_key()
+            reset_verification_cache()  # a junk kid seen a moment ago must not hide the new key
         private = _private_by_kid.get(row.kid)
         if private is None:
             private = oauth_jwt.load_private_key(crypto.decrypt(row.private_key))
