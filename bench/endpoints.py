@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from bench.config import Config
 from bench.fixtures import FORM, Clients, Tokens, basic, form
-from bench.harness import Driver, Measurement, timed_round
+from bench.harness import Driver, Measurement, sample_queries, timed_round
 
 
 def _client_credentials(driver: Driver, path: str, auth: dict[str, str]) -> Callable[[], bytes]:
@@ -52,4 +52,6 @@ def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> lis
         for (ours, ours_call), (dot, dot_call) in pairs:
             timed_round(results[ours], ours_call, seconds=config.endpoint_seconds, min_requests=5)
             timed_round(results[dot], dot_call, seconds=0.0, min_requests=1, max_requests=1)
+    for (ours, ours_call), _dot in pairs:
+        sample_queries(results[ours], iter([ours_call]), limit=20)
     return list(results.values())

@@ -11,6 +11,7 @@ captured with ``CaptureQueriesContext`` to show what a request runs.
 from __future__ import annotations
 
 import io
+import re
 import statistics
 import sys
 import time
@@ -156,14 +157,14 @@ def timed_round(measurement: Measurement, call: Callable[[], object], *, seconds
     measurement.queries += counter.count
 
 
-def sample_queries(measurement: Measurement, calls: Iterator[Callable[[], object]]) -> None:
+def sample_queries(measurement: Measurement, calls: Iterator[Callable[[], object]], limit: int = 6) -> None:
     """Capture the SQL of a few requests (the first lines of each distinct statement)."""
     with CaptureQueriesContext(connection) as ctx:
         for call in calls:
             call()
     seen: list[str] = []
     for query in ctx.captured_queries:
-        head = " ".join(query["sql"].split())[:110]
+        head = re.sub(r"'[^']*'", "'…'", " ".join(query["sql"].split()))[:90]  # literals masked
         if head not in seen:
             seen.append(head)
-    measurement.sample_sql = seen[:6]
+    measurement.sample_sql = seen[:limit]

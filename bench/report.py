@@ -40,8 +40,9 @@ def run_tables(result: dict) -> str:
                          f"{row['queries_per_request']:12.2f} {ratio} {row['median_rate']:13,.1f} "
                          f"{row['cpu_micros']:11.0f}")
     for row in [*resource.values(), *endpoints.values()]:
-        if row["sample_sql"] and row["name"] in (WARM, COLD, "django-oauth-toolkit", "simplejwt"):
-            lines.append(f"  SQL of {row['name']}: " + " | ".join(row["sample_sql"]))
+        if row["sample_sql"]:
+            lines.append(f"  SQL of one request, {row['name']}:")
+            lines += [f"    {sql}" for sql in row["sample_sql"]]
     return "\n".join(lines)
 
 
