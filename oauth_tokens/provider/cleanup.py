@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from oauth_tokens.provider import models
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, RevokedToken
 from oauth_tokens.settings import token_settings
 
 
@@ -42,6 +42,8 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
             RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size
         ),
     }
+    # Ids kept revoked after their user or client was deleted (revocation.bury).
+    _delete_in_batches(RevokedToken.objects.filter(expires_at__lte=access_cutoff), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

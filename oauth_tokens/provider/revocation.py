@@ -17,7 +17,6 @@ for at most ``VERSION_CACHE_TTL`` seconds; the revocation itself is committed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django.core.cache import caches
@@ -164,11 +163,6 @@ def bury(queryset) -> int:
         )
         changed()
     return len(rows)
-
-
-def clear_expired_tombstones() -> int:
-    deleted, _ = RevokedToken.objects.filter(expires_at__lte=models.now() - timedelta(seconds=60)).delete()
-    return deleted
 
 
 def _record(kind: str, *, client, user, reason: str, ip: str | None = None, family=None) -> None:

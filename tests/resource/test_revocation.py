@@ -202,3 +202,18 @@ def test_a_per_process_cache_is_never_trusted_for_the_version(settings):
     assert revocation.shared_cache() is None
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": None}
     assert revocation.shared_cache() is None
+
+
+def test_cleartokens_drops_the_ids_of_deleted_tokens_once_expired(flow, tokens):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    flow.user.delete()
+    assert models.RevokedToken.objects.count() == 1
+    call_command("cleartokens", stdout=StringIO())
+    assert models.RevokedToken.objects.count() == 1  # still needed: the token has not expired
+    later = timezone.now() + timedelta(hours=2)
+    with mock.patch.object(models, "now", return_value=later):
+        call_command("cleartokens", stdout=StringIO())
+    assert models.RevokedToken.objects.count() == 0
