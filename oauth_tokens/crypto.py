@@ -25,9 +25,11 @@ __all__ = [
     "InvalidToken",
     "constant_time_equals",
     "decrypt",
+    "decrypt_bound",
     "digest",
     "digest_candidates",
     "encrypt",
+    "encrypt_bound",
     "new_token",
 ]
 
@@ -73,7 +75,10 @@ def constant_time_equals(a: str, b: str) -> bool:
 def _fernet() -> MultiFernet:
     keys = list(token_settings.ENCRYPTION_KEYS)
     if not keys:
-        keys = [base64.urlsafe_b64encode(_derive("oauth_tokens.encryption", settings.SECRET_KEY))]
+        # Derived from SECRET_KEY: follow Django's SECRET_KEY_FALLBACKS too, so a
+        # SECRET_KEY rotation done the documented way still opens old ciphertexts.
+        secrets_ = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        keys = [base64.urlsafe_b64encode(_derive("oauth_tokens.encryption", k)) for k in secrets_]
     return MultiFernet([Fernet(k) for k in keys])
 
 
@@ -89,6 +94,22 @@ def decrypt(ciphertext: str) -> str:
 def rotate(ciphertext: str) -> str:
     """Re-encrypt ``ciphertext`` under the first (newest) key."""
     return _fernet().rotate(ciphertext.encode()).decode()
+
+
+def _bound_fernet(secret: str) -> Fernet:
+    key = hmac.new(_digest_keys()[0], b"oauth_tokens.bound:" + secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return Fernet(base64.urlsafe_b64encode(key.digest()))
+
+
+def encrypt_bound(secret: str, plaintext: str) -> str:
+    """Encrypt under a key derived from ``secret`` (a token only its holder knows):
+    the ciphertext opens only for someone who presents that token again."""
+    return _bound_fernet(secret).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_bound(secret: str, ciphertext: str, *, ttl: int | None = None) -> str:
+    """Raises ``InvalidToken`` for a wrong secret or a ciphertext older than ``ttl`` seconds."""
+    return _bound_fernet(secret).decrypt(ciphertext.encode(), ttl=ttl).decode()
 
 
 def reset_keys() -> None:

@@ -59,13 +59,13 @@ def match_redirect_uri(requested: str, registered: list[str] | tuple[str, ...]) 
         return False
     if requested in registered:
         return True
-    if not _is_loopback(requested):
-        return False
     try:
+        if not _is_loopback(requested):
+            return False
         bare = _without_port(requested)
-    except ValueError:
+        return any(_is_loopback(r) and _without_port(r) == bare for r in registered)
+    except ValueError:  # e.g. "http://[/cb": not a URI at all
         return False
-    return any(_is_loopback(r) and _without_port(r) == bare for r in registered)
 
 
 def add_query(uri: str, params: Mapping[str, str | None]) -> str:

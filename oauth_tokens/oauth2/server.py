@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from oauth_tokens.oauth2.errors import (
     InvalidClient,
     InvalidRequest,
@@ -38,14 +40,18 @@ def authenticate_client(request: TokenRequest, store: TokenStore) -> Client:
     return client
 
 
-def create_token_response(request: TokenRequest, store: TokenStore) -> tuple[Client, TokenSet]:
+def create_token_response(
+    request: TokenRequest,
+    store: TokenStore,
+    authenticate: Callable[[TokenRequest, TokenStore], Client] = authenticate_client,
+) -> tuple[Client, TokenSet]:
     if request.subject_kind is not None and request.subject_kind not in SUBJECT_KINDS:
         raise InvalidRequest(f"Unknown token type {request.subject_kind!r}; use 'user' or 'client'")
     grant_type = request.require("grant_type")
     grant_class = GRANTS.get(grant_type)
     if grant_class is None:
         raise UnsupportedGrantType(f"Unsupported grant_type {grant_type!r}")
-    client = authenticate_client(request, store)
+    client = authenticate(request, store)
     if grant_type not in client.grant_type_list:
         raise UnauthorizedClient(f"This client may not use grant_type {grant_type}")
     grant = grant_class(request, client, store)

@@ -100,13 +100,15 @@ class TokenStore(Protocol):
 
     def find_refresh_token(self, token: str) -> RefreshToken | None: ...
 
-    def rotate_refresh_token(self, token: RefreshToken, client: Client, scope: str) -> TokenSet | None:
+    def rotate_refresh_token(self, token: RefreshToken, client: Client, scope: str, presented: str) -> TokenSet | None:
         """Compare-and-swap: mark ``token`` used and issue its successor in one
-        transaction. None when another request rotated it first."""
+        transaction. None when another request rotated it first. ``presented`` is
+        the plaintext token, to seal the successor for the grace window."""
 
-    def grace_successor(self, token: RefreshToken) -> TokenSet | None:
+    def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
         """The successor pair of ``token`` if ``token`` is the immediately previous
-        refresh token of its family and the grace window is still open."""
+        refresh token of its family, the grace window is still open and
+        ``presented`` is the token itself."""
 
     def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
         """Revoke every refresh and access token of ``token``'s family."""

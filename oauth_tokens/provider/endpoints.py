@@ -28,9 +28,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from oauth_tokens.oauth2 import bearer, scopes
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.oauth2.server import authenticate_client
-from oauth_tokens.provider import authority, revocation, stores, throttle
-from oauth_tokens.provider.models import AccessToken, Client, RefreshToken, TokenEvent
+from oauth_tokens.provider import authority, client_auth, revocation, stores
+from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
 from oauth_tokens.settings import token_settings
@@ -46,17 +45,7 @@ def authenticate(request: TokenRequest, store: stores.OrmTokenStore, *, required
         if required:
             raise InvalidClient("Client authentication is required", used_basic=True)
         return None
-    ip = request.client_ip
-    throttle.check(creds.client_id, ip)
-    try:
-        return authenticate_client(request, store)  # type: ignore[return-value]
-    except InvalidClient:
-        throttle.record_failure(creds.client_id, ip)
-        TokenEvent.objects.create(
-            kind=TokenEvent.AUTH_FAILED, client=store.get_client(creds.client_id),
-            client_identifier=creds.client_id[:64], ip_address=ip or None,
-        )
-        raise
+    return client_auth.authenticate(request, store)
 
 
 def _search_order(hint: str | None) -> tuple[str, str]:

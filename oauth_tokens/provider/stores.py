@@ -221,9 +221,14 @@ class OrmTokenStore:
         return tokens
 
     # -- rotation --------------------------------------------------------------
-    def rotate_refresh_token(self, token: RefreshToken, client: Client, scope: str) -> TokenSet | None:
+    def rotate_refresh_token(
+        self, token: RefreshToken, client: Client, scope: str, presented: str
+    ) -> TokenSet | None:
         now = self.now()
+        grace = int(token_settings.REFRESH_TOKEN_GRACE_PERIOD)
         with _atomic():
+            # The compare-and-swap. It is the only row this transaction locks, so a
+            # family revocation running at the same time cannot deadlock with it.
             swapped = RefreshToken.objects.filter(
                 pk=token.pk, used_at__isnull=True, revoked_at__isnull=True
             ).update(used_at=now)
@@ -233,11 +238,11 @@ class OrmTokenStore:
             tokens, access, new = self._issue(
                 client, token.user, scope, family=token.family, refresh_scope=token.scope, parent=token
             )
-            sealed = crypto.encrypt(json.dumps({**tokens.to_dict(), "issued_at": now.timestamp()}))
-            RefreshToken.objects.filter(pk=token.pk).update(successor_response=sealed)
-            if token.parent_id:
-                # Only the immediately previous token may be retried.
-                RefreshToken.objects.filter(pk=token.parent_id).update(successor_response="")
+            if grace > 0:
+                # Kept for the grace window, sealed with a key derived from the token
+                # just spent: only whoever presents it again can open the successor.
+                sealed = crypto.encrypt_bound(presented, json.dumps({**tokens.to_dict(), "issued_at": now.timestamp()}))
+                RefreshToken.objects.filter(pk=token.pk).update(successor_response=sealed)
             self._event(TokenEvent.REFRESHED, client, token.user, family=token.family)
             transaction.on_commit(
                 lambda: signals.token_refreshed.send(
@@ -246,19 +251,21 @@ class OrmTokenStore:
             )
         return tokens
 
-    def grace_successor(self, token: RefreshToken) -> TokenSet | None:
+    def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
         token.refresh_from_db(fields=["used_at", "revoked_at", "successor_response"])
         if token.used_at is None or token.revoked_at is not None or not token.successor_response:
             return None
+        grace = float(token_settings.REFRESH_TOKEN_GRACE_PERIOD)
         elapsed = (self.now() - token.used_at).total_seconds()
-        if elapsed > float(token_settings.REFRESH_TOKEN_GRACE_PERIOD):
+        if elapsed > grace:
             RefreshToken.objects.filter(pk=token.pk).update(successor_response="")
             return None
+        # Only the immediately previous token qualifies: its successor must be unspent.
         successor = RefreshToken.objects.filter(parent=token).only("used_at", "revoked_at").first()
         if successor is None or successor.used_at is not None or successor.revoked_at is not None:
             return None
         try:
-            data = json.loads(crypto.decrypt(token.successor_response))
+            data = json.loads(crypto.decrypt_bound(presented, token.successor_response))
         except (crypto.InvalidToken, ValueError):
             return None
         data.pop("issued_at", None)
@@ -273,6 +280,12 @@ class OrmTokenStore:
         revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
 
+def lock_rows(queryset) -> None:
+    """Take the row locks of ``queryset`` in primary-key order (no-op on SQLite,
+    whose IMMEDIATE transactions already serialize writers)."""
+    list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def revoke_family(
     family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None
 ) -> int:
@@ -283,6 +296,10 @@ def revoke_family(
         "code_replay": TokenEvent.CODE_REPLAYED,
     }.get(reason, TokenEvent.REVOKED)
     with _atomic():
+        # Lock the family first. A rotation in flight holds its token's row; waiting
+        # for it here means the UPDATE below (a new statement) also sees the
+        # successor that rotation just committed, so no live token survives.
+        lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
         count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
             revoked_at=now, successor_response=""
         )

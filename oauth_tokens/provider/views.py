@@ -11,17 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens.oauth2.errors import InvalidClient, InvalidRequest, InvalidToken, OAuth2Error
+from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
-from oauth_tokens.provider import authority, models, throttle
-from oauth_tokens.provider.models import TokenEvent
+from oauth_tokens.provider import authority, client_auth, models
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
@@ -118,23 +118,13 @@ class TokenView(OAuthView):
     @method_decorator(sensitive_variables())
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
-        ip = token_request.client_ip
-        claimed_id = token_request.credentials.client_id
-        throttle.check(claimed_id, ip)
-        store = OrmTokenStore(ip=ip)
         try:
-            client, tokens = create_token_response(token_request, store)
-        except InvalidClient:
-            throttle.record_failure(claimed_id, ip)
-            TokenEvent.objects.create(
-                kind=TokenEvent.AUTH_FAILED,
-                client=store.get_client(claimed_id) if claimed_id else None,
-                client_identifier=(claimed_id or "")[:64],
-                ip_address=ip or None,
+            _client, tokens = create_token_response(
+                token_request, OrmTokenStore(ip=token_request.client_ip), client_auth.authenticate
             )
-            raise
-        if client.is_confidential:
-            throttle.record_success(client.client_id, ip)
+        except OperationalError:
+            # A lock timeout or deadlock victim: nothing was written; the client may retry.
+            raise TemporarilyUnavailable() from None
         return json_response(tokens.to_dict())
 
     @method_decorator(sensitive_variables())

@@ -152,7 +152,9 @@ class MemoryStore:
     def revoke_code_tokens(self, code: MemCode) -> None:
         self._revoke(code.family, "code_replay")
 
-    def rotate_refresh_token(self, token: MemRefreshToken, client: MemClient, scope: str) -> TokenSet | None:
+    def rotate_refresh_token(
+        self, token: MemRefreshToken, client: MemClient, scope: str, presented: str
+    ) -> TokenSet | None:
         if token.used_at is not None or token.revoked_at is not None:
             return None
         token.used_at = self.clock
@@ -163,7 +165,7 @@ class MemoryStore:
         self.events.append(("refreshed", token.family))
         return tokens
 
-    def grace_successor(self, token: MemRefreshToken) -> TokenSet | None:
+    def grace_successor(self, token: MemRefreshToken, presented: str) -> TokenSet | None:
         if token.used_at is None or token.revoked_at is not None or token.successor_response is None:
             return None
         elapsed = (self.clock - token.used_at).total_seconds()

@@ -141,11 +141,42 @@ def test_invalid_client_with_body_credentials_is_401_without_challenge(flow):
 
 
 @pytest.mark.parametrize("client_id", ["unknown", "x" * 300])
-def test_invalid_client_for_an_unknown_client_is_recorded(flow, client_id):
+def test_invalid_client_for_an_unknown_client_is_recorded_without_the_claimed_id(flow, client_id):
+    # A claimed id that names no client may be a secret pasted in the wrong field:
+    # the audit row keeps the address, never the value.
     r = flow.token({"grant_type": "client_credentials", "client_id": client_id, "client_secret": "x"})
     error(r, "invalid_client", 401)
     event = TokenEvent.objects.get(kind=TokenEvent.AUTH_FAILED)
-    assert event.client is None and event.client_identifier == client_id[:64] and event.ip_address == "127.0.0.1"
+    assert event.client is None and event.client_identifier == "" and event.ip_address == "127.0.0.1"
+
+
+def test_swapped_id_and_secret_never_reach_the_audit_trail(flow):
+    r = flow.token(
+        {"grant_type": "client_credentials", "client_id": flow.client.secret, "client_secret": flow.client.client_id}
+    )
+    error(r, "invalid_client", 401)
+    assert not TokenEvent.objects.filter(client_identifier=flow.client.secret).exists()
+
+
+def test_failures_in_a_public_clients_name_do_not_lock_out_its_users(flow, settings):
+    from tests.factories import PublicClientFactory
+
+    public = PublicClientFactory()
+    for _ in range(settings.OAUTH_TOKENS.get("CLIENT_AUTH_FAILURE_LIMIT", 10) + 2):
+        attack = flow.http.post(
+            "/oauth/token",
+            {"grant_type": "authorization_code", "client_id": public.client_id, "client_secret": "x", "code": "c"},
+            content_type="application/json",
+            REMOTE_ADDR="10.0.0.66",
+        )
+    assert attack.status_code == 429  # the attacker's own address is locked out
+    legit = flow.http.post(
+        "/oauth/token",
+        {"grant_type": "authorization_code", "client_id": public.client_id, "code": "c", "code_verifier": "v" * 43},
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.7",
+    )
+    assert legit.status_code == 400 and legit.json()["error"] == "invalid_grant"
 
 
 def test_inactive_client_is_invalid_client(flow):

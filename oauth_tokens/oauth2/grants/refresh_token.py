@@ -46,14 +46,14 @@ class RefreshTokenGrant(Grant):
         self.scope = scopes.narrow(self.request.get("scope"), allowed)
 
     def issue(self) -> TokenSet:
-        token = self.token
+        token, presented = self.token, self.request.require("refresh_token")
         if token.used_at is None:
-            tokens = self.store.rotate_refresh_token(token, self.client, scopes.join(self.scope))
+            tokens = self.store.rotate_refresh_token(token, self.client, scopes.join(self.scope), presented)
             if tokens is not None:
                 return tokens
             # Lost the race: a sibling request rotated it an instant ago.
-            token = self.store.find_refresh_token(self.request.require("refresh_token")) or token
-        successor = self.store.grace_successor(token)
+            token = self.store.find_refresh_token(presented) or token
+        successor = self.store.grace_successor(token, presented)
         if successor is not None:
             return successor
         self.store.revoke_family(token, reason="reuse")

@@ -1,0 +1,77 @@
+"""A rotation and a family revocation racing on PostgreSQL: no deadlock, no 500,
+and no live token left in a revoked family."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from django.test import Client as HttpClient
+
+from oauth_tokens.provider import keys
+from oauth_tokens.provider.models import AccessToken, RefreshToken
+from tests.conftest import basic
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _require_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+
+
+def waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, settings):
+    # No grace window: presenting the first token again is reuse, at once.
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REFRESH_TOKEN_GRACE_PERIOD": 0}
+    first = flow.code_tokens(scope="read")
+    second = flow.refresh(first["refresh_token"]).json()
+    auth = basic(flow.client.client_id, flow.client.secret)
+
+    inside_rotation, release = threading.Event(), threading.Event()
+    real_sign = keys.sign
+
+    def slow_sign(claims, **kw):
+        if threading.current_thread().name == "rotation":
+            inside_rotation.set()
+            release.wait(10)
+        return real_sign(claims, **kw)
+
+    monkeypatch.setattr(keys, "sign", slow_sign)
+    results = {}
+
+    def post(name, refresh_token):
+        try:
+            results[name] = HttpClient().post(
+                "/oauth/token", {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                content_type="application/json", HTTP_AUTHORIZATION=auth,
+            )
+        finally:
+            connections.close_all()
+
+    rotation = threading.Thread(target=post, args=("rotation", second["refresh_token"]), name="rotation")
+    rotation.start()
+    assert inside_rotation.wait(10)  # R2 is locked and R3 written, not yet committed
+    thief = threading.Thread(target=post, args=("thief", first["refresh_token"]), name="thief")
+    thief.start()
+    deadline = time.monotonic() + 10
+    while waiting_on_a_lock() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the revocation queues behind the rotation's lock
+    release.set()
+    rotation.join(20)
+    thief.join(20)
+
+    assert results["thief"].status_code == 400 and results["thief"].json()["error"] == "invalid_grant"
+    assert results["rotation"].status_code in (200, 400, 503), results["rotation"].content
+    family = RefreshToken.objects.get(parent__isnull=True).family
+    assert not RefreshToken.objects.filter(family=family, revoked_at__isnull=True).exists()
+    assert not AccessToken.objects.filter(family=family, revoked_at__isnull=True).exists()
+    if results["rotation"].status_code == 200:
+        again = flow.refresh(results["rotation"].json()["refresh_token"])
+        assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
