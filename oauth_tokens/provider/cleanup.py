@@ -35,8 +35,18 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     # A refresh family goes only when every token of it has expired: a rotated or
     # revoked tombstone must outlive its family so that its reuse is still detected.
     live_families = RefreshToken.objects.filter(expires_at__gt=t).values("family")
+    live_access_families = AccessToken.objects.filter(
+        expires_at__gt=access_cutoff, family__isnull=False
+    ).values("family")
+    # A used code stays while anything it issued lives, so that its replay is
+    # still detected and revokes those tokens (RFC 6749 section 4.1.2).
+    spent_codes = (
+        AuthorizationCode.objects.filter(expires_at__lte=t)
+        .exclude(used_at__isnull=False, family__in=live_families)
+        .exclude(used_at__isnull=False, family__in=live_access_families)
+    )
     counts = {
-        "authorization codes": _delete_in_batches(AuthorizationCode.objects.filter(expires_at__lte=t), batch_size),
+        "authorization codes": _delete_in_batches(spent_codes, batch_size),
         "access tokens": _delete_in_batches(AccessToken.objects.filter(expires_at__lte=access_cutoff), batch_size),
         "refresh tokens": _delete_in_batches(
             RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size

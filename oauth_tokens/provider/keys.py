@@ -7,6 +7,7 @@ expired (``rotatekeys``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -20,6 +21,8 @@ from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.provider import models
 from oauth_tokens.provider.models import Client, SigningKey
 from oauth_tokens.settings import token_settings
+
+logger = logging.getLogger(__name__)
 
 #: How long a process keeps its idea of the current key before re-reading it.
 CURRENT_KEY_TTL = 60.0
@@ -65,7 +68,21 @@ def current_key() -> tuple[str, str, Any]:
             reset_verification_cache()  # a junk kid seen a moment ago must not hide the new key
         private = _private_by_kid.get(row.kid)
         if private is None:
-            private = oauth_jwt.load_private_key(crypto.decrypt(row.private_key))
+            try:
+                private = oauth_jwt.load_private_key(crypto.decrypt(row.private_key))
+            except crypto.InvalidToken:
+                # ENCRYPTION_KEYS changed without keeping the old key. The public half
+                # is stored in the clear, so tokens it signed still verify; sign new
+                # ones with a fresh key instead of failing every token request.
+                logger.error(
+                    "Signing key %s cannot be decrypted with the configured ENCRYPTION_KEYS; "
+                    "retired it and created a new one. Keep old keys in ENCRYPTION_KEYS when rotating.",
+                    row.kid,
+                )
+                SigningKey.objects.filter(pk=row.pk).update(retired_at=models.now())
+                row = create_key()
+                reset_verification_cache()
+                private = oauth_jwt.load_private_key(crypto.decrypt(row.private_key))
             _private_by_kid[row.kid] = private
         _current = (time.monotonic(), row.kid, row.algorithm, private)
         return row.kid, row.algorithm, private
@@ -93,9 +110,11 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
 
 
 def reset_cache() -> None:
+    """Forget every key this process loaded (as a fresh process would)."""
     global _current
     with _lock:
         _current = None
+        _private_by_kid.clear()
     reset_verification_cache()
 
 

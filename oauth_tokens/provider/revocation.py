@@ -115,6 +115,9 @@ def _atomic():
 def revoke_rows(queryset) -> int:
     """Revoke the given access or refresh token rows (admin action, RFC 7009)."""
     with _atomic():
+        # Lock first, in primary-key order: a rotation in flight finishes before
+        # the UPDATE (a new statement), which then also sees the successor it made.
+        list(queryset.filter(revoked_at__isnull=True).select_for_update().order_by("pk").values_list("pk", flat=True))
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=models.now())
         if count:
             changed()

@@ -173,3 +173,8 @@ def test_redirect_uri_with_a_query_keeps_it():
     c = client(redirect_uri_list=("https://app.example.com/cb?tenant=1",))
     error = redirect_error(params(redirect_uri="https://app.example.com/cb?tenant=1", response_type="x"), c)
     assert error.location.startswith("https://app.example.com/cb?tenant=1&error=unsupported_response_type")
+
+
+@pytest.mark.parametrize("uri", ["http://[/cb", "http://[::1/cb", "http://127.0.0.1:99999/cb", "http://[::1]:x/cb"])
+def test_unparseable_redirect_uri_is_refused_not_raised(uri):
+    assert authorize.match_redirect_uri(uri, ["http://127.0.0.1/cb", "http://[::1]/cb"]) is False

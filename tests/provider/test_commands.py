@@ -329,3 +329,18 @@ def test_revoked_token_stays_refused_through_the_leeway(client):
     with clock(timedelta(seconds=610)):
         authority.reset()  # another worker process
         assert client.get("/api/me", HTTP_AUTHORIZATION="Bearer " + token).status_code == 401
+
+
+def test_cleartokens_keeps_a_used_code_while_its_tokens_live_so_a_replay_still_revokes_them(client, user):
+    flow = Flow(client, ClientFactory(), user)
+    code = flow.authorize(scope="read")
+    redeem = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER}
+    assert flow.token(redeem).status_code == 200
+    flow.authorize(scope="read")  # never redeemed: goes at expiry
+    later = timezone.now() + timedelta(minutes=2)
+    with mock.patch("oauth_tokens.provider.models.now", return_value=later):
+        run("cleartokens")
+        assert AuthorizationCode.objects.count() == 1
+        replay = flow.token(redeem)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(revoked_at__isnull=True).exists()
