@@ -126,12 +126,9 @@ def rotation(style: str, db_url: str, args: argparse.Namespace, tmp: Path) -> di
         from django.test.utils import override_settings
 
         with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
-            # Both start from the same kind of fresh pair (valid for ``lifetime`` seconds).
-            pair = first_refresh(providers["remote"], provider.info["refresh_token"])
-            user_id = store_fresh("remote", pair)
-            consumer_workers.store_authlib_token(pair)
+            user_id = store_fresh("remote", provider.info)
         ctx = multiprocessing.get_context("spawn")
-        barrier = ctx.Barrier(args.processes * args.threads)
+        barrier = ctx.Barrier(args.processes * args.threads + 1)
         results = ctx.Queue()
         target = consumer_workers.ours if style == "ours" else consumer_workers.authlib
         extra = () if style == "ours" else (args.lifetime / 2,)  # same refresh point as ours: half-life
@@ -139,6 +136,13 @@ def rotation(style: str, db_url: str, args: argparse.Namespace, tmp: Path) -> di
                                                   barrier, results, *extra)) for _ in range(args.processes)]
         for proc in procs:
             proc.start()
+        barrier.wait()  # every worker thread is ready
+        # Both styles start from a pair fresh at this moment (valid for ``lifetime`` seconds).
+        pair = first_refresh(providers["remote"], provider.info["refresh_token"])
+        with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
+            store_fresh("remote", pair)
+            consumer_workers.store_authlib_token(pair)
+        barrier.wait()  # go
         reports = [results.get(timeout=args.seconds + 120) for _ in procs]
         for proc in procs:
             proc.join(timeout=30)

@@ -34,6 +34,8 @@ def setup_django(db_url: str, providers: dict[str, Any]) -> None:
 
 
 def _threads(count: int, barrier: Any, seconds: float, call) -> dict[str, Any]:
+    """``count`` threads run ``call`` in a loop for ``seconds``, all starting when
+    the parent, having stored a fresh token pair, opens ``barrier``'s second phase."""
     report = {"calls": 0, "ok": 0, "failed": 0, "errors": {}}
     lock = threading.Lock()
 
@@ -43,7 +45,8 @@ def _threads(count: int, barrier: Any, seconds: float, call) -> dict[str, Any]:
         state = call(None)  # per-thread setup
         calls = ok = 0
         errors: dict[str, int] = {}
-        barrier.wait()
+        barrier.wait()  # every thread ready: the parent now stores a fresh pair
+        barrier.wait()  # stored: go
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             calls += 1

@@ -128,8 +128,9 @@ class Measurement:
             "micros": self.micros,
             "cpu_micros": self.cpu_micros,
             "queries_per_request": self.queries_per_request,
+            "queries": self.queries,
             "requests": self.requests,
-            "rounds": [round(r, 1) for r in self.rates],
+            "rounds": self.rates,
             "sample_sql": self.sample_sql,
         }
 

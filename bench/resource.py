@@ -10,6 +10,7 @@ before by this process).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 
 from bench.config import Config
@@ -36,7 +37,10 @@ def _check(name: str, body: bytes) -> None:
         raise BenchError(f"{name} answered {data!r}")
 
 
-def run(driver: Driver, tokens: Tokens, config: Config) -> list[Measurement]:
+def run(driver: Driver, tokens: Tokens, config: Config) -> tuple[list[Measurement], dict]:
+    """Measurements in table order, and the facts the query target needs (loop time, poll interval)."""
+    from oauth_tokens.settings import token_settings
+
     callers = {name: _caller(driver, path, getattr(tokens, attr) if attr else None) for name, path, attr in VIEWS}
     for name, call in callers.items():
         _check(name, call())
@@ -53,12 +57,21 @@ def run(driver: Driver, tokens: Tokens, config: Config) -> list[Measurement]:
     per_round = max(1, min(config.cold_per_round, cold_budget // config.rounds))
 
     results = {name: Measurement(name) for name in [*callers, COLD]}
+    # Per round: unauthenticated, ours warm, ours cold, then the peers. Adjacent
+    # windows see the same machine, so per-round ratios pair them.
+    order = [(name, call, False) for name, call in callers.items()]
+    order.insert(2, (COLD, cold_call, True))
+    started = time.perf_counter()
     for _ in range(config.rounds):
-        for name, call in callers.items():
-            timed_round(results[name], call, seconds=config.seconds, min_requests=20)
-        timed_round(results[COLD], cold_call, seconds=0.0, min_requests=per_round, max_requests=per_round)
+        for name, call, cold in order:
+            if cold:
+                timed_round(results[name], call, seconds=0.0, min_requests=per_round, max_requests=per_round)
+            else:
+                timed_round(results[name], call, seconds=config.seconds, min_requests=20)
+    loop_seconds = time.perf_counter() - started
 
     for name, call in callers.items():
         sample_queries(results[name], (call for _ in range(config.sample)))
     sample_queries(results[COLD], (cold_call for _ in range(config.sample)))
-    return list(results.values())
+    interval = float(getattr(token_settings, "REVOCATION_POLL_INTERVAL", 0) or 0)
+    return list(results.values()), {"loop_seconds": loop_seconds, "poll_interval": interval}

@@ -81,13 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     del tokens.ours_cold[len(tokens.ours_cold) - profile_tokens:]
     log(f"  {len(tokens.ours_cold):,} first-use tokens signed; measuring ...")
     load_before = os.getloadavg()[0]
+    measured, loop = resource.run(driver, tokens, config)
     result = {
         "backend": backend,
         "tokens": args.tokens,
         "driver": args.driver,
         "mode": args.mode,
         "seed_seconds": round(seed_seconds, 1),
-        "resource": [m.as_dict() for m in resource.run(driver, tokens, config)],
+        "resource": [m.as_dict() for m in measured],
+        "resource_loop": loop,
         "endpoints": [m.as_dict() for m in endpoints.run(driver, clients, tokens, config)],
         "versions": {p: version(p) for p in ("Django", "djangorestframework", "PyJWT", "django-oauth-toolkit",
                                              "djangorestframework-simplejwt")},
