@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from oauth_tokens import crypto
 from oauth_tokens.consumer import models, service, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError, ReauthorizationRequired
@@ -53,11 +55,15 @@ def refresh_expiring(*, within: float | None = None, provider: str | None = None
     if provider:
         qs = qs.filter(provider=provider)
     candidates = []
+    report = RefreshReport()
     for name, user_id, expires_at in qs.values_list("provider", "user_id", "expires_at"):
-        horizon = within if within is not None else float(get_provider(name).refresh_leeway)
+        try:
+            horizon = within if within is not None else float(get_provider(name).refresh_leeway)
+        except ImproperlyConfigured as exc:  # a provider removed from settings, for example
+            report.failed.append(str(exc))
+            continue
         if expires_at <= models.now() + timedelta(seconds=horizon):
             candidates.append((name, user_id, horizon))
-    report = RefreshReport()
     for index, (name, user_id, horizon) in enumerate(candidates, 1):
         try:
             service.refresh_access_token(name, user_id, within=horizon)

@@ -15,6 +15,7 @@ import base64
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
@@ -40,6 +41,20 @@ class TokenResponse:
     refresh_token: str | None = None
     scope: str | None = None
     refresh_expires_in: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TokenResponse:
+        """From a token response body (JSON or form-encoded values, strings or numbers)."""
+        refresh = data.get("refresh_token")
+        scope = data.get("scope")
+        return cls(
+            access_token=str(data["access_token"]),
+            token_type="Bearer",
+            expires_in=_integer(data.get("expires_in")),
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            scope=" ".join(scope) if isinstance(scope, list) else (str(scope) if scope is not None else None),
+            refresh_expires_in=_integer(data.get("refresh_expires_in", data.get("refresh_token_expires_in"))),
+        )
 
     def __repr__(self) -> str:
         has_refresh = self.refresh_token is not None
@@ -137,16 +152,7 @@ def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
         token_type = str(data.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
             raise ProviderError(provider.name, "unsupported_token_type", f"token_type {token_type[:20]!r}")
-        refresh = data.get("refresh_token")
-        scope = data.get("scope")
-        return TokenResponse(
-            access_token=data["access_token"],
-            token_type="Bearer",
-            expires_in=_integer(data.get("expires_in")),
-            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            scope=" ".join(scope) if isinstance(scope, list) else (str(scope) if scope is not None else None),
-            refresh_expires_in=_integer(data.get("refresh_expires_in", data.get("refresh_token_expires_in"))),
-        )
+        return TokenResponse.from_dict(data)
     error = str((data or {}).get("error") or "")[:64]
     description = str((data or {}).get("error_description") or "")[:200]
     if error == "invalid_grant":

@@ -8,18 +8,20 @@ while it is fresh (RFC 6749 section 6: refresh *before* expiry, seed 002's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 
 from oauth_tokens.consumer import fastpath, models, remote, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
+
+T = TypeVar("T")
 
 __all__ = [
     "aget_access_token",
@@ -76,8 +78,7 @@ def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapp
     """Save a fresh token response (the connect callback's code exchange) for ``user``."""
     get_provider(provider)
     if isinstance(response, Mapping):
-        fields = remote.TokenResponse.__annotations__
-        response = remote.TokenResponse(**{k: v for k, v in response.items() if k in fields})
+        response = remote.TokenResponse.from_dict(response)
     user_id = user_id_of(user)
     at = models.now()
     values: dict[str, Any] = {
@@ -132,18 +133,29 @@ def revoke(provider: str, user: Any = None) -> None:
         raise errors[0]
 
 
+def _in_worker_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run ``func`` in a worker thread (so a sibling's refresh never blocks the event
+    loop), closing that thread's expired connections afterwards, as a request would."""
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
 async def aget_access_token(provider: str, user: Any = None) -> str:
-    """``get_access_token`` for async code (runs in a worker thread)."""
-    return await sync_to_async(get_access_token, thread_sensitive=False)(provider, user)
+    """``get_access_token`` for async code."""
+    return await _in_worker_thread(get_access_token)(provider, user)
 
 
 async def arefresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
                                 within: float | None = None) -> str:
-    return await sync_to_async(refresh_access_token, thread_sensitive=False)(
-        provider, user, rejected=rejected, within=within
-    )
+    return await _in_worker_thread(refresh_access_token)(provider, user, rejected=rejected, within=within)
 
 
 async def arevoke(provider: str, user: Any = None) -> None:
     """``revoke`` for async code."""
-    await sync_to_async(revoke, thread_sensitive=False)(provider, user)
+    await _in_worker_thread(revoke)(provider, user)

@@ -86,3 +86,12 @@ def test_importing_the_package_before_django_is_set_up_touches_no_model():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"})
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_row_of_a_provider_no_longer_configured_is_reported(rows):
+    server, soon, later = rows
+    ExternalToken.objects.filter(pk=later.pk).update(provider="gone")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="No provider 'gone'"):
+        call_command("refresh_tokens", stdout=out)
+    assert "Refreshed 1 token(s)." in out.getvalue()

@@ -247,3 +247,12 @@ def test_metadata_with_another_issuer_is_refused(fake, register, connected, cloc
                       "issuer": "https://elsewhere.example", "client_id": "cid", "client_secret": "csecret"})
     with pytest.raises(ProviderError, match="issuer does not match"):
         get_access_token("spoofed", alice)
+
+
+def test_store_tokens_accepts_a_response_body_as_sent(fake, register, alice):
+    from oauth_tokens.consumer.service import store_tokens
+
+    register(p=fake().config())
+    row = store_tokens("p", alice, {"access_token": "a", "refresh_token": "r", "expires_in": "3600",
+                                    "token_type": "bearer", "scope": ["read", "write"]})
+    assert row.seconds_left() in (3599, 3600) and row.scope == "read write" and row.token_type == "Bearer"
