@@ -41,16 +41,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lifetime", type=int, default=4, help="provider access-token lifetime, seconds")
     parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL")
     parser.add_argument("--quick", action="store_true", help="2 x 2 workers, 6 s runs")
+    parser.add_argument("--smoke", action="store_true", help="one tiny run (the test suite runs this)")
     parser.add_argument("--json", help="write the numbers to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one database in this process
     args = parser.parse_args(argv)
     if args.quick:
         args.processes, args.threads, args.seconds = 2, 2, 6.0
+    if args.smoke:
+        args.processes, args.threads, args.seconds, args.lifetime = 1, 2, 2.5, 2
     return args
 
 
 # -- one database, in a process of its own ---------------------------------------
-def fast_path(name: str) -> dict:
+def fast_path(name: str, rounds: int = 5, seconds: float = 0.5) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -66,19 +69,19 @@ def fast_path(name: str) -> dict:
         get_access_token(name, user)
     with CaptureQueriesContext(connection) as queries:
         get_access_token(name, user)
-    rounds = []
-    for _ in range(5):
+    samples = []
+    for _ in range(rounds):
         count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 0.5:
+        while time.perf_counter() - start < seconds:
             get_access_token(name, user)
             count += 1
-        rounds.append((time.perf_counter() - start) / count * 1e6)
+        samples.append((time.perf_counter() - start) / count * 1e6)
     sealed = crypto.encrypt(crypto.new_token(600))
     start, n = time.perf_counter(), 2000
     for _ in range(n):
         crypto.decrypt(sealed)
     decrypt_us = (time.perf_counter() - start) / n * 1e6
-    return {"queries": len(queries), "us_per_call": statistics.median(rounds), "decrypt_us": decrypt_us}
+    return {"queries": len(queries), "us_per_call": statistics.median(samples), "decrypt_us": decrypt_us}
 
 
 def bursts(times: list[float], gap: float) -> list[int]:
@@ -189,7 +192,8 @@ def run_one(db_url: str, args: argparse.Namespace) -> dict:
     call_command("migrate", verbosity=0)
     fast = {"fast": {"token_url": "https://provider.invalid/token", "client_id": "c", "client_secret": "s"}}
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": fast}):
-        result = {"database": connection.vendor, "fast_path": fast_path("fast")}
+        timing = (1, 0.1) if args.smoke else (5, 0.5)
+        result = {"database": connection.vendor, "fast_path": fast_path("fast", *timing)}
     connection.close()
     with tempfile.TemporaryDirectory() as tmp:
         result["rotation"] = [rotation(style, db_url, args, Path(tmp)) for style in ("ours", "authlib")]
@@ -247,7 +251,7 @@ def main(argv=None) -> int:
             urls.append(pg)
         runs = []
         passthrough = [f"--processes={args.processes}", f"--threads={args.threads}",
-                       f"--seconds={args.seconds}", f"--lifetime={args.lifetime}"]
+                       f"--seconds={args.seconds}", f"--lifetime={args.lifetime}"] + ["--smoke"] * args.smoke
         for url in urls:
             env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
             done = subprocess.run([sys.executable, "-m", "bench.consumer_bench", "--one", url, *passthrough],
