@@ -28,13 +28,13 @@ def provider(tmp_path):
     remote.stop()
 
 
-def run_workers(db_url, providers, user_id):
+def run_workers(db_url, providers, user_id, duration=DURATION):
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES * THREADS)
     results = ctx.Queue()
     procs = [
         ctx.Process(target=workers.ask_for_tokens,
-                    args=(db_url, providers, "remote", user_id, THREADS, DURATION, barrier, results))
+                    args=(db_url, providers, "remote", user_id, THREADS, duration, barrier, results))
         for _ in range(PROCESSES)
     ]
     for proc in procs:
@@ -97,3 +97,37 @@ def test_one_refresh_per_expiry_across_processes_on_sqlite(provider, tmp_path):
     with ctx.Pool(1) as pool:
         row = pool.apply(workers.read_row, (db_url, providers, "remote", user_id))
     print("sqlite: refreshes, calls =", check(provider, reports, row["refresh_count"]))
+
+
+def check_client_credentials(provider, reports):
+    """The project's own token (user=None): created once, fetched once per expiry."""
+    assert [e for r in reports for e in r["errors"]] == []
+    fetches = [r for r in provider.stats()["token_requests"] if r["grant_type"] == "client_credentials"]
+    assert [r["status"] for r in fetches] == [200] * len(fetches) and len(fetches) >= 2
+    times = sorted(r["t"] for r in fetches)
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) > LIFETIME / 2 * 0.7
+    assert len(set().union(*(r["seen"] for r in reports))) == len(fetches)
+    firsts = [f for r in reports for f in r["first"]]
+    assert len(set(firsts)) == 1  # no row existed: one worker created it and fetched, all used its token
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_client_credentials_fetch_per_expiry_on_postgresql(provider):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
+    db_url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    reports = run_workers(db_url, {"remote": provider.provider_config()}, None, duration=3.0)
+    check_client_credentials(provider, reports)
+
+
+def test_one_client_credentials_fetch_per_expiry_on_sqlite(provider, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'consumer.sqlite3'}"
+    providers = {"remote": provider.provider_config()}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        pool.apply(workers.prepare_sqlite, (db_url, providers, "remote", None))
+    reports = run_workers(db_url, providers, None, duration=3.0)
+    check_client_credentials(provider, reports)

@@ -26,8 +26,8 @@ def setup_django(db_url: str, providers: dict[str, Any]) -> None:
     override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}).enable()
 
 
-def prepare_sqlite(db_url: str, providers: dict[str, Any], name: str, pair: dict[str, Any]) -> int:
-    """Migrate a SQLite file, create a user, store ``pair`` as already expiring. Returns the user id."""
+def prepare_sqlite(db_url: str, providers: dict[str, Any], name: str, pair: dict[str, Any] | None) -> int | None:
+    """Migrate a SQLite file; with ``pair``, create a user and store it as already expiring (returns the user id)."""
     setup_django(db_url, providers)
     from django.core.management import call_command
     from django.db import connection
@@ -35,7 +35,7 @@ def prepare_sqlite(db_url: str, providers: dict[str, Any], name: str, pair: dict
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode=WAL")
     call_command("migrate", verbosity=0)
-    return store_expiring(name, pair)
+    return store_expiring(name, pair) if pair else None
 
 
 def store_expiring(name: str, pair: dict[str, Any]) -> int:
