@@ -30,8 +30,12 @@ class RevocationList:
         load: Callable[[], Iterable[str]],
         interval: Callable[[], float] | float,
         clock: Callable[[], float] = time.monotonic,
+        authoritative_version: Callable[[], Hashable] | None = None,
     ) -> None:
         self._version_of = version
+        # When ``version`` reads a copy (a shared cache) that may run ahead of what
+        # ``load`` can see yet, this reads the source of truth to record with the set.
+        self._authoritative_version = authoritative_version or version
         self._load = load
         self._interval = interval
         self.clock = clock
@@ -63,8 +67,11 @@ class RevocationList:
                 self.polls += 1
                 version = self._version_of()
                 if self._loaded != wanted or version != self._version:
+                    recorded = version if self._authoritative_version is self._version_of else (
+                        self._authoritative_version()
+                    )
                     self._revoked = frozenset(self._load())
-                    self._version = version
+                    self._version = recorded
                     self.reloads += 1
             except Exception as exc:  # fail closed: no answer is better than a wrong one
                 raise TemporarilyUnavailable("The revocation state cannot be read; retry shortly") from exc

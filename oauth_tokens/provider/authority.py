@@ -36,6 +36,7 @@ revocations = RevocationList(
     load=revocation.revoked_ids,
     interval=lambda: float(token_settings.REVOCATION_POLL_INTERVAL),
     clock=time.monotonic,
+    authoritative_version=revocation.database_version,
 )
 revocation.on_local_change(revocations.invalidate)
 

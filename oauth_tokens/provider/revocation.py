@@ -10,8 +10,9 @@ cache. Other processes read the version at most once per
 database) and reload the revoked ids when it moved: no query per request,
 revocation everywhere within the interval, with or without a shared cache.
 
-A crash between commit and the cache write leaves the cache one version behind
-for at most ``VERSION_CACHE_TTL`` seconds; the revocation itself is committed.
+The version is written to the cache before the commit as well as after it, and
+each process records the *database* version alongside the ids it loaded, so a
+process that dies right after committing cannot leave the others behind.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def _db_version() -> int:
     return int(row or 0)
 
 
+def database_version() -> int:
+    """The committed revocation version (what a reload of the revoked ids sees)."""
+    return _db_version()
+
+
 def current_version() -> int:
     """The revocation version: from the shared cache when there is one, else the database."""
     cache = shared_cache()
@@ -98,6 +104,12 @@ def changed() -> None:
     # Now for this thread's next request (it sees its own transaction), and
     # again after commit for the other threads of this process.
     _notify_local()
+    # Publish before commit too: a process that dies right after committing must
+    # not leave the cache behind. Readers record the database version with the set
+    # they load, so one that reloads before the commit reloads again after it.
+    cache = shared_cache()
+    if cache is not None:
+        cache.set(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
 
     def publish() -> None:
         cache = shared_cache()
