@@ -46,11 +46,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sqlite-dir", help="directory for the SQLite file (default: a temporary directory)")
     parser.add_argument("--json", help="write every run's numbers to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
+    parser.add_argument("--markdown", metavar="JSON", help="print the results saved with --json as Markdown; no run")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        from bench.markdown import markdown
+
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     default_sizes = {"smoke": "40", "quick": "1000", "full": "1000,1000000"}[mode]
     sizes = [int(s.replace("_", "")) for s in (args.tokens or default_sizes).split(",") if s.strip()]

@@ -21,9 +21,9 @@ class Config:
 
 
 MODES = {
-    "full": Config(rounds=15, seconds=0.3, warmup=300, cold_per_round=700, sample=20,
+    "full": Config(rounds=60, seconds=0.075, warmup=300, cold_per_round=175, sample=20,
                    endpoint_rounds=6, endpoint_seconds=1.0),
-    "quick": Config(rounds=8, seconds=0.1, warmup=100, cold_per_round=100, sample=10,
+    "quick": Config(rounds=20, seconds=0.04, warmup=100, cold_per_round=40, sample=10,
                     endpoint_rounds=2, endpoint_seconds=0.5),
     "smoke": Config(rounds=1, seconds=0.0, warmup=2, cold_per_round=3, sample=2,
                     endpoint_rounds=1, endpoint_seconds=0.0),

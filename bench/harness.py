@@ -131,6 +131,7 @@ class Measurement:
             "queries": self.queries,
             "requests": self.requests,
             "rounds": self.rates,
+            "cpu_rounds": self.cpu,
             "sample_sql": self.sample_sql,
         }
 
