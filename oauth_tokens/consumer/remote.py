@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, quote_plus
 
 import httpx
 
+from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
-from oauth_tokens.consumer.providers import Provider
 
 #: The pause between attempts; tests patch ``oauth_tokens.consumer.remote.sleep``.
 sleep = time.sleep

@@ -13,8 +13,8 @@ from django.db.models import F
 
 from oauth_tokens import signals
 from oauth_tokens.consumer import models, singleflight
+from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.models import ExternalToken
-from oauth_tokens.consumer.providers import Provider
 from oauth_tokens.consumer.singleflight import (
     POLL_DELAYS,
     Request,

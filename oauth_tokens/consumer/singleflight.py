@@ -32,6 +32,7 @@ from django.db.models import F
 
 from oauth_tokens import crypto, signals
 from oauth_tokens.consumer import models, remote
+from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import (
     NotConnected,
     ProviderError,
@@ -39,7 +40,6 @@ from oauth_tokens.consumer.exceptions import (
     ReauthorizationRequired,
 )
 from oauth_tokens.consumer.models import ExternalToken
-from oauth_tokens.consumer.providers import Provider
 
 logger = logging.getLogger("oauth_tokens.consumer")
 
