@@ -2,10 +2,8 @@
 RFC 7636 section 4.6; RFC 9700 section 4.8.2). Time moves by patching
 ``oauth_tokens.provider.models.now``; nothing sleeps."""
 
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from oauth_tokens import signals
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, RefreshToken, TokenEvent
@@ -13,24 +11,6 @@ from tests.conftest import REDIRECT, VERIFIER, basic
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr("oauth_tokens.provider.models.now", clock)
-    return clock
 
 
 def redeem(flow, code, *, verifier=VERIFIER, client=None, **extra):

@@ -2,7 +2,6 @@
 (RFC 6749 section 6, RFC 9700 section 4.14.2, DESIGN.md section 4).
 Time moves by patching ``oauth_tokens.provider.models.now``; nothing sleeps."""
 
-from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -15,24 +14,6 @@ from tests.conftest import REDIRECT, VERIFIER, basic
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr("oauth_tokens.provider.models.now", clock)
-    return clock
 
 
 @pytest.fixture

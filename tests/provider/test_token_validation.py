@@ -3,35 +3,15 @@
 Bearer valid -> 200 with the remaining lifetime; missing or malformed header ->
 400 invalid_request; expired, revoked or garbage -> 401 invalid_token."""
 
-from datetime import timedelta
 
 import jwt
 import pytest
-from django.utils import timezone
 
 from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.provider import revocation
 from oauth_tokens.provider.models import AccessToken
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr("oauth_tokens.provider.models.now", clock)
-    return clock
 
 
 def validate(flow, header):
