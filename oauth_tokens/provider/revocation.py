@@ -18,6 +18,7 @@ process that dies right after committing cannot leave the others behind.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import caches
@@ -85,8 +86,9 @@ def current_version() -> int:
 
 
 def revoked_ids() -> list[str]:
-    """Ids of revoked access tokens that have not expired yet (uses a partial index)."""
-    t = models.now()
+    """Ids of revoked access tokens that could still pass verification: unexpired, or
+    expired less than ``JWT_LEEWAY`` ago (the verifier's clock-skew allowance)."""
+    t = models.now() - timedelta(seconds=int(token_settings.JWT_LEEWAY))
     ids = list(
         AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", flat=True)
     )

@@ -315,11 +315,6 @@ def test_rotatekeys_twice_keeps_all_recent_keys():
     assert SigningKey.objects.filter(retired_at__isnull=True).count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="revocation.revoked_ids() drops a revoked token at exp, but the verifier accepts it until "
-    "exp + JWT_LEEWAY: a revoked token works again for up to 30 s (revocation layer, reported)",
-)
 def test_revoked_token_stays_refused_through_the_leeway(client):
     from oauth_tokens.provider import authority, revocation
 
