@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from oauth_tokens.oauth2 import scopes as oauth_scopes
-from oauth_tokens.oauth2.errors import InvalidScope
 from oauth_tokens.provider import admin_tokens, revocation  # noqa: F401  (admin_tokens registers token screens)
 from oauth_tokens.provider.models import GRANT_TYPES, AccessToken, Client, RefreshToken, SigningKey, TokenEvent
+from oauth_tokens.provider.validators import validate_client_scope, validate_redirect_uris
 
 
 class ClientForm(forms.ModelForm):
@@ -39,18 +37,10 @@ class ClientForm(forms.ModelForm):
         return " ".join(self.cleaned_data["grant_types"])
 
     def clean_redirect_uris(self) -> str:
-        from oauth_tokens.provider.validators import validate_redirect_uris
-
         return validate_redirect_uris(self.cleaned_data["redirect_uris"])
 
     def clean_scope(self) -> str:
-        try:
-            parsed = oauth_scopes.parse(" ".join(self.cleaned_data["scope"].split()))
-        except InvalidScope:
-            raise ValidationError(_("Scopes are words of printable ASCII without quotes or backslashes.")) from None
-        if not parsed:
-            raise ValidationError(_("Give the client at least one scope."))
-        return oauth_scopes.join(parsed)
+        return validate_client_scope(self.cleaned_data["scope"])
 
     def clean(self):
         cleaned = super().clean()
@@ -186,6 +176,9 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(TokenEvent)
 class TokenEventAdmin(admin.ModelAdmin):
@@ -198,4 +191,7 @@ class TokenEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

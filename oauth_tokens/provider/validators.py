@@ -36,3 +36,26 @@ def validate_redirect_uris(value: str) -> str:
     for uri in uris:
         validate_redirect_uri(uri)
     return "\n".join(uris)
+
+
+def validate_client_scope(value: str) -> str:
+    """A client's allowed scopes: known words (``SCOPES`` or the introspection scope),
+    normalised to one space between them."""
+    from oauth_tokens.oauth2 import scopes
+    from oauth_tokens.oauth2.errors import InvalidScope
+    from oauth_tokens.settings import token_settings
+
+    try:
+        parsed = scopes.parse(" ".join(value.split()))
+    except InvalidScope:
+        raise ValidationError("Scopes are words of printable ASCII without quotes or backslashes.") from None
+    if not parsed:
+        raise ValidationError("Give the client at least one scope.")
+    known = {*token_settings.SCOPES, token_settings.INTROSPECTION_SCOPE}
+    unknown = [s for s in parsed if s not in known]
+    if unknown:
+        raise ValidationError(
+            f"Unknown scope(s): {' '.join(unknown)}. Known: {' '.join(sorted(known))} "
+            '(add new ones to OAUTH_TOKENS["SCOPES"]).'
+        )
+    return scopes.join(parsed)

@@ -278,3 +278,10 @@ def test_client_without_tokens_can_be_deleted(admin_client):
     response = admin_client.post(f"{CHANGELIST}{oauth_client.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("model", ["signingkey", "tokenevent"])
+def test_audit_events_and_signing_keys_cannot_be_deleted_in_the_admin(admin_client, model):
+    response = admin_client.get(f"/admin/oauth_tokens_provider/{model}/")
+    assert response.status_code == 200
+    assert b'value="delete_selected"' not in response.content

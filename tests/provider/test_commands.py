@@ -339,3 +339,14 @@ def test_cleartokens_keeps_a_used_code_while_its_tokens_live_so_a_replay_still_r
         replay = flow.token(redeem)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert not AccessToken.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_createclient_refuses_a_scope_the_server_does_not_know():
+    with pytest.raises(CommandError, match="Unknown scope"):
+        call_command("createclient", "Typo", "--grant-types", "client_credentials", "--scope", "raed")
+    assert not Client.objects.filter(name="Typo").exists()
+
+
+def test_createclient_accepts_the_introspection_scope():
+    out = run("createclient", "Orders API", "--grant-types", "client_credentials", "--scope", "introspection", "--json")
+    assert Client.objects.get(client_id=json.loads(out)["client_id"]).scope == "introspection"

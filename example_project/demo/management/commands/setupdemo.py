@@ -52,7 +52,7 @@ Service (client_credentials):
 2) authorization code + PKCE (an example verifier; the URL carries its S256 challenge):
   VERIFIER={VERIFIER}
   open in a browser (log in as demo / demo-password, click Allow):
-  {issuer}/oauth/authorize?response_type=code&client_id={web.client_id}&redirect_uri={BASE}/demo/callback&scope=read%20openid&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256
+  {issuer}/oauth/authorize?response_type=code&client_id={web.client_id}&redirect_uri={BASE}/demo/callback&scope=read%20openid%20profile%20email&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256
   then, with the code shown on the callback page:
   curl -s -X POST {issuer}/oauth/token -H 'Content-Type: application/json' -d '{{
     "grant_type": "authorization_code", "client_id": "{web.client_id}", "client_secret": "{web_secret}",

@@ -5,10 +5,8 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from oauth_tokens.oauth2 import scopes as oauth_scopes
-from oauth_tokens.oauth2.errors import InvalidScope
 from oauth_tokens.provider.models import GRANT_TYPES, Client
-from oauth_tokens.provider.validators import validate_redirect_uris
+from oauth_tokens.provider.validators import validate_client_scope, validate_redirect_uris
 
 
 class Command(BaseCommand):
@@ -47,17 +45,15 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         try:
-            scope_list = oauth_scopes.parse(" ".join(scope.split()))
-        except InvalidScope:
-            raise CommandError("--scope: scopes are words of printable ASCII without quotes or backslashes.") from None
-        if not scope_list:
-            raise CommandError('--scope: give at least one scope, e.g. --scope "read write".')
+            scope = validate_client_scope(scope)
+        except ValidationError as exc:
+            raise CommandError("--scope: " + "; ".join(exc.messages)) from None
         client = Client(
             name=name,
             client_type=Client.PUBLIC if public else Client.CONFIDENTIAL,
             grant_types=" ".join(grants),
             redirect_uris=uris,
-            scope=oauth_scopes.join(scope_list),
+            scope=scope,
         )
         secret = None if public else client.set_secret()
         client.save()
