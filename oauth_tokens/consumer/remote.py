@@ -29,6 +29,9 @@ from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 sleep = time.sleep
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Longest lifetime taken from a token response (a larger ``expires_in`` is capped):
+#: ten years, so ``now + expires_in`` never overflows a datetime.
+MAX_LIFETIME = 10 * 365 * 24 * 3600
 
 
 @dataclass(frozen=True, repr=False)
@@ -50,10 +53,10 @@ class TokenResponse:
         return cls(
             access_token=str(data["access_token"]),
             token_type="Bearer",
-            expires_in=_integer(data.get("expires_in")),
+            expires_in=_lifetime(data.get("expires_in")),
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
             scope=" ".join(scope) if isinstance(scope, list) else (str(scope) if scope is not None else None),
-            refresh_expires_in=_integer(data.get("refresh_expires_in", data.get("refresh_token_expires_in"))),
+            refresh_expires_in=_lifetime(data.get("refresh_expires_in", data.get("refresh_token_expires_in"))),
         )
 
     def __repr__(self) -> str:
@@ -86,11 +89,18 @@ def client_for(provider: Provider) -> httpx.Client:
     return client
 
 
-def _integer(value: Any) -> int | None:
+def _lifetime(value: Any) -> int | None:
+    """A lifetime in seconds from a token response, or None (unknown: no proactive
+    refresh, a 401 still refreshes). Zero, negative, absurd or non-numeric values are
+    unknown rather than "already expired" (which would refresh on every call), and
+    huge ones are capped (``now + expires_in`` must stay a valid datetime)."""
     try:
-        return int(float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return None
+    if not seconds > 0:  # also NaN
+        return None
+    return int(min(seconds, MAX_LIFETIME))
 
 
 def _body(response: httpx.Response) -> dict[str, Any] | None:
@@ -148,7 +158,8 @@ def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
     body: dict[str, Any] = {"json": params} if provider.body_format == "json" else {"data": params}
     response = send(provider, "POST", provider.token_url, headers=headers, **body)
     data = _body(response)
-    if response.status_code == 200 and data is not None and isinstance(data.get("access_token"), str):
+    if response.status_code == 200 and data is not None and isinstance(data.get("access_token"), str) \
+            and data["access_token"]:
         token_type = str(data.get("token_type") or "Bearer")
         if token_type.lower() != "bearer":
             raise ProviderError(provider.name, "unsupported_token_type", f"token_type {token_type[:20]!r}")
