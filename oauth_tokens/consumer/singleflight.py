@@ -314,8 +314,19 @@ def _obtain_leased(request: Request) -> str:
         except BaseException:
             held.update(version=row.version + 2, refreshing_until=None)
             raise
+        if not saved:
+            # The lease expired while the provider was answering (a slow DNS lookup, a
+            # paused process) and a sibling took over with the same refresh token. The
+            # provider has rotated it for us, so our pair is the newest one unless
+            # somebody stored another pair since we read the row (a sibling's successful
+            # refresh or a reconnect change ``obtained_at``; a revocation wins): without
+            # this, a rotating provider's invalid_grant to the sibling would kill the grant.
+            saved = qs.filter(obtained_at=row.obtained_at).exclude(status=ExternalToken.REVOKED).update(
+                version=F("version") + 1, **new_values(row, response)
+            )
+            logger.warning("%s: refresh lease expired before the provider answered; %s", name,
+                           "saved the new pair" if saved else "a sibling stored a newer pair")
         if saved:
             _refreshed(row.pk)
             return response.access_token
-        logger.warning("%s: refresh lease expired before the provider answered; re-reading", name)
 

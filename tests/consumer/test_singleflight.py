@@ -83,6 +83,58 @@ def test_an_expired_lease_of_a_dead_worker_is_taken_over(setup, alice, clock):
 
 
 @lease_only
+def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, alice, clock, monkeypatch):
+    """The winner's provider call outlasts its lease; a sibling takes over with the
+    same refresh token and the rotating provider answers it invalid_grant. The
+    winner's rotated pair is the live one: it is saved, the grant survives."""
+    from oauth_tokens.consumer import ReauthorizationRequired
+    from oauth_tokens.consumer import remote as remote_module
+
+    server, row = setup
+    clock.advance(3600)
+    real_refresh = remote_module.refresh
+    sibling = []
+
+    def slow_winner(provider, refresh_token, scope=""):
+        response = real_refresh(provider, refresh_token, scope)
+        if not sibling:
+            clock.advance(provider.call_budget() + 5)  # the answer came after the lease expired
+            with pytest.raises(ReauthorizationRequired):
+                sibling.append(get_access_token("p", alice))  # takes over, replays the spent token
+            sibling.append("invalid_grant")
+        return response
+
+    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    token = get_access_token("p", alice)
+    assert sibling == ["invalid_grant"] and len(server.token_requests) == 2
+    stored = ExternalToken.objects.get(pk=row.pk)
+    assert (stored.status, stored.access_token) == (ExternalToken.ACTIVE, token)
+    assert stored.refresh_token in server.live_refresh and stored.refreshing_until is None
+    assert get_access_token("p", alice) == token and len(server.token_requests) == 2
+
+
+@lease_only
+def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, alice, clock, monkeypatch):
+    from oauth_tokens.consumer import remote as remote_module
+
+    server, row = setup
+    clock.advance(3600)
+    real_refresh = remote_module.refresh
+    newer = []
+
+    def slow_winner(provider, refresh_token, scope=""):
+        response = real_refresh(provider, refresh_token, scope)
+        clock.advance(provider.call_budget() + 5)
+        newer.append(sibling_saves(row, server))  # e.g. the user reconnected meanwhile
+        clock.offset = timedelta()
+        return response
+
+    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    assert get_access_token("p", alice) == newer[0]
+    assert ExternalToken.objects.get(pk=row.pk).access_token == newer[0]
+
+
+@lease_only
 def test_waiting_is_bounded(setup, alice, clock, poll_sleep, monkeypatch):
     server, row = setup
     clock.advance(3600)
