@@ -5,6 +5,7 @@ back. The RFC 7009 calls to the provider happen afterwards (``service.revoke``).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.db.models import F
 from oauth_tokens import signals
 from oauth_tokens.consumer import models, singleflight
 from oauth_tokens.consumer.config import Provider
+from oauth_tokens.consumer.exceptions import TokenDecryptionError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.singleflight import (
     POLL_DELAYS,
@@ -33,6 +35,24 @@ def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
     return outside_caller_transaction(_revoke_locally, provider, user_id)
 
 
+logger = logging.getLogger("oauth_tokens.consumer")
+TOKENS = ("access_token", "refresh_token")
+
+
+def _read(qs: Any) -> ExternalToken | None:
+    """The row with its tokens, or with empty ones when they cannot be decrypted (a
+    removed key): it can still be revoked locally, just not at the provider."""
+    row = qs.defer(*TOKENS).first()
+    if row is not None:
+        try:
+            row.access_token, row.refresh_token = qs.filter(pk=row.pk).values_list(*TOKENS).get()
+        except TokenDecryptionError:
+            logger.error("%s: the stored tokens of user %s cannot be decrypted; revoked locally only",
+                         row.provider, row.user_id)
+            row.access_token = row.refresh_token = ""
+    return row
+
+
 def _revoked_values() -> dict[str, Any]:
     return {
         "status": ExternalToken.REVOKED,
@@ -50,7 +70,7 @@ def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
     if connections[database()].features.has_select_for_update:
         with transaction.atomic(using=database()):
             set_lock_timeout(request)
-            row = rows(provider.name, user_id).select_for_update().first()
+            row = _read(rows(provider.name, user_id).select_for_update())
             if row is None:
                 return None
             rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
@@ -59,7 +79,7 @@ def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
     deadline = time.monotonic() + provider.call_budget() + 4
     waits = 0
     while True:
-        row = rows(provider.name, user_id).first()
+        row = _read(rows(provider.name, user_id))
         if row is None:
             return None
         if row.refreshing_until is not None and row.refreshing_until > models.now() and time.monotonic() < deadline:

@@ -89,3 +89,23 @@ def test_logout_never_fails_when_the_provider_is_down(settings, server, connecte
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "LOGOUT_REVOKE_PROVIDERS": True}
     user_logged_out.send(sender=type(alice), request=rf.get("/"), user=alice)
     assert ExternalToken.objects.get().status == "revoked"
+
+
+def test_tokens_no_key_can_decrypt_are_still_revoked_locally(server, connected, alice, client, settings):
+    """ENCRYPTION_KEYS lost the key the row was written with: get_access_token says
+    so clearly, and disconnecting still marks the row revoked (nothing to send)."""
+    from cryptography.fernet import Fernet
+
+    from oauth_tokens.consumer.exceptions import TokenDecryptionError
+
+    row = connected("ext", server)
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    with pytest.raises(TokenDecryptionError, match="reencrypt_tokens"):
+        get_access_token("ext", alice)
+    client.force_login(alice)
+    response = client.post("/oauth/connect/ext/disconnect/")
+    assert response.status_code == 302
+    assert ExternalToken.objects.get(pk=row.pk).status == ExternalToken.REVOKED
+    assert server.revoked == []
+    with pytest.raises(NotConnected):
+        get_access_token("ext", alice)
