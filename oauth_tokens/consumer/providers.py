@@ -7,6 +7,7 @@ process and cached; explicit settings win over discovered values.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,10 @@ WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-co
 
 _cache: dict[str, Provider] = {}
 _metadata: dict[str, dict[str, Any]] = {}
+#: url -> (monotonic time of the failure, the error): a failed discovery is not retried
+#: for ``RETRY_AFTER`` seconds, so every request does not wait out the retries again.
+_failures: dict[str, tuple[float, Exception]] = {}
+RETRY_AFTER = 30.0
 _lock = threading.Lock()
 
 
@@ -69,11 +74,28 @@ def expected_issuer(metadata_url: str) -> str:
 
 def discover(provider: Provider) -> dict[str, Any]:
     """The provider's metadata document, fetched once per process."""
-    from oauth_tokens.consumer.exceptions import ProviderError
+    from oauth_tokens.consumer.exceptions import ConsumerError
 
     url = provider.metadata_url
     if url in _metadata:
         return _metadata[url]
+    failed = _failures.get(url)
+    if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
+        raise failed[1].with_traceback(None)
+    try:
+        document = _fetch(provider, url)
+    except ConsumerError as exc:
+        _failures[url] = (time.monotonic(), exc)
+        raise
+    _failures.pop(url, None)
+    with _lock:
+        _metadata[url] = document
+    return document
+
+
+def _fetch(provider: Provider, url: str) -> dict[str, Any]:
+    from oauth_tokens.consumer.exceptions import ProviderError
+
     document = remote.fetch_json(provider, url)
     issuer = provider.issuer or expected_issuer(url)
     if issuer and str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
@@ -81,8 +103,6 @@ def discover(provider: Provider) -> dict[str, Any]:
         raise ProviderError(provider.name, "invalid_metadata", "the metadata issuer does not match its URL")
     if not document.get("token_endpoint"):
         raise ProviderError(provider.name, "invalid_metadata", "the metadata has no token_endpoint")
-    with _lock:
-        _metadata[url] = document
     return document
 
 
@@ -104,6 +124,7 @@ def reset() -> None:
     with _lock:
         _cache.clear()
         _metadata.clear()
+        _failures.clear()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -249,6 +249,26 @@ def test_metadata_with_another_issuer_is_refused(fake, register, connected, cloc
         get_access_token("spoofed", alice)
 
 
+def test_failed_discovery_is_not_retried_by_every_request(fake, register, alice, monkeypatch):
+    """A metadata endpoint that is down must not make every request wait out the
+    retries again: the failure is remembered for providers.RETRY_AFTER seconds."""
+    from oauth_tokens.consumer import providers
+
+    server = fake()
+    register(down={"metadata_url": server.url + "/.well-known/nowhere", "client_id": "cid",
+                   "client_secret": "csecret"})
+    ticks = [1000.0]
+    monkeypatch.setattr(providers.time, "monotonic", lambda: ticks[0])
+    for _ in range(3):
+        with pytest.raises(ProviderError, match="invalid_metadata"):
+            get_access_token("down", alice)
+    assert len(server.requests) == 1
+    ticks[0] += providers.RETRY_AFTER + 1
+    with pytest.raises(ProviderError, match="invalid_metadata"):
+        get_access_token("down", alice)
+    assert len(server.requests) == 2
+
+
 def test_store_tokens_accepts_a_response_body_as_sent(fake, register, alice):
     from oauth_tokens.consumer.service import store_tokens
 
