@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
+from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import keys
 from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import OAuthView
@@ -60,12 +61,22 @@ def authorization_server_metadata() -> dict[str, Any]:
     }
 
 
+def id_token_signing_algorithms() -> list[str]:
+    """What ID tokens are actually signed with: the algorithm of the current signing key.
+
+    Not ``SIGNING_ALGORITHM``: changing that setting takes effect at the next
+    ``rotatekeys``, and until then tokens are still signed with the old key's
+    algorithm. OpenID Connect Discovery requires RS256 here, so relying parties
+    need ``SIGNING_ALGORITHM = "RS256"`` (the default)."""
+    return [keys.current_key()[1]]
+
+
 def openid_configuration() -> dict[str, Any]:
     """OpenID Connect Discovery 1.0 section 3."""
     return {
         **authorization_server_metadata(),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [token_settings.SIGNING_ALGORITHM],
+        "id_token_signing_alg_values_supported": id_token_signing_algorithms(),
         "claims_supported": OIDC_CLAIMS,
     }
 
@@ -77,17 +88,30 @@ def _public(body: dict[str, Any]) -> HttpResponse:
     return response
 
 
+def _issuer_path_matches(issuer_path: str | None) -> None:
+    """An issuer with a path has its documents at a URL naming that path (RFC 8414
+    section 3.1: ``/.well-known/oauth-authorization-server/<path>``; OpenID Connect
+    Discovery section 4: ``<issuer>/.well-known/openid-configuration``). Any other
+    path is not ours: 404."""
+    if issuer_path is None:
+        return
+    if "/" + issuer_path.strip("/") != urlsplit(token_settings.issuer).path.rstrip("/"):
+        raise InvalidRequest("No authorization server has this issuer", status_code=404)
+
+
 class AuthorizationServerMetadataView(OAuthView):
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest, issuer_path: str | None = None) -> HttpResponse:
+        _issuer_path_matches(issuer_path)
         return _public(authorization_server_metadata())
 
 
 class OpenIDConfigurationView(OAuthView):
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest, issuer_path: str | None = None) -> HttpResponse:
+        _issuer_path_matches(issuer_path)
         return _public(openid_configuration())
 
 

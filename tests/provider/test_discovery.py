@@ -88,3 +88,33 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire_then_drops_the_key(fl
         assert published == {new_kid}
         response = flow.http.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {old_token}")
         assert response.status_code == 401
+
+
+def test_id_token_algorithms_are_those_id_tokens_are_signed_with(flow, settings):
+    """A changed SIGNING_ALGORITHM applies at the next rotation: until then the
+    discovery document keeps naming the algorithm ID tokens are really signed with."""
+    keys.current_key()  # an RS256 key exists
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "SIGNING_ALGORITHM": "ES256"}
+
+    def advertised_and_used():
+        body = flow.http.get("/.well-known/openid-configuration").json()
+        id_token = flow.code_tokens(scope="openid read")["id_token"]
+        return body["id_token_signing_alg_values_supported"], jwt.get_unverified_header(id_token)["alg"]
+
+    assert advertised_and_used() == (["RS256"], "RS256")
+    call_command("rotatekeys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert advertised_and_used() == (["ES256"], "ES256")
+
+
+def test_an_issuer_with_a_path_is_discoverable_where_clients_look(client, settings):
+    """RFC 8414 section 3.1 inserts the well-known path before the issuer's path;
+    OpenID Connect Discovery appends it to the issuer."""
+    issuer = "https://auth.example.test/tenant"
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "ISSUER": issuer}
+    for url in ("/.well-known/oauth-authorization-server/tenant", "/tenant/.well-known/openid-configuration"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.json()["issuer"] == issuer
+    for url in ("/.well-known/oauth-authorization-server/other", "/other/.well-known/openid-configuration"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json()["error"] == "invalid_request"
