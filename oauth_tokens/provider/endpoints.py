@@ -121,7 +121,9 @@ class IntrospectView(OAuthView):
         if found is None:
             return None
         claims, row = found
-        if row.revoked_at is not None or not row.client.is_active or not _user_active(row.user):
+        # ``state`` also says expired once exp has passed: the verifier's leeway is
+        # for other servers' clocks, not for the issuer answering about its own token.
+        if row.state != "active" or not row.client.is_active or not _user_active(row.user):
             return row.client_id, INACTIVE
         body: dict[str, Any] = {"active": True, **claims, "token_type": "Bearer"}
         if row.user is not None:
@@ -153,6 +155,13 @@ def _user_active(user: Any) -> bool:
     return user is None or bool(getattr(user, "is_active", True))
 
 
+def _form_has_token(request: HttpRequest) -> bool:
+    """RFC 6750 section 2: a token in the form body as well as the header is two methods."""
+    if request.method != "POST" or not request.content_type.startswith("application/x-www-form-urlencoded"):
+        return False
+    return bearer.form_has_token(request.body)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class UserInfoView(OAuthView):
     """OIDC Core section 5.3: the claims of the token's user, for scope ``openid``."""
@@ -161,7 +170,11 @@ class UserInfoView(OAuthView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        token = bearer.token_from(meta.get("HTTP_AUTHORIZATION", ""), query_string=meta.get("QUERY_STRING", ""))
+        token = bearer.token_from(
+            meta.get("HTTP_AUTHORIZATION", ""),
+            query_string=meta.get("QUERY_STRING", ""),
+            form_has_token=lambda: _form_has_token(request),
+        )
         if token is None:
             raise bearer.MissingToken()
         claims = authority.verifier().verify(token)

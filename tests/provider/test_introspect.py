@@ -93,3 +93,14 @@ def test_a_resource_server_client_sees_every_token(flow):
 def test_missing_token_is_invalid_request(flow):
     response = introspect(flow.http, flow.client, "token_type_hint=access_token")
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_a_token_past_its_exp_is_inactive_even_within_the_verifiers_leeway(flow):
+    """The leeway covers other servers' clock skew; the issuer answering about its own
+    token knows it has expired (RFC 7662 section 4), and must not say active with a past exp."""
+    token = flow.code_tokens()["access_token"]
+    exp = models.AccessToken.objects.get().expires_at
+    with mock.patch.object(models, "now", return_value=exp + timedelta(seconds=5)):
+        assert introspect(flow.http, flow.client, f"token={token}").json() == INACTIVE
+    with mock.patch.object(models, "now", return_value=exp - timedelta(seconds=5)):
+        assert introspect(flow.http, flow.client, f"token={token}").json()["active"] is True

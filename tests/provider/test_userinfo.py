@@ -50,3 +50,16 @@ def test_revoked_token_is_refused(flow):
     token = flow.code_tokens(scope="openid")["access_token"]
     flow.http.post("/oauth/revoke", f"token={token}", content_type="application/x-www-form-urlencoded")
     assert userinfo(flow.http, token).status_code == 401
+
+
+def test_token_in_header_and_form_body_is_invalid_request(flow):
+    """RFC 6750 section 2: one method per request."""
+    token = flow.code_tokens(scope="openid")["access_token"]
+    response = flow.http.post(
+        "/oauth/userinfo", f"access_token={token}", content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert 'error="invalid_request"' in response["WWW-Authenticate"]
+    query = flow.http.get(f"/oauth/userinfo?access_token={token}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert query.status_code == 400
