@@ -4,7 +4,9 @@ Keys come from the provider's JWKS (``OAUTH_TOKENS["JWKS_URL"]``, RFC 7517),
 fetched with httpx, kept ``JWKS_CACHE_TTL`` seconds, refetched when a token
 names an unknown ``kid`` (after a key rotation) but at most once per
 ``JWKS_MIN_REFETCH_INTERVAL``, so junk tokens cannot make us hammer the
-provider. Verification is otherwise the same cached, strict check as local mode.
+provider. While the JWKS cannot be fetched (or has no usable key) the keys we
+have stay in use, and a token naming another key gets 503
+``temporarily_unavailable``, not 401. Verification is otherwise the same cached, strict check as local mode.
 
 Revocation, optional: with ``INTROSPECTION_URL`` each token is also checked
 with the provider's RFC 7662 endpoint, and the answer cached for
@@ -77,6 +79,7 @@ class JwksKeys:
         self._keys: dict[str, VerificationKey] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
+        self._failing = False  # the last fetch failed or gave no usable key
         self._lock = threading.Lock()
         self.fetches = 0
 
@@ -88,6 +91,10 @@ class JwksKeys:
         if key is None and (self._attempted_at is None or t - self._attempted_at >= self.min_refetch):
             self._fetch(t)
             key = self._keys.get(kid)
+        if key is None and self._failing:
+            # Not the token's fault: a 401 would make clients drop good tokens and
+            # stampede the provider's token endpoint while it is down.
+            raise TemporarilyUnavailable("The provider's signing keys cannot be fetched right now")
         return key
 
     def _fetch(self, t: float) -> None:
@@ -101,9 +108,13 @@ class JwksKeys:
                 response.raise_for_status()
                 keys = parse_jwks(response.json())
             except (httpx.HTTPError, ValueError):
-                return  # keep the keys we have; the next attempt waits min_refetch
+                keys = {}
+            if not keys:  # unreachable, or nothing usable: keep the keys we have
+                self._failing = True
+                return  # the next attempt waits min_refetch
             self._keys = keys
             self._fetched_at = t
+            self._failing = False
 
 
 class Introspector:

@@ -119,10 +119,32 @@ def test_a_key_rotation_at_the_provider_is_picked_up(client, issue, provider):
     assert provider.count(JWKS) == 2
 
 
-def test_unreachable_jwks_is_a_clean_401(client, issue, provider):
+def test_unreachable_jwks_is_a_503_not_an_invalid_token(client, issue, provider):
+    """The token is not at fault: a 401 would make clients throw good tokens away."""
     provider.down = True
-    response = client.get("/api/me", **bearer(issue()))
-    assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+    token = issue()
+    response = client.get("/api/me", **bearer(token))
+    assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
+    assert response["Retry-After"] == "1"
+    provider.clock.t += 10
+    provider.down = False
+    assert client.get("/api/me", **bearer(token)).status_code == 200
+
+
+def test_a_jwks_outage_or_an_empty_jwks_keeps_the_keys_we_have(client, issue, provider, signing_key):
+    kid, algorithm, private = signing_key
+    token = issue()
+    assert client.get("/api/me", **bearer(token)).status_code == 200
+    fresh = issue()  # same key, not verified yet
+    provider.down = True
+    provider.clock.t += 400  # past JWKS_CACHE_TTL: the refetch fails
+    assert client.get("/api/me", **bearer(fresh)).status_code == 200
+    junk = jwt_factory.sign(jwt_factory.claims(), private, kid="other", alg=algorithm)
+    assert client.get("/api/me", **bearer(junk)).status_code == 503
+    provider.down = False
+    with mock.patch.object(remote, "parse_jwks", lambda document: {}):  # a JWKS with nothing usable
+        provider.clock.t += 400
+        assert client.get("/api/me", **bearer(issue())).status_code == 200
 
 
 def test_introspection_honours_revocations_within_its_cache_ttl(client, flow, introspection):
