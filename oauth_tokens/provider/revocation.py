@@ -17,6 +17,7 @@ process that dies right after committing cannot leave the others behind.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from oauth_tokens import signals
 from oauth_tokens.provider import models
 from oauth_tokens.provider.models import AccessToken, RefreshToken, RevocationState, RevokedToken, TokenEvent
 from oauth_tokens.settings import token_settings
+
+logger = logging.getLogger(__name__)
 
 VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
 #: Bound on how long a lost cache write can hide a revocation from other processes.
@@ -72,16 +75,27 @@ def database_version() -> int:
     return _db_version()
 
 
+def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
+    """A call on the shared cache; None when there is none or it fails. The cache
+    only makes the poll cheaper: when it is down, the database answers instead."""
+    cache = shared_cache()
+    if cache is None:
+        return None
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:
+        logger.warning("Revocation cache %r unavailable; reading the database", token_settings.REVOCATION_CACHE,
+                       exc_info=True)
+        return None
+
+
 def current_version() -> int:
     """The revocation version: from the shared cache when there is one, else the database."""
-    cache = shared_cache()
-    if cache is not None:
-        cached = cache.get(VERSION_CACHE_KEY)
-        if cached is not None:
-            return int(cached)
+    cached = _cache_call("get", VERSION_CACHE_KEY)
+    if cached is not None:
+        return int(cached)
     version = _db_version()
-    if cache is not None:
-        cache.add(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+    _cache_call("add", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
     return version
 
 
@@ -109,14 +123,11 @@ def changed() -> None:
     # Publish before commit too: a process that dies right after committing must
     # not leave the cache behind. Readers record the database version with the set
     # they load, so one that reloads before the commit reloads again after it.
-    cache = shared_cache()
-    if cache is not None:
-        cache.set(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+    # A failed write is bounded by VERSION_CACHE_TTL, like a lost one.
+    _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
 
     def publish() -> None:
-        cache = shared_cache()
-        if cache is not None:
-            cache.set(VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+        _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
         _notify_local()
 
     transaction.on_commit(publish)

@@ -217,3 +217,24 @@ def test_cleartokens_drops_the_ids_of_deleted_tokens_once_expired(flow, tokens):
     with mock.patch.object(models, "now", return_value=later):
         call_command("cleartokens", stdout=StringIO())
     assert models.RevokedToken.objects.count() == 0
+
+
+def test_a_shared_cache_that_is_down_falls_back_to_the_database(flow, tokens, settings, caplog,
+                                                                 django_capture_on_commit_callbacks):
+    """The cache makes the poll cheaper, not correct: when it is unreachable,
+    authenticated requests and revocations keep working from the database."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "dead": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": "dead"}
+    assert alive(flow.http, tokens["access_token"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
+                                  content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert not alive(flow.http, tokens["access_token"])
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    rl, clock = other_process()
+    assert rl.is_revoked(jti)
+    assert "Revocation cache 'dead' unavailable" in caplog.text
