@@ -122,16 +122,21 @@ _verification: dict[str, oauth_jwt.VerificationKey] = {}
 _verification_loaded_at = 0.0
 #: An unknown ``kid`` re-reads the key table at most this often (seconds).
 UNKNOWN_KID_RELOAD_INTERVAL = 1.0
+#: Known keys are re-read this often, so a key removed from the table (say, a
+#: leaked one deleted in an emergency) stops verifying in every process.
+KNOWN_KEYS_TTL = 300.0
 
 
 def verification_key(kid: str) -> oauth_jwt.VerificationKey | None:
-    """The published public key ``kid`` (cached per process; unknown ids re-read
-    the table at most once a second, so junk tokens cannot hammer the database)."""
+    """The published public key ``kid`` (cached per process for ``KNOWN_KEYS_TTL``;
+    unknown ids re-read the table at most once a second, so junk tokens cannot
+    hammer the database)."""
     global _verification_loaded_at
+    age = time.monotonic() - _verification_loaded_at
     key = _verification.get(kid)
-    if key is not None:
+    if key is not None and age < KNOWN_KEYS_TTL:
         return key
-    if time.monotonic() - _verification_loaded_at < UNKNOWN_KID_RELOAD_INTERVAL:
+    if key is None and age < UNKNOWN_KID_RELOAD_INTERVAL:
         return None
     fresh = {
         k.kid: oauth_jwt.VerificationKey(k.kid, k.algorithm, oauth_jwt.public_key_from_jwk(k.public_jwk))

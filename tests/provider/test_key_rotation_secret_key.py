@@ -40,3 +40,15 @@ def test_lost_encryption_key_retires_the_signing_key_instead_of_failing(flow, se
     for response in (first, second):
         token = response.json()["access_token"]
         assert flow.http.get("/oauth/token", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_a_deleted_signing_key_stops_verifying_in_running_processes(flow, monkeypatch):
+    from oauth_tokens.provider.models import SigningKey
+
+    assert flow.token({"grant_type": "client_credentials", "scope": "read"}).status_code == 200
+    kid = SigningKey.objects.get().kid
+    assert keys.verification_key(kid) is not None  # loaded and cached in this process
+    SigningKey.objects.all().delete()  # an emergency removal of a leaked key
+    assert keys.verification_key(kid) is not None  # still cached...
+    monkeypatch.setattr(keys, "_verification_loaded_at", keys._verification_loaded_at - keys.KNOWN_KEYS_TTL - 1)
+    assert keys.verification_key(kid) is None  # ...until the cache's lifetime ends
