@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from oauth_tokens.consumer import service
-from oauth_tokens.consumer.providers import get_provider
+from oauth_tokens.consumer.config import UnknownProvider
+from oauth_tokens.settings import token_settings
 
 
 class BearerAuth(httpx.Auth):
@@ -47,9 +48,14 @@ class BearerAuth(httpx.Auth):
 
 
 def _options(provider: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    config = get_provider(provider)
-    if config.api_base_url:
-        kwargs.setdefault("base_url", config.api_base_url)
+    # Read the entry itself, not get_provider(): that may fetch the provider's
+    # metadata, a blocking call that must not run inside ahttp_client's event loop.
+    entries = token_settings.PROVIDERS
+    if provider not in entries:
+        raise UnknownProvider(f'No provider {provider!r} in OAUTH_TOKENS["PROVIDERS"].')
+    base_url = entries[provider].get("api_base_url") if isinstance(entries[provider], dict) else None
+    if base_url:
+        kwargs.setdefault("base_url", base_url)
     kwargs.setdefault("timeout", httpx.Timeout(10.0))
     return kwargs
 

@@ -95,3 +95,31 @@ def test_async_twins(server, connected, alice, clock):
     assert response.status_code == 200 and len(server.token_requests) == 1
     assert ExternalToken.objects.get(pk=row.pk).status == "revoked"
     assert len(server.revoked) == 2
+
+
+def test_ahttp_client_construction_never_blocks_on_metadata_discovery(settings):
+    # Nothing listens on port 9: a discovery attempt here would stall, retry and raise.
+    settings.OAUTH_TOKENS = {
+        **settings.OAUTH_TOKENS,
+        "PROVIDERS": {
+            "far": {
+                "metadata_url": "http://127.0.0.1:9/.well-known/oauth-authorization-server",
+                "client_id": "x",
+                "client_secret": "y",
+                "api_base_url": "https://api.far.test/",
+            }
+        },
+    }
+
+    async def build():
+        async with ahttp_client("far") as http:
+            return str(http.base_url)
+
+    assert asyncio.run(build()) == "https://api.far.test/"
+
+
+def test_http_client_for_an_unknown_provider_is_a_clear_error():
+    from oauth_tokens.consumer.config import UnknownProvider
+
+    with pytest.raises(UnknownProvider, match="nope"):
+        http_client("nope")
