@@ -137,12 +137,20 @@ def _atomic():
     return transaction.atomic(using=router.db_for_write(AccessToken))
 
 
+def lock_rows(queryset) -> None:
+    """Take the row locks of ``queryset`` in primary-key order before updating it.
+
+    A rotation in flight holds its token's row; waiting for it here means the
+    UPDATE that follows (a new statement) also sees the successor that rotation
+    just committed, so no live token survives a revocation. A no-op on SQLite,
+    whose IMMEDIATE transactions already serialize writers."""
+    list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def revoke_rows(queryset) -> int:
     """Revoke the given access or refresh token rows (admin action, RFC 7009)."""
     with _atomic():
-        # Lock first, in primary-key order: a rotation in flight finishes before
-        # the UPDATE (a new statement), which then also sees the successor it made.
-        list(queryset.filter(revoked_at__isnull=True).select_for_update().order_by("pk").values_list("pk", flat=True))
+        lock_rows(queryset.filter(revoked_at__isnull=True))
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=models.now())
         if count:
             changed()

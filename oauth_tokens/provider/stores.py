@@ -280,12 +280,6 @@ class OrmTokenStore:
         revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
 
-def lock_rows(queryset) -> None:
-    """Take the row locks of ``queryset`` in primary-key order (no-op on SQLite,
-    whose IMMEDIATE transactions already serialize writers)."""
-    list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
-
-
 def revoke_family(
     family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None
 ) -> int:
@@ -296,10 +290,7 @@ def revoke_family(
         "code_replay": TokenEvent.CODE_REPLAYED,
     }.get(reason, TokenEvent.REVOKED)
     with _atomic():
-        # Lock the family first. A rotation in flight holds its token's row; waiting
-        # for it here means the UPDATE below (a new statement) also sees the
-        # successor that rotation just committed, so no live token survives.
-        lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
+        revocation.lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
         count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
             revoked_at=now, successor_response=""
         )
