@@ -61,6 +61,17 @@ def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str
     return claims
 
 
+def _by_digest(queryset, value: str):
+    """The row whose digest column matches ``value`` under the current or a fallback key."""
+    candidates = crypto.digest_candidates(value)
+    try:
+        if len(candidates) == 1:
+            return queryset.get(digest=candidates[0])
+        return queryset.filter(digest__in=candidates).first()
+    except queryset.model.DoesNotExist:
+        return None
+
+
 def _of_active_user(row):
     """``row``, or None when its user was deactivated: a deactivated user gets no new
     tokens, so their codes and refresh tokens are as good as unknown (invalid_grant)."""
@@ -78,22 +89,21 @@ class OrmTokenStore:
         return models.now()
 
     # -- lookups -------------------------------------------------------------
+    # Lookups use get() on a unique column: no ORDER BY to build and run, which is
+    # a measurable share of a token request.
     def get_client(self, client_id: str) -> Client | None:
-        return Client.objects.filter(client_id=client_id).first()
+        try:
+            return Client.objects.get(client_id=client_id)
+        except Client.DoesNotExist:
+            return None
 
     def find_code(self, code: str) -> AuthorizationCode | None:
-        return _of_active_user(
-            AuthorizationCode.objects.select_related("client", "user")
-            .filter(digest__in=crypto.digest_candidates(code))
-            .first()
-        )
+        return _of_active_user(_by_digest(AuthorizationCode.objects.select_related("client", "user"), code))
 
     def find_refresh_token(self, token: str) -> RefreshToken | None:
-        return _of_active_user(
-            RefreshToken.objects.select_related("client", "user")
-            .filter(digest__in=crypto.digest_candidates(token))
-            .first()
-        )
+        # The grant checks the token against the authenticated client, which it
+        # already holds; only the user is needed with the row.
+        return _of_active_user(_by_digest(RefreshToken.objects.select_related("user"), token))
 
     # -- issuing -------------------------------------------------------------
     def _issue(
