@@ -4,37 +4,19 @@
 pair, one authorization code -> exactly one 200, and never a 5xx.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 import pytest
-from django.db import connection
 
 from oauth_tokens.provider.models import AccessToken, RefreshToken
+from tests.concurrency.conftest import fire_together
 from tests.conftest import REDIRECT, VERIFIER, basic
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("requires_postgres"),
+]
 
-N = 20
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("real-concurrency tests need DATABASE_URL pointing at PostgreSQL")
-
-
-def fire_together(url: str, data: dict, headers: dict, n: int = N) -> list[httpx.Response]:
-    barrier = threading.Barrier(n)
-
-    def one(_):
-        with httpx.Client(timeout=30) as http:
-            barrier.wait()
-            return http.post(url, data=data, headers=headers)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, range(n)))
 
 
 def test_concurrent_refreshes_give_one_successor_pair(live_server, flow):
@@ -43,7 +25,7 @@ def test_concurrent_refreshes_give_one_successor_pair(live_server, flow):
     responses = fire_together(
         live_server.url + "/oauth/token",
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        auth,
+        headers=auth,
     )
     assert [r.status_code for r in responses if r.status_code >= 500] == []
     ok = [r.json() for r in responses if r.status_code == 200]
@@ -68,7 +50,7 @@ def test_concurrent_code_redemptions_give_exactly_one_token(live_server, flow):
     responses = fire_together(
         live_server.url + "/oauth/token",
         {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER},
-        {"Authorization": basic(flow.client.client_id, flow.client.secret)},
+        headers={"Authorization": basic(flow.client.client_id, flow.client.secret)},
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1, statuses

@@ -12,13 +12,11 @@ from oauth_tokens.provider import keys
 from oauth_tokens.provider.models import AccessToken, RefreshToken
 from tests.conftest import basic
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("requires_postgres"),
+]
 
 
 def waiting_on_a_lock() -> int:

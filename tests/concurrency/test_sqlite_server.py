@@ -5,16 +5,15 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.concurrency.conftest import fire_together
+
 ROOT = Path(__file__).resolve().parents[2]
-N = 20
 
 
 def free_port() -> int:
@@ -68,23 +67,11 @@ def server(tmp_path_factory):
     assert "Traceback" not in err, err
 
 
-def together(url, data, auth):
-    barrier = threading.Barrier(N)
-
-    def one(_):
-        with httpx.Client(timeout=30) as http:
-            barrier.wait()
-            return http.post(url, data=data, auth=auth)
-
-    with ThreadPoolExecutor(max_workers=N) as pool:
-        return list(pool.map(one, range(N)))
-
-
 def test_concurrent_code_redemptions_on_sqlite(server):
     url, (client_id, secret, code, _) = server
-    responses = together(
+    responses = fire_together(
         url, {"grant_type": "authorization_code", "code": code, "redirect_uri": "https://app.example.test/cb"},
-        (client_id, secret),
+        auth=(client_id, secret),
     )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1 and set(statuses) == {200, 400}, statuses
@@ -97,8 +84,8 @@ def test_concurrent_refreshes_on_sqlite(server):
         auth=(client_id, secret),
     )
     assert first.status_code == 200, first.text
-    responses = together(
-        url, {"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]}, (client_id, secret)
+    responses = fire_together(
+        url, {"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]}, auth=(client_id, secret)
     )
     assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
     ok = [r.json() for r in responses if r.status_code == 200]
