@@ -69,14 +69,19 @@ def check(provider, reports, refresh_count):
     return len(refreshes), sum(r["calls"] for r in reports)
 
 
+def postgres_url() -> str:
+    """A URL of the test database, for worker processes."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_refresh_per_expiry_across_processes_on_postgresql(provider):
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
-    db_url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    db_url = postgres_url()
     providers = {"remote": provider.provider_config()}
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
         user_id = workers.store_expiring("remote", provider.info)
@@ -116,9 +121,7 @@ def check_client_credentials(provider, reports):
 def test_one_client_credentials_fetch_per_expiry_on_postgresql(provider):
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
-    db_url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    db_url = postgres_url()
     reports = run_workers(db_url, {"remote": provider.provider_config()}, None, duration=3.0)
     check_client_credentials(provider, reports)
 
