@@ -18,6 +18,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
@@ -81,10 +82,15 @@ def parse_request(request: HttpRequest, subject_kind: str | None = None) -> Toke
 
 
 def bearer_token(request: HttpRequest) -> str:
-    """The token of ``Authorization: Bearer <token>`` or ``invalid_request``."""
-    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    """The token of ``Authorization: Bearer <token>``; a missing or malformed
+    header is ``invalid_request`` with the wording token APIs use for it."""
+    try:
+        token = bearer.token_from(
+            request.META.get("HTTP_AUTHORIZATION", ""), query_string=request.META.get("QUERY_STRING", "")
+        )
+    except InvalidRequest:
+        token = None
+    if token is None or " " in token:
         raise InvalidRequest("missing/invalid parameters authorization header")
     return token
 
