@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
+import time
+import uuid
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -31,12 +34,24 @@ __all__ = [
     "encrypt",
     "encrypt_bound",
     "new_token",
+    "time_ordered_uuid",
 ]
 
 
 def new_token(nbytes: int = 32) -> str:
     """A URL-safe random string with ``nbytes`` bytes of entropy (default 256 bits)."""
     return secrets.token_urlsafe(nbytes)
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A version 7 UUID (RFC 9562 section 5.7): 48 bits of Unix milliseconds, then
+    74 random bits. For identifiers that must be unique, not secret (a token's
+    ``jti``, a grant's family): new rows land at the end of their index instead
+    of on a random page of it, which keeps inserts cheap in a table of millions."""
+    value = (time.time_ns() // 1_000_000 & (1 << 48) - 1) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # variant RFC 9562
+    return uuid.UUID(int=value)
 
 
 def _derive(purpose: str, secret: str) -> bytes:

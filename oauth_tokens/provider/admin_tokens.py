@@ -133,7 +133,8 @@ class RefreshTokenAdmin(TokenAdmin):
 @admin.register(AccessToken)
 class AccessTokenAdmin(TokenAdmin):
     list_display = ["jti", "client", "user", "scope", "family_link", "state_display", "created_at", "expires_at"]
-    fields = ["jti", "client", "user", "scope", "family", "refresh_token", "created_at", "expires_at", "revoked_at"]
+    fields = ["jti", "client", "user", "scope", "family", "refresh_token", "ip_address", "created_at", "expires_at",
+              "revoked_at"]
     readonly_fields = fields
     search_fields = [*TokenAdmin.search_fields, "=jti"]
 

@@ -16,6 +16,7 @@ def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
     """The client ``request`` authenticates as, or ``InvalidClient`` (counted and audited)."""
     claimed_id, ip = request.credentials.client_id, request.client_ip
     throttle.check(claimed_id, ip)
+    store.preload(request)
     try:
         client: Client = authenticate_client(request, store)  # type: ignore[assignment]
     except InvalidClient:

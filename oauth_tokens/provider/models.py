@@ -6,7 +6,6 @@ No model stores a plaintext secret, code or refresh token.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -129,7 +128,7 @@ class AuthorizationCode(models.Model):
     code_challenge = models.CharField(max_length=128, blank=True)
     code_challenge_method = models.CharField(max_length=10, blank=True)
     nonce = models.CharField(max_length=255, blank=True)
-    family = models.UUIDField(default=uuid.uuid4, editable=False)
+    family = models.UUIDField(default=crypto.time_ordered_uuid, editable=False)
     auth_time = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     expires_at = models.DateTimeField()
@@ -154,12 +153,13 @@ class AuthorizationCode(models.Model):
 
 
 class RefreshToken(models.Model):
-    digest = models.CharField(max_length=64, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)  # unique: Meta.constraints
     family = models.UUIDField(db_index=True, editable=False)
     parent = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successor", editable=False
     )
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="refresh_tokens")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="refresh_tokens",
+                               db_index=False)  # (client, user) below serves it
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -175,6 +175,9 @@ class RefreshToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["client", "user"])]
+        # A constraint rather than unique=True: on PostgreSQL that would add a second
+        # (LIKE-pattern) index on the digest, one more random B-tree insert per token.
+        constraints = [models.UniqueConstraint(fields=["digest"], name="oauth_rt_digest_unique")]
 
     def __str__(self) -> str:
         return f"refresh token #{self.pk} ({self.state})"
@@ -194,16 +197,20 @@ class RefreshToken(models.Model):
 
 
 class AccessToken(models.Model):
-    jti = models.CharField(max_length=64, unique=True, editable=False)
+    jti = models.CharField(max_length=64, editable=False)  # unique: Meta.constraints
     family = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
     refresh_token = models.ForeignKey(
         RefreshToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="access_tokens"
     )
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="access_tokens")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="access_tokens",
+                               db_index=False)  # (client, user) below serves it
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     scope = models.TextField(blank=True)
+    #: The address the token request came from: with client, user, family and
+    #: time, the row is the issuance's audit record.
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -216,6 +223,7 @@ class AccessToken(models.Model):
             # Resource servers load the revoked, unexpired ids after each revocation.
             models.Index(fields=["revoked_at"], name="oauth_at_revoked_idx", condition=Q(revoked_at__isnull=False)),
         ]
+        constraints = [models.UniqueConstraint(fields=["jti"], name="oauth_at_jti_unique")]
 
     def __str__(self) -> str:
         return f"access token {self.jti[:8]}… ({self.state})"

@@ -228,15 +228,32 @@ def test_signing_key_admin_never_shows_the_private_key(admin_client, states):
 
 
 def test_token_event_list(admin_client, states):
+    flow = states["flow"]
+    # A security event: a rotated refresh token presented again outside the grace window.
+    flow.refresh(states["tokens"]["first"]["refresh_token"])  # inside the window: the same pair, no event
+    RefreshToken.objects.filter(pk=states["rotated"].pk).update(used_at=timezone.now() - timedelta(minutes=1))
+    assert flow.refresh(states["tokens"]["first"]["refresh_token"]).json()["error"] == "invalid_grant"
+    # And a failed client authentication.
+    assert flow.token({"grant_type": "client_credentials"}, auth="Basic " + "Zm9vOmJhcg==").status_code == 401
     response = admin_client.get(f"{BASE}/tokenevent/")
     assert response.status_code == 200
     kinds = {e.kind for e in response.context["cl"].result_list}
-    assert {TokenEvent.ISSUED, TokenEvent.REFRESHED} <= kinds
-    assert listed(admin_client, "tokenevent", "?kind__exact=refreshed") == set(
-        TokenEvent.objects.filter(kind="refreshed").values_list("pk", flat=True)
+    assert kinds == {TokenEvent.REUSE_DETECTED, TokenEvent.AUTH_FAILED}
+    assert listed(admin_client, "tokenevent", "?kind__exact=reuse_detected") == set(
+        TokenEvent.objects.filter(kind="reuse_detected", family=states["rotated"].family).values_list("pk", flat=True)
     )
     assert admin_client.get(f"{BASE}/tokenevent/?q=bob").status_code == 200
     assert admin_client.get(f"{BASE}/tokenevent/add/").status_code == 403
+
+
+def test_issuance_is_recorded_on_the_access_token_rows(admin_client, states):
+    """Routine issuance writes no event row: each access token's row, with client,
+    user, family, time and the requester's address, is the issuance record."""
+    row = AccessToken.objects.filter(family=states["rotated"].family).order_by("created_at").last()
+    assert row.ip_address == "127.0.0.1" and row.refresh_token.parent == states["rotated"]
+    assert not TokenEvent.objects.exists()
+    html = admin_client.get(f"{BASE}/accesstoken/{row.pk}/change/").content.decode()
+    assert "127.0.0.1" in html
 
 
 # -- no page shows a credential -----------------------------------------------------------
