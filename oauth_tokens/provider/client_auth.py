@@ -15,7 +15,7 @@ from oauth_tokens.provider.stores import OrmTokenStore
 def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
     """The client ``request`` authenticates as, or ``InvalidClient`` (counted and audited)."""
     claimed_id, ip = request.credentials.client_id, request.client_ip
-    throttle.check(claimed_id, ip)
+    trusted_since = throttle.check(claimed_id, ip)
     store.preload(request)
     try:
         client: Client = authenticate_client(request, store)  # type: ignore[assignment]
@@ -34,5 +34,5 @@ def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
         )
         raise
     if client.is_confidential:
-        throttle.record_success(client.client_id, ip)
+        throttle.record_success(client.client_id, ip, trusted_since if client.client_id == claimed_id else None)
     return client

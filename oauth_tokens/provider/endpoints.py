@@ -141,7 +141,7 @@ class IntrospectView(OAuthView):
             "token_type": "refresh_token",
             "iss": token_settings.issuer,
             "client_id": row.client.client_id,
-            "sub": stores.subject_for(row.client, row.user),
+            "sub": stores.subject_for(row.client, row.user_id),
             "scope": row.scope,
             "iat": int(row.created_at.timestamp()),
             "exp": int(row.expires_at.timestamp()),

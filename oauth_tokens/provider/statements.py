@@ -42,8 +42,9 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 
 class SelectOne:
-    """The single row of ``build(value)`` (a queryset filtered on one column,
-    ``select_related`` allowed), or None; the SQL is compiled once per alias."""
+    """The single row of ``build(value)`` (a queryset filtered on one column;
+    ``select_related`` and ``annotate`` allowed), or None; the SQL is compiled once
+    per alias."""
 
     def __init__(self, build: Callable[[Any], QuerySet]) -> None:
         self.build = build
@@ -60,11 +61,12 @@ class SelectOne:
         init_list = [column[0].target.attname for column in select[fields[0]:fields[-1] + 1]]
         # The compiler belongs to this thread's connection: keep only what it worked out.
         converters = list(compiler.get_converters([s[0] for s in select[:compiler.col_count]]).items())
+        annotations = tuple(compiler.annotation_col_map.items())
         return (sql, list(params), positions[0], klass_info, select, converters, init_list,
-                (fields[0], fields[-1] + 1))
+                (fields[0], fields[-1] + 1), annotations)
 
     def __call__(self, value: Any, *, using: str) -> Model | None:
-        sql, params, position, klass_info, select, converters, init_list, (start, end) = _cached(
+        sql, params, position, klass_info, select, converters, init_list, (start, end), annotations = _cached(
             ("select", id(self), using), lambda: self._compile(using)
         )
         params = list(params)
@@ -84,6 +86,8 @@ class SelectOne:
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in get_related_populators(klass_info, select, using):
             populator.populate(row, obj)
+        for name, column in annotations:
+            setattr(obj, name, row[column])
         return obj
 
 
@@ -158,9 +162,15 @@ def _rotation_sql(token_model: type[Model], access_model: type[Model], using: st
     access_fields = [f for f in access_model._meta.concrete_fields if not f.primary_key and f.name != link]
     link_column = access_model._meta.get_field(link).column
 
+    def cast(field) -> str:
+        # No length on a varchar cast: an explicit cast truncates where an INSERT refuses.
+        if field.get_internal_type() == "CharField":
+            return connection.ops.cast_char_field_without_max_length
+        return field.cast_db_type(connection)
+
     def typed(fields: list) -> str:
         # Typed placeholders: in a SELECT list an untyped parameter would be text.
-        return ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+        return ", ".join(f"%s::{cast(f)}" for f in fields)
 
     def names(fields: list) -> str:
         return ", ".join(quote(f.column) for f in fields)

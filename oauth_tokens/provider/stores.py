@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import router, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
@@ -33,9 +34,9 @@ from oauth_tokens.provider.models import (
 from oauth_tokens.settings import token_settings
 
 
-def subject_for(client: Client, user: Any | None) -> str:
+def subject_for(client: Client, user_id: Any | None) -> str:
     """RFC 9068 ``sub``: the user's id, or for client_credentials the client id."""
-    return str(user.pk) if user is not None else client.client_id
+    return str(user_id) if user_id is not None else client.client_id
 
 
 def _atomic(using: str):
@@ -74,20 +75,24 @@ def _by_digest(queryset, value: str, prepared: statements.SelectOne):
 def _of_active_user(row):
     """``row``, or None when its user was deactivated: a deactivated user gets no new
     tokens, so their codes and refresh tokens are as good as unknown (invalid_grant)."""
-    if row is not None and row.user is not None and not getattr(row.user, "is_active", True):
-        return None
-    return row
+    if row is None or row.user_id is None:
+        return row
+    active = getattr(row, "user_is_active", None)  # annotated by the refresh-token lookups
+    if active is None:
+        active = getattr(row.user, "is_active", True)
+    return row if active else None
 
 
 def _refresh_token_query(value: str):
-    # The user comes along for the is_active check and the new rows, not for its
-    # profile: only its id and is_active are read (a smaller row to load and build).
-    user_fields = [f"user__{f.name}" for f in get_user_model()._meta.concrete_fields if f.name == "is_active"]
-    return (
-        RefreshToken.objects.select_related("user")
-        .only(*(f.name for f in RefreshToken._meta.concrete_fields), *user_fields)
-        .filter(digest=value)
-    )
+    """The refresh token with ``digest=value`` and its user's ``is_active`` (a scalar
+    subquery, cheaper to plan and to load than a join and a user instance)."""
+    queryset = RefreshToken.objects.filter(digest=value)
+    user_model = get_user_model()
+    if any(f.name == "is_active" for f in user_model._meta.concrete_fields):
+        queryset = queryset.annotate(
+            user_is_active=Subquery(user_model._default_manager.filter(pk=OuterRef("user_id")).values("is_active"))
+        )
+    return queryset
 
 
 # The token endpoint's lookups, their SQL compiled once (statements.py).
@@ -97,7 +102,7 @@ _code_by_digest = statements.SelectOne(
 )
 _refresh_by_digest = statements.SelectOne(_refresh_token_query)
 _refresh_with_client_by_digest = statements.SelectOne(
-    lambda value: _refresh_token_query(value).select_related("client", "user")
+    lambda value: _refresh_token_query(value).select_related("client")
 )
 
 
@@ -160,10 +165,11 @@ class OrmTokenStore:
     def _prepare(
         self,
         client: Client,
-        user: Any | None,
+        user_id: Any | None,
         scope: str,
         *,
         now: datetime,
+        user: Any | None = None,
         family: uuid.UUID | None,
         refresh_scope: str | None = None,
         parent: RefreshToken | None = None,
@@ -171,7 +177,8 @@ class OrmTokenStore:
         auth_time: datetime | None = None,
         id_token: bool = False,
     ) -> tuple[TokenSet, AccessToken, RefreshToken | None]:
-        """The token response and its unsaved rows (``_save`` writes them)."""
+        """The token response and its unsaved rows (``_save`` writes them). ``user``
+        (the instance) is needed only for an ID token's claims."""
         issued_at = int(now.timestamp())
         lifetime = client.access_lifetime()
         refresh_row, refresh_value = None, None
@@ -182,7 +189,7 @@ class OrmTokenStore:
                 family=family,
                 parent=parent,
                 client=client,
-                user=user,
+                user_id=user_id,
                 scope=refresh_scope,
                 created_at=now,
                 expires_at=now + timedelta(seconds=client.refresh_lifetime()),
@@ -192,7 +199,7 @@ class OrmTokenStore:
         claims = oauth_jwt.access_token_claims(
             issuer=token_settings.issuer,
             audience=token_settings.audience,
-            subject=subject_for(client, user),
+            subject=subject_for(client, user_id),
             client_id=client.client_id,
             scope=scope,
             jti=jti,
@@ -203,7 +210,7 @@ class OrmTokenStore:
             jti=jti,
             family=family,
             client=client,
-            user=user,
+            user_id=user_id,
             scope=scope,
             ip_address=self.ip,
             created_at=now,
@@ -213,7 +220,7 @@ class OrmTokenStore:
         if id_token and user is not None:
             id_claims: dict[str, Any] = {
                 "iss": token_settings.issuer,
-                "sub": subject_for(client, user),
+                "sub": subject_for(client, user_id),
                 "aud": client.client_id,
                 "iat": issued_at,
                 "exp": issued_at + int(token_settings.ID_TOKEN_LIFETIME),
@@ -247,9 +254,10 @@ class OrmTokenStore:
         now = self.now()
         tokens, access, refresh = self._prepare(
             client,
-            code.user,
+            code.user_id,
             code.scope,
             now=now,
+            user=code.user,
             family=code.family,
             refresh_scope=code.scope if wants_refresh else None,
             nonce=code.nonce,
@@ -291,7 +299,7 @@ class OrmTokenStore:
     ) -> TokenSet | None:
         now = self.now()
         tokens, access, new = self._prepare(
-            client, token.user, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token
+            client, token.user_id, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token
         )
         sealed = ""
         if int(token_settings.REFRESH_TOKEN_GRACE_PERIOD) > 0:
@@ -309,12 +317,13 @@ class OrmTokenStore:
         ):
             return None
         token.used_at = now  # receivers of token_refreshed see the tombstone as it is
-        transaction.on_commit(
-            lambda: signals.token_refreshed.send(
-                sender=RefreshToken, client=client, user=token.user, old=token, new=new
-            ),
-            using=using,
-        )
+
+        def notify() -> None:
+            # token.user is loaded (one query) only when someone listens.
+            if signals.token_refreshed.has_listeners(RefreshToken):
+                signals.token_refreshed.send(sender=RefreshToken, client=client, user=token.user, old=token, new=new)
+
+        transaction.on_commit(notify, using=using)
         return tokens
 
     def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
