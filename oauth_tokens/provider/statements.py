@@ -44,7 +44,7 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 class SelectOne:
     """The single row of ``build(value)`` (a queryset filtered on one column;
     ``select_related`` and ``annotate`` allowed), or None; the SQL is compiled once
-    per alias."""
+    per alias. ``value`` is bound as given: a string for the char columns used here."""
 
     def __init__(self, build: Callable[[Any], QuerySet]) -> None:
         self.build = build
@@ -78,11 +78,11 @@ class SelectOne:
         if len(rows) != 1:
             return None
         row = list(rows[0])
-        for position, (functions, expression) in converters:  # as SQLCompiler.apply_converters
-            value = row[position]
+        for index, (functions, expression) in converters:  # as SQLCompiler.apply_converters
+            converted = row[index]
             for convert in functions:
-                value = convert(value, expression, connection)
-            row[position] = value
+                converted = convert(converted, expression, connection)
+            row[index] = converted
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in get_related_populators(klass_info, select, using):
             populator.populate(row, obj)
