@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--driver", choices=["wsgi", "client"], default="wsgi",
                         help="call the WSGI handler directly (default) or go through django.test.Client")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile summary of our requests")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile summary of our requests and the token endpoint's phases")
     parser.add_argument("--sqlite-dir", help="directory for the SQLite file (default: a temporary directory)")
     parser.add_argument("--json", help="write every run's numbers to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")

@@ -25,11 +25,15 @@ def test_bench_runs_a_tiny_iteration(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     out = tmp_path / "results.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--sqlite-dir", str(tmp_path), "--json", str(out)],
+        [sys.executable, "-m", "bench", "--smoke", "--profile", "--sqlite-dir", str(tmp_path), "--json", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "== Targets ==" in result.stdout
+    # --profile: cProfile summaries, then the token endpoint's phases timed without a profiler.
+    assert "-- profile: ours refresh rotation" in result.stdout
+    rotation = result.stdout.split("-- phases: ours refresh rotation")[1]
+    assert "sign (RS256)" in rotation and "write: swap + INSERTs" in rotation
     (run,) = json.loads(out.read_text())
     measured = {row["name"]: row for row in run["resource"] + run["endpoints"]}
     assert {"unauthenticated", "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt",
