@@ -6,11 +6,13 @@ Receivers never get a token value: only rows (whose secrets are digests) and ids
 from django.dispatch import Signal
 
 #: Provider issued tokens. kwargs: ``client``, ``user`` (or None), ``access_token``
-#: (AccessToken row), ``refresh_token`` (RefreshToken row or None), ``grant_type``.
+#: (AccessToken row), ``refresh_token`` (RefreshToken row or None), ``grant_type``,
+#: ``ip`` (the requester's address or None).
 token_issued = Signal()
 
 #: A refresh token was rotated (provider) or a stored token refreshed (consumer).
-#: Provider kwargs: ``client``, ``user``, ``old``, ``new`` (RefreshToken rows).
+#: Provider kwargs: ``client``, ``user``, ``old``, ``new`` (RefreshToken rows),
+#: ``access_token`` (the new AccessToken row), ``ip`` (the requester's address or None).
 #: Consumer kwargs: ``provider`` (name), ``user``, ``token`` (ExternalToken row).
 token_refreshed = Signal()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.core.signals import setting_changed
@@ -102,8 +103,11 @@ def _insert_sql(model: type[Model], using: str) -> tuple[str, list, bool]:
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     returning = bool(connection.features.can_return_columns_from_insert)
     if returning:
-        suffix, _params = connection.ops.return_insert_columns([meta.pk])
-        sql = f"{sql} {suffix}"
+        suffix, suffix_params = connection.ops.return_insert_columns([meta.pk])
+        if suffix_params:  # a backend that returns through out-parameters: ask for the id after
+            returning = False
+        else:
+            sql = f"{sql} {suffix}"
     return sql, fields, returning
 
 
@@ -164,7 +168,7 @@ def _rotation_sql(token_model: type[Model], access_model: type[Model], using: st
 
     def cast(field) -> str:
         # No length on a varchar cast: an explicit cast truncates where an INSERT refuses.
-        if field.get_internal_type() == "CharField":
+        if (field.db_type(connection) or "").startswith("varchar"):
             return connection.ops.cast_char_field_without_max_length
         return field.cast_db_type(connection)
 
@@ -217,7 +221,7 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
     params.append(type(token)._meta.pk.get_db_prep_value(token.pk, connection))
     params += [f.get_db_prep_save(f.pre_save(successor, True), connection) for f in token_fields]
     params += [f.get_db_prep_save(f.pre_save(access, True), connection) for f in access_fields]
-    with connection.cursor() as cursor:
+    with savepoint_if_in_transaction(using), connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -228,6 +232,15 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
         obj._state.db = using
     setattr(access, link, successor)
     return True
+
+
+def savepoint_if_in_transaction(using: str):
+    """Inside a transaction (``ATOMIC_REQUESTS``, a caller's ``atomic``): a savepoint,
+    so a failed statement leaves that transaction usable. In autocommit: nothing,
+    a single statement is atomic on its own and needs no BEGIN/COMMIT round trips."""
+    if connections[using].in_atomic_block:
+        return transaction.atomic(using=using)
+    return nullcontext()
 
 
 def reset(**kwargs: Any) -> None:

@@ -1,9 +1,10 @@
 """The ORM implementation of ``oauth2.store.TokenStore``.
 
-Each state change is one transaction; rotation and code redemption are a single
-conditional UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests
-with one token give one successor on SQLite and PostgreSQL alike. Signals go
-out after commit.
+Each state change is atomic: one statement (client_credentials; a rotation on
+PostgreSQL) or one transaction. Rotation and code redemption are a conditional
+UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
+give one successor on SQLite and PostgreSQL alike. The hot statements are
+compiled once (``statements.py``). Signals go out after commit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils.module_loading import import_string
@@ -273,7 +275,7 @@ class OrmTokenStore:
             transaction.on_commit(
                 lambda: signals.token_issued.send(
                     sender=Client, client=client, user=code.user, access_token=access,
-                    refresh_token=refresh, grant_type="authorization_code",
+                    refresh_token=refresh, grant_type="authorization_code", ip=self.ip,
                 ),
                 using=using,
             )
@@ -283,11 +285,12 @@ class OrmTokenStore:
         tokens, access, _ = self._prepare(client, None, scope, now=self.now(), family=None)
         using = router.db_for_write(AccessToken)
         # One INSERT: atomic on its own, no transaction to open and commit around it.
-        statements.insert(access, using=using)
+        with statements.savepoint_if_in_transaction(using):
+            statements.insert(access, using=using)
         transaction.on_commit(
             lambda: signals.token_issued.send(
                 sender=Client, client=client, user=None, access_token=access,
-                refresh_token=None, grant_type="client_credentials",
+                refresh_token=None, grant_type="client_credentials", ip=self.ip,
             ),
             using=using,
         )
@@ -320,23 +323,33 @@ class OrmTokenStore:
 
         def notify() -> None:
             # token.user is loaded (one query) only when someone listens.
-            if signals.token_refreshed.has_listeners(RefreshToken):
-                signals.token_refreshed.send(sender=RefreshToken, client=client, user=token.user, old=token, new=new)
+            if not signals.token_refreshed.has_listeners(RefreshToken):
+                return
+            try:
+                user = token.user
+            except ObjectDoesNotExist:  # deleted meanwhile
+                user = None
+            signals.token_refreshed.send(
+                sender=RefreshToken, client=client, user=user, old=token, new=new, access_token=access, ip=self.ip
+            )
 
         transaction.on_commit(notify, using=using)
         return tokens
 
     def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
-        token.refresh_from_db(fields=["used_at", "revoked_at", "successor_response"])
+        # Decided on the primary: a lagging replica could still show the token
+        # unspent and turn a harmless race into a reuse that revokes the family.
+        primary = router.db_for_write(RefreshToken)
+        token.refresh_from_db(using=primary, fields=["used_at", "revoked_at", "successor_response"])
         if token.used_at is None or token.revoked_at is not None or not token.successor_response:
             return None
         grace = float(token_settings.REFRESH_TOKEN_GRACE_PERIOD)
         elapsed = (self.now() - token.used_at).total_seconds()
         if elapsed > grace:
-            RefreshToken.objects.filter(pk=token.pk).update(successor_response="")
+            RefreshToken.objects.using(primary).filter(pk=token.pk).update(successor_response="")
             return None
         # Only the immediately previous token qualifies: its successor must be unspent.
-        successor = RefreshToken.objects.filter(parent=token).only("used_at", "revoked_at").first()
+        successor = RefreshToken.objects.using(primary).filter(parent=token).only("used_at", "revoked_at").first()
         if successor is None or successor.used_at is not None or successor.revoked_at is not None:
             return None
         try:

@@ -21,8 +21,12 @@ from oauth_tokens.oauth2.errors import TooManyRequests
 from oauth_tokens.settings import token_settings
 
 #: How long an address that authenticated as a client stays exempt from that
-#: client id's lockout.
+#: client id's lockout, counted from its last successful authentication.
 TRUSTED_ADDRESS_TTL = 7 * 24 * 3600
+#: The exemption mark is rewritten at most this often (not on every request); it
+#: is written to live TRUSTED_ADDRESS_TTL + TRUSTED_ADDRESS_RENEWAL, so it always
+#: covers the full TTL after the last success.
+TRUSTED_ADDRESS_RENEWAL = 24 * 3600
 
 
 def _now() -> float:
@@ -80,13 +84,14 @@ def record_failure(client_id: str | None, ip: str) -> None:
 def record_success(client_id: str, ip: str, trusted_since: float | None = None) -> None:
     """``ip`` authenticated as ``client_id``: exempt it from that client id's lockout.
 
-    The mark is rewritten only when missing or half-way to expiry, not on every
+    The mark is rewritten only when missing or older than a day, not on every
     request: with a shared cache that is one write (a Redis round trip) saved per
-    token request, and a client in steady use never loses its exemption.
+    token request. It lives a day longer than the TTL, so the exemption still
+    lasts a full week after the last success.
     """
     if not ip or int(token_settings.CLIENT_AUTH_FAILURE_LIMIT) <= 0:
         return
     now = _now()
-    if trusted_since is not None and now - trusted_since < TRUSTED_ADDRESS_TTL / 2:
+    if trusted_since is not None and now - trusted_since < TRUSTED_ADDRESS_RENEWAL:
         return
-    cache.set(_trusted_key(client_id, ip), now, timeout=TRUSTED_ADDRESS_TTL)
+    cache.set(_trusted_key(client_id, ip), now, timeout=TRUSTED_ADDRESS_TTL + TRUSTED_ADDRESS_RENEWAL)

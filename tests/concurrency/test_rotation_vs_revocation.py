@@ -5,10 +5,10 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client as HttpClient
 
-from oauth_tokens.provider import keys
+from oauth_tokens.provider import statements
 from oauth_tokens.provider.models import AccessToken, RefreshToken
 from tests.conftest import basic
 
@@ -33,15 +33,20 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
     auth = basic(flow.client.client_id, flow.client.secret)
 
     inside_rotation, release = threading.Event(), threading.Event()
-    real_sign = keys.sign
+    real_swap = statements.swap_and_insert
 
-    def slow_sign(claims, **kw):
-        if threading.current_thread().name == "rotation":
+    def swap_then_wait(*args, **kwargs):
+        # The rotation's writes done, its transaction (as under ATOMIC_REQUESTS)
+        # still open: R2 stays locked while the thief's revocation comes in.
+        if threading.current_thread().name != "rotation":
+            return real_swap(*args, **kwargs)
+        with transaction.atomic(using=kwargs["using"]):
+            swapped = real_swap(*args, **kwargs)
             inside_rotation.set()
             release.wait(10)
-        return real_sign(claims, **kw)
+        return swapped
 
-    monkeypatch.setattr(keys, "sign", slow_sign)
+    monkeypatch.setattr(statements, "swap_and_insert", swap_then_wait)
     results = {}
 
     def post(name, refresh_token):
@@ -61,6 +66,7 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
     deadline = time.monotonic() + 10
     while waiting_on_a_lock() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)  # until the revocation queues behind the rotation's lock
+    assert waiting_on_a_lock() > 0  # the race this test is about did happen
     release.set()
     rotation.join(20)
     thief.join(20)
@@ -73,3 +79,31 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
     if results["rotation"].status_code == 200:
         again = flow.refresh(results["rotation"].json()["refresh_token"])
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_a_lock_timeout_inside_atomic_requests_answers_503_and_spends_nothing(flow, monkeypatch):
+    """Under ATOMIC_REQUESTS the rotation's statement runs inside the request's
+    transaction: a lock timeout there answers 503 (not 500) and spends nothing;
+    the client's retry succeeds."""
+    tokens = flow.code_tokens(scope="read")
+    row = RefreshToken.objects.get(parent__isnull=True)
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT id FROM oauth_tokens_provider_refreshtoken WHERE id = %s FOR UPDATE", [row.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        response = flow.refresh(tokens["refresh_token"])
+        assert response.status_code == 503, response.content
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert response["Cache-Control"] == "no-store"
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    row.refresh_from_db()
+    assert row.used_at is None and row.successor_response == ""
+    assert flow.refresh(tokens["refresh_token"]).status_code == 200

@@ -118,12 +118,19 @@ def test_access_token_ids_are_time_ordered_uuids(flow):
     assert len(set(jtis)) == 3
 
 
+def statements_of(queries) -> list[str]:
+    # The test runs inside a transaction (pytest-django), where the token endpoint
+    # wraps its single statements in a savepoint; in autocommit there is none.
+    first_words = [q["sql"].split()[0] for q in queries.captured_queries]
+    return [word for word in first_words if word not in ("SAVEPOINT", "RELEASE")]
+
+
 def test_a_refresh_reads_client_and_token_in_one_query_and_writes_in_one_statement(flow):
     refresh_token = flow.code_tokens()["refresh_token"]
     with CaptureQueriesContext(connection) as queries:
         response = flow.refresh(refresh_token)
     assert response.status_code == 200, response.content
-    statements_run = [q["sql"].split()[0] for q in queries.captured_queries]
+    statements_run = statements_of(queries)
     reads = [s for s in statements_run if s == "SELECT"]
     assert len(reads) == 1  # the refresh token joined with its client (and the user's is_active)
     if connection.vendor == "postgresql":
@@ -137,7 +144,7 @@ def test_client_credentials_is_one_read_and_one_insert(flow):
     with CaptureQueriesContext(connection) as queries:
         response = flow.token({"grant_type": "client_credentials", "scope": "read"})
     assert response.status_code == 200, response.content
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "INSERT"]
+    assert statements_of(queries) == ["SELECT", "INSERT"]
 
 
 def test_a_preloaded_row_is_handed_out_once():

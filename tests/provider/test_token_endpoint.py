@@ -334,6 +334,7 @@ def test_token_issued_is_sent_after_commit(flow, received, django_capture_on_com
     assert kind == "issued" and kwargs["client"] == flow.client and kwargs["grant_type"] == "client_credentials"
     assert kwargs["user"] is None and kwargs["refresh_token"] is None
     assert kwargs["access_token"].jti == decode(r.json()["access_token"])["jti"]
+    assert kwargs["ip"] == "127.0.0.1"  # for a receiver that keeps a permanent issuance log
 
 
 def test_code_and_refresh_signals(flow, user, received, django_capture_on_commit_callbacks):
@@ -351,6 +352,9 @@ def test_code_and_refresh_signals(flow, user, received, django_capture_on_commit
     assert kind == "refreshed" and refreshed["client"] == flow.client and refreshed["user"] == user
     assert refreshed["new"].parent_id == refreshed["old"].pk
     assert refreshed["old"].used_at is not None and refreshed["new"].used_at is None
+    assert refreshed["access_token"].jti == decode(r.json()["access_token"])["jti"]
+    assert refreshed["access_token"].refresh_token == refreshed["new"]
+    assert issued["ip"] == refreshed["ip"] == "127.0.0.1"
 
 
 def test_signals_carry_no_token_values(flow, received, django_capture_on_commit_callbacks):

@@ -232,7 +232,7 @@ def test_client_id_lockout_spares_addresses_that_authenticated_before(flow):
     assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 429
 
 
-def test_the_exemption_is_written_once_and_renewed_half_way(flow, monkeypatch):
+def test_the_exemption_is_written_once_a_day_and_lasts_a_week_after_the_last_success(flow, monkeypatch):
     """A client in steady use keeps its address's exemption without a cache write
     on every token request (with Redis: a round trip saved per request)."""
     from django.core.cache import cache
@@ -241,14 +241,21 @@ def test_the_exemption_is_written_once_and_renewed_half_way(flow, monkeypatch):
 
     writes = []
     real_set = cache.set
-    monkeypatch.setattr(cache, "set", lambda key, *a, **k: (writes.append(key), real_set(key, *a, **k))[1])
+    def recording_set(key, *args, **kwargs):
+        writes.append((key, kwargs["timeout"]))
+        return real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", recording_set)
     for _ in range(3):
         assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
     assert len(writes) == 1
-    later = throttle._now() + throttle.TRUSTED_ADDRESS_TTL / 2 + 1
+    # Written to outlive the week by the renewal interval: a success just before a
+    # renewal is due is still covered for the full week after it.
+    assert writes[0][1] == throttle.TRUSTED_ADDRESS_TTL + throttle.TRUSTED_ADDRESS_RENEWAL
+    later = throttle._now() + throttle.TRUSTED_ADDRESS_RENEWAL + 1
     monkeypatch.setattr(throttle, "_now", lambda: later)
     assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
-    assert len(writes) == 2 and writes[0] == writes[1]
+    assert len(writes) == 2 and writes[0][0] == writes[1][0]
 
 
 def test_forwarded_for_is_ignored_without_num_proxies(flow):
