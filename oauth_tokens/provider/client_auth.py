@@ -34,5 +34,5 @@ def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
         )
         raise
     if client.is_confidential:
-        throttle.record_success(client.client_id, ip, trusted_since if client.client_id == claimed_id else None)
+        throttle.record_success(client.client_id, ip, trusted_since)
     return client

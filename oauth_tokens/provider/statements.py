@@ -126,10 +126,23 @@ def insert(obj: M, *, using: str) -> M:
             pk = cursor.fetchone()[0]
         else:
             pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    return _saved(obj, pk, using)
+
+
+def _saved(obj: M, pk: Any, using: str) -> M:
+    """``obj`` as ``save()`` leaves a new instance: its key set, no longer adding."""
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = using
     return obj
+
+
+def insert_linked(row: Model, *, link: str, linked: Model | None, using: str) -> None:
+    """INSERT ``linked`` (if any), point ``row``'s ``link`` field at it, INSERT ``row``."""
+    if linked is not None:
+        insert(linked, using=using)
+        setattr(row, link, linked)
+    insert(row, using=using)
 
 
 def _update_sql(model: type[Model], using: str, assign: tuple[str, ...], unset: tuple[str, ...]) -> tuple:
@@ -208,9 +221,7 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
         with transaction.atomic(using=using):
             if update_if_unset(type(token), token.pk, values, unset=unset, using=using) != 1:
                 return False
-            insert(successor, using=using)
-            setattr(access, link, successor)
-            insert(access, using=using)
+            insert_linked(access, link=link, linked=successor, using=using)
         return True
     assign = tuple(values)
     sql, update_fields, token_fields, access_fields = _cached(
@@ -226,10 +237,8 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
         row = cursor.fetchone()
     if row is None:
         return False
-    for obj, pk in ((successor, row[0]), (access, row[1])):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = using
+    _saved(successor, row[0], using)
+    _saved(access, row[1], using)
     setattr(access, link, successor)
     return True
 

@@ -41,10 +41,6 @@ def subject_for(client: Client, user_id: Any | None) -> str:
     return str(user_id) if user_id is not None else client.client_id
 
 
-def _atomic(using: str):
-    return transaction.atomic(using=using)
-
-
 def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str, Any]:
     """OIDC standard claims for the granted scopes, plus the project's hook."""
     claims: dict[str, Any] = {}
@@ -162,8 +158,8 @@ class OrmTokenStore:
 
     # -- issuing -------------------------------------------------------------
     # Tokens are made and signed (the slow part, ~0.3 ms for RS256) before any
-    # transaction opens; the transaction then only runs the INSERTs (and, for a
-    # rotation, the compare-and-swap), so it holds its locks for as short as possible.
+    # write; the write then only runs the INSERTs (and, for a rotation or a code,
+    # the compare-and-swap), so it holds its locks for as short as possible.
     def _prepare(
         self,
         client: Client,
@@ -179,7 +175,7 @@ class OrmTokenStore:
         auth_time: datetime | None = None,
         id_token: bool = False,
     ) -> tuple[TokenSet, AccessToken, RefreshToken | None]:
-        """The token response and its unsaved rows (``_save`` writes them). ``user``
+        """The token response and its unsaved rows (the caller writes them). ``user``
         (the instance) is needed only for an ID token's claims."""
         issued_at = int(now.timestamp())
         lifetime = client.access_lifetime()
@@ -244,13 +240,6 @@ class OrmTokenStore:
         )
         return tokens, access_row, refresh_row
 
-    @staticmethod
-    def _save(access: AccessToken, refresh: RefreshToken | None, using: str) -> None:
-        if refresh is not None:
-            statements.insert(refresh, using=using)
-            access.refresh_token = refresh
-        statements.insert(access, using=using)
-
     def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
         wants_refresh = "refresh_token" in client.grant_type_list
         now = self.now()
@@ -267,11 +256,11 @@ class OrmTokenStore:
             id_token="openid" in scopes.parse(code.scope),
         )
         using = router.db_for_write(AccessToken)
-        with _atomic(using):
+        with transaction.atomic(using=using):
             if statements.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
                                           using=using) != 1:
                 return None
-            self._save(access, refresh, using)
+            statements.insert_linked(access, link="refresh_token", linked=refresh, using=using)
             transaction.on_commit(
                 lambda: signals.token_issued.send(
                     sender=Client, client=client, user=code.user, access_token=access,
@@ -377,7 +366,7 @@ def revoke_family(
         "reuse": TokenEvent.REUSE_DETECTED,
         "code_replay": TokenEvent.CODE_REPLAYED,
     }.get(reason, TokenEvent.REVOKED)
-    with _atomic(router.db_for_write(RefreshToken)):
+    with transaction.atomic(using=router.db_for_write(RefreshToken)):
         revocation.lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
         count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
             revoked_at=now, successor_response=""

@@ -93,6 +93,20 @@ def restore_in_place(apps, schema_editor):
         schema_editor.execute(schema_editor._create_like_index_sql(model, field))
 
 
+def unique_constraints():
+    """unique=True on each UNIQUE field becomes a named UniqueConstraint."""
+    operations = []
+    for model_name, field, name in UNIQUE:
+        operations.append(migrations.AlterField(
+            model_name=model_name, name=field, field=models.CharField(editable=False, max_length=64)
+        ))
+    for model_name, field, name in UNIQUE:
+        operations.append(migrations.AddConstraint(
+            model_name=model_name, constraint=models.UniqueConstraint(fields=(field,), name=name)
+        ))
+    return operations
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("oauth_tokens_provider", "0002_revocation_state"),
@@ -132,40 +146,9 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="accesstoken", name="jti", field=models.CharField(editable=False, max_length=64)
-                ),
-                migrations.AlterField(
-                    model_name="refreshtoken", name="digest", field=models.CharField(editable=False, max_length=64)
-                ),
-                migrations.AddConstraint(
-                    model_name="accesstoken",
-                    constraint=models.UniqueConstraint(fields=("jti",), name="oauth_at_jti_unique"),
-                ),
-                migrations.AddConstraint(
-                    model_name="refreshtoken",
-                    constraint=models.UniqueConstraint(fields=("digest",), name="oauth_rt_digest_unique"),
-                ),
-            ],
+            state_operations=unique_constraints(),
             database_operations=[
-                UnlessPostgreSQL([
-                    migrations.AlterField(
-                        model_name="accesstoken", name="jti", field=models.CharField(editable=False, max_length=64)
-                    ),
-                    migrations.AlterField(
-                        model_name="refreshtoken", name="digest",
-                        field=models.CharField(editable=False, max_length=64),
-                    ),
-                    migrations.AddConstraint(
-                        model_name="accesstoken",
-                        constraint=models.UniqueConstraint(fields=("jti",), name="oauth_at_jti_unique"),
-                    ),
-                    migrations.AddConstraint(
-                        model_name="refreshtoken",
-                        constraint=models.UniqueConstraint(fields=("digest",), name="oauth_rt_digest_unique"),
-                    ),
-                ]),
+                UnlessPostgreSQL(unique_constraints()),
                 migrations.RunPython(rename_in_place, restore_in_place),
             ],
         ),
