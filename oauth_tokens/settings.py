@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "PKCE_REQUIRED": True,
     # PostgreSQL: the token endpoint's statements are PREPAREd once per
     # connection and then EXECUTEd, so the server stops parsing and planning
-    # them on every request (about 0.4 ms of a refresh). Off by itself for a
+    # them on every request (about 0.3 ms of a refresh). Off by itself for a
     # database with DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction
     # mode) or server_side_binding; False turns it off everywhere.
     "PREPARED_STATEMENTS": True,

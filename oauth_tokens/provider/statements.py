@@ -13,8 +13,10 @@ they are logged, counted and routed like any other.
 
 On PostgreSQL each statement is also PREPAREd once per connection and then
 EXECUTEd (``_execute``): Django sends every query as new text, which the
-server parses and plans each time, about 0.1 ms for the refresh token's
-joined read and 0.25 ms for the rotation's write (``EXPLAIN (SUMMARY)``).
+server parses, analyses and plans each time. Skipping that saves about
+0.15 ms on the refresh token's joined read and 0.18 ms on the rotation's
+write (a loop of reads and rotations on one connection, literal SQL against
+EXECUTE).
 """
 
 from __future__ import annotations
