@@ -22,6 +22,7 @@ EXECUTE).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import threading
@@ -81,12 +82,12 @@ def _prepares(using: str) -> bool:
             and not settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
             and (settings_dict.get("OPTIONS") or {}).get("server_side_binding") is not True
         )
-    return _cached(("prepares", using), lambda: (decide(),))[0] and using not in _lost
+    return _cached(("prepares", using), decide) and using not in _lost
 
 
 def numbered(sql: str) -> str:
     """Django's ``%s`` placeholders as PostgreSQL's ``$1, $2, ...`` (``%%`` is a ``%``)."""
-    counter = iter(range(1, len(sql)))
+    counter = itertools.count(1)
     return re.sub(r"%([s%])", lambda m: f"${next(counter)}" if m.group(1) == "s" else "%", sql)
 
 

@@ -109,6 +109,10 @@ class OAuthView(View):
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
             return error_response(exc)
+        except OperationalError:
+            # A lock timeout, a deadlock victim, a lost prepared statement, the
+            # database out of reach: nothing was written; the client may retry.
+            return error_response(TemporarilyUnavailable())
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = error_response(InvalidRequest(f"Method {request.method} is not allowed", status_code=405))
@@ -124,13 +128,9 @@ class TokenView(OAuthView):
     @method_decorator(sensitive_variables())
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
-        try:
-            _client, tokens = create_token_response(
-                token_request, OrmTokenStore(ip=token_request.client_ip), client_auth.authenticate
-            )
-        except OperationalError:
-            # A lock timeout or deadlock victim: nothing was written; the client may retry.
-            raise TemporarilyUnavailable() from None
+        _client, tokens = create_token_response(
+            token_request, OrmTokenStore(ip=token_request.client_ip), client_auth.authenticate
+        )
         return json_response(tokens.to_dict())
 
     @method_decorator(sensitive_variables())

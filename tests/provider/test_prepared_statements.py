@@ -14,11 +14,6 @@ from tests.provider.test_statements import prepared_statements, statements_of
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_placeholders_are_numbered_and_percent_signs_unescaped():
-    sql = "SELECT a FROM t WHERE b LIKE 'x%%' AND c = %s AND d IN (%s, %s)"
-    assert statements.numbered(sql) == "SELECT a FROM t WHERE b LIKE 'x%' AND c = $1 AND d IN ($2, $3)"
-
-
 @pytest.fixture(autouse=True)
 def postgres_only():
     if connection.vendor != "postgresql":
@@ -139,3 +134,16 @@ def test_preparing_can_be_turned_off(flow, settings, monkeypatch, switch):
     response, queries = rotate(flow, tokens["refresh_token"])
     assert response.status_code == 200, response.content
     assert first_words(queries) == ["SELECT", "WITH"]
+
+
+@pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
+def test_other_endpoints_answer_503_not_500_when_a_statement_is_lost_in_a_transaction(flow, monkeypatch, path):
+    tokens = flow.code_tokens()  # prepares the client lookup on this connection
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    response = flow.token({"token": tokens["refresh_token"]}, path=path)
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable" and response["Cache-Control"] == "no-store"
+    retry = flow.token({"token": tokens["refresh_token"]}, path=path)
+    assert retry.status_code == 200, retry.content

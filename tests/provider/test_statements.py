@@ -196,3 +196,8 @@ def test_a_token_of_another_client_is_not_preloaded_for_this_one(flow):
                           auth=basic(other.client_id, other.secret))
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     assert RefreshToken.objects.get(digest=crypto.digest(refresh_token)).used_at is None
+
+
+def test_placeholders_are_numbered_for_prepare_and_percent_signs_unescaped():
+    sql = "SELECT a FROM t WHERE b LIKE 'x%%' AND c = %s AND d IN (%s, %s)"
+    assert statements.numbered(sql) == "SELECT a FROM t WHERE b LIKE 'x%' AND c = $1 AND d IN ($2, $3)"
