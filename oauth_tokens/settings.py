@@ -57,11 +57,12 @@ DEFAULTS: dict[str, Any] = {
     "NUM_PROXIES": 0,
     # Require PKCE for confidential clients too (always required for public).
     "PKCE_REQUIRED": True,
-    # PostgreSQL: the token endpoint's statements are PREPAREd once per
-    # connection and then EXECUTEd, so the server stops parsing and planning
-    # them on every request (about 0.3 ms of a refresh). Off by itself for a
-    # database with DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction
-    # mode) or server_side_binding; False turns it off everywhere.
+    # PostgreSQL: the token endpoint's statements are PREPAREd on their second
+    # use on a connection (persistent connections) and EXECUTEd from then on, in
+    # autocommit, so the server stops parsing and planning them on every request
+    # (about 0.3 ms of a refresh). Off by itself for a database with
+    # DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction mode) or
+    # server_side_binding; False turns it off everywhere (README).
     "PREPARED_STATEMENTS": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,

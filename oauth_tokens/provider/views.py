@@ -7,11 +7,12 @@ A request flows: parse here -> ``oauth2.server`` (authenticate, grant) ->
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import OperationalError
+from django.db import OperationalError, connections, transaction
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -26,6 +27,8 @@ from oauth_tokens.provider import authority, client_auth, models
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
+
+logger = logging.getLogger(__name__)
 
 SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "access_token")
 
@@ -110,8 +113,14 @@ class OAuthView(View):
         except OAuth2Error as exc:
             return error_response(exc)
         except OperationalError:
-            # A lock timeout, a deadlock victim, a lost prepared statement, the
-            # database out of reach: nothing was written; the client may retry.
+            # A lock timeout, a deadlock victim, a dropped connection: the client
+            # may retry. A transaction around the view (ATOMIC_REQUESTS) is rolled
+            # back, not committed with whatever the request wrote before.
+            logger.warning("Database error on %s: answered 503 temporarily_unavailable", request.path,
+                           exc_info=True)
+            for connection in connections.all(initialized_only=True):
+                if connection.in_atomic_block:
+                    transaction.set_rollback(True, using=connection.alias)
             return error_response(TemporarilyUnavailable())
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

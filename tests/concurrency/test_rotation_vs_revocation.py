@@ -1,6 +1,7 @@
 """A rotation and a family revocation racing on PostgreSQL: no deadlock, no 500,
 and no live token left in a revoked family."""
 
+import logging
 import threading
 import time
 
@@ -107,3 +108,36 @@ def test_a_lock_timeout_inside_atomic_requests_answers_503_and_spends_nothing(fl
     row.refresh_from_db()
     assert row.used_at is None and row.successor_response == ""
     assert flow.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_a_lock_timeout_while_revoking_answers_503_and_revokes_nothing(flow, monkeypatch, caplog):
+    """Any OAuth endpoint, not only the token endpoint: a database OperationalError
+    is a 503 the client may retry (logged for the operator), never a 500, and the
+    request's transaction is rolled back."""
+    tokens = flow.code_tokens(scope="read")
+    row = RefreshToken.objects.get()
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:  # a rotation of this token in flight
+            cursor.execute("SELECT id FROM oauth_tokens_provider_refreshtoken WHERE id = %s FOR UPDATE", [row.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        with caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.views"):
+            response = flow.token({"token": tokens["refresh_token"]}, path="/oauth/revoke")
+        assert response.status_code == 503, response.content
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert response["Cache-Control"] == "no-store" and response["Retry-After"] == "1"
+        assert "answered 503" in caplog.text
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    row.refresh_from_db()
+    assert row.revoked_at is None and not AccessToken.objects.filter(revoked_at__isnull=False).exists()
+    retry = flow.token({"token": tokens["refresh_token"]}, path="/oauth/revoke")
+    assert retry.status_code == 200, retry.content
+    row.refresh_from_db()
+    assert row.revoked_at is not None

@@ -1,14 +1,17 @@
-"""PostgreSQL: the token endpoint's statements are PREPAREd once per connection
-and then EXECUTEd, and a token request still gets its answer when the server
-lost the statements (a pooler, DISCARD ALL) or a migration made them stale."""
+"""PostgreSQL: the token endpoint's statements are PREPAREd on their second use on
+a connection and EXECUTEd from then on, in autocommit only; a token request
+still gets its answer when the server lost the statements (a pooler, DISCARD
+ALL) or a migration made them stale."""
 
 import logging
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from oauth_tokens.provider import statements
-from oauth_tokens.provider.models import RefreshToken
+from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from tests.provider.test_statements import prepared_statements, statements_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -23,7 +26,7 @@ def postgres_only():
     # Leave the session and what this process knows of it in step for the next tests.
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
-    statements._prepared.clear()
+    statements._uses.clear()
     statements.reset()  # forget an alias marked as losing its statements
 
 
@@ -32,60 +35,80 @@ def first_words(queries) -> list[str]:
 
 
 def rotate(flow, refresh_token):
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as queries:
         response = flow.refresh(refresh_token)
-    return response, queries
+    assert response.status_code == 200, response.content
+    return response.json()["refresh_token"], first_words(queries)
 
 
-def test_each_statement_is_prepared_once_per_connection(flow):
-    tokens = flow.code_tokens()
-    first, _ = rotate(flow, tokens["refresh_token"])
-    assert first.status_code == 200, first.content
-    second, queries = rotate(flow, first.json()["refresh_token"])
-    assert second.status_code == 200, second.content
-    # The second refresh sends only EXECUTEs: no SQL text for the server to parse and plan.
+def warm(flow) -> str:
+    """A refresh token after two rotations on this connection: its statements prepared."""
+    refresh_token = flow.code_tokens()["refresh_token"]
+    for _ in range(statements.PREPARE_ON_USE):
+        refresh_token, _words = rotate(flow, refresh_token)
+    return refresh_token
+
+
+def test_a_statement_is_prepared_on_its_second_use_and_executed_from_then_on(flow):
+    refresh_token = flow.code_tokens()["refresh_token"]
+    refresh_token, first = rotate(flow, refresh_token)
+    assert first == ["SELECT", "WITH"]  # first use: plain SQL, nothing held by the server
+    refresh_token, second = rotate(flow, refresh_token)
+    assert second == ["PREPARE", "EXECUTE", "PREPARE", "EXECUTE"]
+    with CaptureQueriesContext(connection) as queries:
+        response = flow.refresh(refresh_token)
+    assert response.status_code == 200, response.content
+    # From then on only EXECUTEs: no SQL text for the server to parse and plan.
     assert first_words(queries) == ["EXECUTE", "EXECUTE"]
     assert statements_of(queries) == ["SELECT", "WITH"]
-    held = prepared_statements()
-    assert sum(name.startswith("oauth_tokens_") for name in held) >= 2
+    assert sum(name.startswith("oauth_tokens_") for name in prepared_statements()) == 2
 
 
-def test_statements_lost_by_the_server_are_answered_and_preparing_stops(flow, caplog):
-    tokens = flow.code_tokens()
-    first, _ = rotate(flow, tokens["refresh_token"])
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")  # what a pool's reset or another server connection looks like
-    with caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.statements"):
-        second, _ = rotate(flow, first.json()["refresh_token"])
-    assert second.status_code == 200, second.content
-    assert "stops preparing statements" in caplog.text
-    third, queries = rotate(flow, second.json()["refresh_token"])
-    assert third.status_code == 200, third.content
-    assert first_words(queries) == ["SELECT", "WITH"]  # plain SQL from now on in this process
-    assert RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).count() == 1
+def test_a_connection_per_request_never_prepares(flow):
+    """CONN_MAX_AGE = 0: each request gets a new connection, where a PREPARE would
+    be an extra round trip for a statement run once."""
+    refresh_token = flow.code_tokens()["refresh_token"]
+    for _ in range(3):
+        connection.close()
+        refresh_token, words = rotate(flow, refresh_token)
+        assert words == ["SELECT", "WITH"]
 
 
-def test_statements_lost_inside_atomic_requests_answer_503_then_the_retry_works(flow, monkeypatch):
-    tokens = flow.code_tokens()
-    first, _ = rotate(flow, tokens["refresh_token"])
+def test_inside_a_transaction_statements_run_as_plain_sql(flow, monkeypatch):
+    """There a lost statement would abort the transaction; ATOMIC_REQUESTS (and the
+    code exchange, always in a transaction) run plain SQL."""
+    refresh_token = warm(flow)
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    lost, _ = rotate(flow, first.json()["refresh_token"])
-    assert lost.status_code == 503, lost.content
-    assert lost.json()["error"] == "temporarily_unavailable" and lost["Cache-Control"] == "no-store"
-    live = RefreshToken.objects.get(used_at__isnull=True)
-    assert live.successor_response == "" and live.revoked_at is None  # nothing was spent: the retry gets fresh tokens
-    retry, _ = rotate(flow, first.json()["refresh_token"])
-    assert retry.status_code == 200, retry.content
+        cursor.execute("DEALLOCATE ALL")  # would break an EXECUTE
+    refresh_token, words = rotate(flow, refresh_token)
+    assert "EXECUTE" not in words and "PREPARE" not in words
+    refresh_token, words = rotate(flow, refresh_token)
+    assert "EXECUTE" not in words
+
+
+@pytest.mark.parametrize("lost", ["every statement", "the write only"])
+def test_statements_lost_by_the_server_are_answered_and_preparing_stops(flow, caplog, lost):
+    refresh_token = warm(flow)
+    with connection.cursor() as cursor:
+        if lost == "every statement":  # what a pool's reset looks like
+            cursor.execute("DEALLOCATE ALL")
+        else:  # a pooler's other server session: some statements there, some not
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%WITH swapped%%'")
+            cursor.execute(f"DEALLOCATE {cursor.fetchone()[0]}")
+    with caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.statements"):
+        refresh_token, words = rotate(flow, refresh_token)
+    assert "stops preparing statements" in caplog.text
+    refresh_token, words = rotate(flow, refresh_token)
+    assert words == ["SELECT", "WITH"]  # plain SQL from now on in this process
+    assert RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).count() == 1
+    assert AccessToken.objects.count() == 2 + statements.PREPARE_ON_USE + 1  # code, warm-up, then 2 more
 
 
 @pytest.fixture
 def client_name_as_text():
     """A migration changing the type of a column the refresh's read returns."""
-    table = "oauth_tokens_provider_client"
+    table = Client._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "name" TYPE text')
     yield
@@ -93,32 +116,56 @@ def client_name_as_text():
         cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "name" TYPE varchar(200)')
 
 
-@pytest.mark.parametrize("atomic_requests", [False, True])
-def test_a_statement_made_stale_by_a_migration_is_prepared_again(flow, monkeypatch, request, atomic_requests):
-    tokens = flow.code_tokens()
-    first, _ = rotate(flow, tokens["refresh_token"])  # prepared, with name as varchar(200)
+def test_a_statement_made_stale_by_a_migration_is_prepared_again(flow, request):
+    refresh_token = warm(flow)  # the read prepared with name as varchar(200)
     request.getfixturevalue("client_name_as_text")
-    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic_requests)
-    refresh_token = first.json()["refresh_token"]
-    response, _ = rotate(flow, refresh_token)
-    if atomic_requests:  # the aborted transaction answers 503; the retry prepares afresh
-        assert response.status_code == 503, response.content
-        response, _ = rotate(flow, refresh_token)
-    assert response.status_code == 200, response.content
-    again, queries = rotate(flow, response.json()["refresh_token"])
-    assert again.status_code == 200, again.content
-    assert "EXECUTE" in first_words(queries)  # still prepared: a stale statement is not a lost one
+    refresh_token, words = rotate(flow, refresh_token)
+    assert words[:4] == ["EXECUTE", "DEALLOCATE", "PREPARE", "EXECUTE"]
+    refresh_token, words = rotate(flow, refresh_token)
+    assert words == ["EXECUTE", "EXECUTE"]  # still prepared: a stale statement is not a lost one
 
 
 def test_a_statement_the_session_already_holds_is_prepared_afresh(flow):
     """A pooled server session can hold our statement though this connection never
     prepared it (and it may be stale): it is replaced, not an error."""
-    tokens = flow.code_tokens()
-    first, _ = rotate(flow, tokens["refresh_token"])
-    statements._prepared.clear()
-    second, queries = rotate(flow, first.json()["refresh_token"])
-    assert second.status_code == 200, second.content
-    assert "DEALLOCATE" in first_words(queries)
+    refresh_token = warm(flow)
+    statements._uses.clear()
+    refresh_token, _words = rotate(flow, refresh_token)
+    refresh_token, words = rotate(flow, refresh_token)
+    assert "DEALLOCATE" in words
+
+
+def test_a_percent_sign_in_the_sql_survives_preparing():
+    """Django writes a literal % as %%; the PREPAREd text must have one."""
+    by_name = statements.SelectOne(
+        lambda value: Client.objects.filter(client_id=value).extra(where=["name NOT LIKE 'zz%%'"])
+    )
+    client = Client.objects.create(name="a client", client_type=Client.CONFIDENTIAL)
+    other = Client.objects.create(name="zz hidden", client_type=Client.CONFIDENTIAL)
+    for _ in range(statements.PREPARE_ON_USE + 1):
+        assert by_name(client.client_id, using="default") == client
+        assert by_name(other.client_id, using="default") is None
+    assert any("'zz%'" in sql for sql in prepared_statements().values())
+
+
+def test_each_thread_prepares_on_its_own_connection(flow):
+    refresh_token = warm(flow)
+    results = []
+
+    def other_thread():
+        try:
+            with CaptureQueriesContext(connections["default"]) as queries:
+                response = flow.refresh(refresh_token)
+            results.append((response.status_code, first_words(queries)))
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    # A new connection: the statement's first use there is plain SQL, not an
+    # EXECUTE of a statement only the main thread's session holds.
+    assert results == [(200, ["SELECT", "WITH"])]
 
 
 @pytest.mark.parametrize("switch", ["setting", "DISABLE_SERVER_SIDE_CURSORS", "server_side_binding"])
@@ -130,20 +177,7 @@ def test_preparing_can_be_turned_off(flow, settings, monkeypatch, switch):
     else:
         monkeypatch.setitem(connection.settings_dict, "OPTIONS", {"server_side_binding": True})
     statements.reset()
-    tokens = flow.code_tokens()
-    response, queries = rotate(flow, tokens["refresh_token"])
-    assert response.status_code == 200, response.content
-    assert first_words(queries) == ["SELECT", "WITH"]
-
-
-@pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
-def test_other_endpoints_answer_503_not_500_when_a_statement_is_lost_in_a_transaction(flow, monkeypatch, path):
-    tokens = flow.code_tokens()  # prepares the client lookup on this connection
-    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    response = flow.token({"token": tokens["refresh_token"]}, path=path)
-    assert response.status_code == 503, response.content
-    assert response.json()["error"] == "temporarily_unavailable" and response["Cache-Control"] == "no-store"
-    retry = flow.token({"token": tokens["refresh_token"]}, path=path)
-    assert retry.status_code == 200, retry.content
+    refresh_token = flow.code_tokens()["refresh_token"]
+    for _ in range(3):
+        refresh_token, words = rotate(flow, refresh_token)
+        assert words == ["SELECT", "WITH"]
