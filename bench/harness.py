@@ -159,28 +159,14 @@ def timed_round(measurement: Measurement, call: Callable[[], object], *, seconds
     measurement.queries += counter.count
 
 
-def _prepared_statements() -> dict[str, str]:
-    """This connection's prepared statements, name -> ``PREPARE name AS ...`` (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
-        return dict(cursor.fetchall())
-
-
 def sample_queries(measurement: Measurement, calls: Iterator[Callable[[], object]], limit: int = 6) -> None:
     """Capture the SQL of a few requests (the first lines of each distinct statement)."""
     with CaptureQueriesContext(connection) as ctx:
         for call in calls:
             call()
-    prepared = _prepared_statements()
     seen: list[str] = []
     for query in ctx.captured_queries:
-        sql = query["sql"]
-        name = re.match(r"EXECUTE (\w+)", sql)
-        if name and name.group(1) in prepared:  # show what the prepared statement runs
-            sql = "EXECUTE: " + prepared[name.group(1)].split(" AS ", 1)[1]
-        head = re.sub(r"'[^']*'", "'…'", " ".join(sql.split()))[:90]  # literals masked
+        head = re.sub(r"'[^']*'", "'…'", " ".join(query["sql"].split()))[:90]  # literals masked
         if head not in seen:
             seen.append(head)
     measurement.sample_sql = seen[:limit]

@@ -57,12 +57,12 @@ DEFAULTS: dict[str, Any] = {
     "NUM_PROXIES": 0,
     # Require PKCE for confidential clients too (always required for public).
     "PKCE_REQUIRED": True,
-    # PostgreSQL: the token endpoint's statements are PREPAREd on their second
-    # use on a connection (persistent connections) and EXECUTEd from then on, in
-    # autocommit, so the server stops parsing and planning them on every request
-    # (about 0.3 ms of a refresh). Off by itself for a database with
-    # DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction mode) or
-    # server_side_binding; False turns it off everywhere (README).
+    # PostgreSQL with psycopg 3: the token endpoint's statements are prepared
+    # on their second use on a connection and reused from then on (autocommit
+    # only), so the server stops parsing and planning them on every request
+    # (about 0.5 ms of a refresh). Off by itself for a database with
+    # DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction mode); False turns
+    # it off everywhere (README).
     "PREPARED_STATEMENTS": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,
