@@ -4,6 +4,7 @@ and no live token left in a revoked family."""
 import logging
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, connections, transaction
@@ -82,6 +83,25 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
+@contextmanager
+def row_locked_elsewhere(row):
+    """``row`` locked by another connection (a rotation of it in flight), and this
+    connection giving up on a lock after 200 ms."""
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {row._meta.db_table} WHERE id = %s FOR UPDATE", [row.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+
+
 def test_a_lock_timeout_inside_atomic_requests_answers_503_and_spends_nothing(flow, monkeypatch):
     """Under ATOMIC_REQUESTS the rotation's statement runs inside the request's
     transaction: a lock timeout there answers 503 (not 500) and spends nothing;
@@ -89,22 +109,11 @@ def test_a_lock_timeout_inside_atomic_requests_answers_503_and_spends_nothing(fl
     tokens = flow.code_tokens(scope="read")
     row = RefreshToken.objects.get(parent__isnull=True)
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
-    holder = connections.create_connection("default")
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT id FROM oauth_tokens_provider_refreshtoken WHERE id = %s FOR UPDATE", [row.pk])
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
+    with row_locked_elsewhere(row):
         response = flow.refresh(tokens["refresh_token"])
-        assert response.status_code == 503, response.content
-        assert response.json()["error"] == "temporarily_unavailable"
-        assert response["Cache-Control"] == "no-store"
-    finally:
-        holder.rollback()
-        holder.close()
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = 0")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Cache-Control"] == "no-store"
     row.refresh_from_db()
     assert row.used_at is None and row.successor_response == ""
     assert flow.refresh(tokens["refresh_token"]).status_code == 200
@@ -117,24 +126,12 @@ def test_a_lock_timeout_while_revoking_answers_503_and_revokes_nothing(flow, mon
     tokens = flow.code_tokens(scope="read")
     row = RefreshToken.objects.get()
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
-    holder = connections.create_connection("default")
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:  # a rotation of this token in flight
-            cursor.execute("SELECT id FROM oauth_tokens_provider_refreshtoken WHERE id = %s FOR UPDATE", [row.pk])
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
-        with caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.views"):
-            response = flow.token({"token": tokens["refresh_token"]}, path="/oauth/revoke")
-        assert response.status_code == 503, response.content
-        assert response.json()["error"] == "temporarily_unavailable"
-        assert response["Cache-Control"] == "no-store" and response["Retry-After"] == "1"
-        assert "answered 503" in caplog.text
-    finally:
-        holder.rollback()
-        holder.close()
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = 0")
+    with row_locked_elsewhere(row), caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.views"):
+        response = flow.token({"token": tokens["refresh_token"]}, path="/oauth/revoke")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Cache-Control"] == "no-store" and response["Retry-After"] == "1"
+    assert "answered 503" in caplog.text
     row.refresh_from_db()
     assert row.revoked_at is None and not AccessToken.objects.filter(revoked_at__isnull=False).exists()
     retry = flow.token({"token": tokens["refresh_token"]}, path="/oauth/revoke")
