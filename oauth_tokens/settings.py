@@ -60,9 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL with psycopg 3: the token endpoint's statements are prepared
     # on their second use on a connection and reused from then on (autocommit
     # only), so the server stops parsing and planning them on every request
-    # (about 0.5 ms of a refresh). Off by itself for a database with
-    # DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction mode); False turns
-    # it off everywhere (README).
+    # (about 0.5 ms of a refresh). Never through a connection pooler (detected)
+    # nor on a database with DISABLE_SERVER_SIDE_CURSORS; False turns it off
+    # everywhere (README "PostgreSQL: prepared statements").
     "PREPARED_STATEMENTS": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
@@ -50,24 +51,35 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 
 # Prepared statements (PostgreSQL with psycopg 3). Django binds parameters
-# client-side and turns psycopg's statement preparing off (``prepare_threshold
+# client-side and keeps psycopg's statement preparing off (``prepare_threshold
 # = None``, for connection poolers), so the server parses, analyses and plans
-# every query it is sent. These statements instead run on a server-binding
-# cursor of the same connection, with preparing on just for them: psycopg
-# prepares a statement on its second use on a connection (one round trip) and
-# from then on sends only its name and the values.
-#: Aliases where a prepared statement went missing: something (a pooler in
-#: transaction mode, a pool's DISCARD ALL) resets sessions under us, so this
-#: process stops preparing there.
-_lost: set[str] = set()
-#: psycopg prepares a statement once it ran this many times on the connection.
-PREPARE_AFTER = 1
-_MISSING, _STALE = "26000", "0A000"
+# every query it is sent. A statement here that runs a second time on a
+# connection runs instead on a server-binding cursor of that connection with
+# preparing on for it alone: psycopg prepares it then and from then on sends
+# only its name and the values.
+#: Aliases where this process does not prepare, and why.
+_off: dict[str, str] = {}
+#: DB-API connection -> the statements it ran once, and whether it talks to
+#: PostgreSQL directly (None: not asked yet).
+_sessions: weakref.WeakKeyDictionary[Any, _Session] = weakref.WeakKeyDictionary()
+#: SQLSTATEs of a prepared statement gone wrong: missing (26000: a pool's
+#: DISCARD ALL), stale (0A000: a migration changed a result column), name taken
+#: (42P05) or of another shape (08P01): sessions shared or reset under us.
+_PREPARED_FAILURES = {"26000", "0A000", "42P05", "08P01"}
+
+
+class _Session:
+    __slots__ = ("seen", "direct")
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.direct: bool | None = None
 
 
 def _prepares(using: str) -> bool:
-    """Whether ``using`` gets prepared statements: PostgreSQL through psycopg 3,
-    not marked as behind a transaction-mode pooler, and the setting on."""
+    """Whether ``using`` may get prepared statements: PostgreSQL through psycopg 3,
+    not marked as behind a transaction-mode pooler, psycopg's own preparing not
+    configured (then it prepares every query already), and the setting on."""
     def decide() -> bool:
         from oauth_tokens.settings import token_settings
 
@@ -77,27 +89,45 @@ def _prepares(using: str) -> bool:
             and connection.Database.__name__ == "psycopg"
             and token_settings.PREPARED_STATEMENTS
             and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+            and (connection.settings_dict.get("OPTIONS") or {}).get("prepare_threshold") is None
         )
-    return _cached(("prepares", using), decide) and using not in _lost
+    return using not in _off and _cached(("prepares", using), decide)
 
 
-def _binding_cursor(connection):
-    """What ``connection.cursor()`` gives, on a psycopg cursor that binds
-    server-side (the kind that runs prepared statements): same connection,
-    same wrapper, so the query is counted and routed like any other."""
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-    from django.db.backends.postgresql.psycopg_any import register_tzloader
-    from psycopg.pq import Format
+def _stop_preparing(using: str, why: str, level: int = logging.WARNING) -> None:
+    if using not in _off:
+        _off[using] = why
+        logger.log(level, "Database %r: %s; this process stops preparing the token endpoint's statements there. "
+                          "OAUTH_TOKENS['PREPARED_STATEMENTS'] = False turns preparing off.", using, why)
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = connection.connection
-        cursor = ServerBindingCursor(raw)
-        if connection.timezone != raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
-            register_tzloader(connection.timezone, cursor)  # as Django's create_cursor()
-    return connection.make_cursor(cursor)
+
+def _direct(connection, raw) -> bool:
+    """Whether this connection talks to PostgreSQL itself. A pooler (PgBouncer,
+    RDS Proxy, Supavisor, pgcat...) hands its clients a process id of its own
+    making, not that of the server process that runs their queries; and in
+    transaction mode it may hand each transaction another server session, where
+    a statement prepared in one is unknown or, worse, another statement."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0] == raw.info.backend_pid
+
+
+@contextmanager
+def _binding_cursor(connection) -> Iterator[Any]:
+    """``connection.cursor()`` (every hook of the backend run, the query counted,
+    wrapped and routed like any other) on a cursor that binds server-side, the
+    kind psycopg can run prepared statements on."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    raw = connection.connection
+    factory = raw.cursor_factory
+    raw.cursor_factory = ServerBindingCursor
+    try:
+        cursor = connection.cursor()
+    finally:
+        raw.cursor_factory = factory
+    with cursor:
+        yield cursor
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -109,44 +139,49 @@ def _run(connection, sql: str, params: list) -> Iterator[Any]:
     """A cursor that ran ``sql`` with ``params``, to read its results from.
 
     Prepared (see above) only in autocommit, where a failed statement leaves
-    nothing behind: a statement the server lost is run again unprepared at once
-    and preparing stops for the alias in this process (logged); one a migration
-    made stale (a result column changed type) is prepared afresh. Inside a
-    transaction (``ATOMIC_REQUESTS``, a caller's ``atomic``, the code exchange)
-    the error would abort it, and while queries are logged (``DEBUG``,
-    ``CaptureQueriesContext``) the log would lack the SQL: plain queries there."""
-    if not (_prepares(connection.alias) and connection.get_autocommit() and not connection.queries_logged):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            yield cursor
-        return
-    with _binding_cursor(connection) as cursor:
+    nothing behind: a prepared statement that fails as missing, stale or not
+    ours is run again at once unprepared, and preparing stops for the alias in
+    this process (logged). Inside a transaction (``ATOMIC_REQUESTS``, a
+    caller's ``atomic``, the code exchange) that error would abort it; while
+    queries are logged (``DEBUG``, ``CaptureQueriesContext``) the log would lack
+    the values; behind a pooler the session is not ours: plain queries there."""
+    if _prepares(connection.alias) and connection.get_autocommit() and not connection.queries_logged:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
         raw = connection.connection
-        default = raw.prepare_threshold
-        raw.prepare_threshold = PREPARE_AFTER
-        try:
-            cursor.execute(sql, params)
-        except DatabaseError as exc:
-            state = _sqlstate(exc)
-            if state == _MISSING:
-                _lost.add(connection.alias)
-                logger.warning(
-                    "A prepared statement disappeared from a connection to database %r (a pooler in transaction "
-                    "mode, or a pool resetting sessions?): this process stops preparing statements there. Set "
-                    "DISABLE_SERVER_SIDE_CURSORS on that database, or OAUTH_TOKENS['PREPARED_STATEMENTS'] = "
-                    "False, to silence this.", connection.alias,
-                )
-                raw.prepare_threshold = default
-            elif state == _STALE:
-                # psycopg forgets its statements when it sees DEALLOCATE ALL; they are
-                # prepared again on their next use. Should this one still fail, that error stands.
-                cursor.execute("DEALLOCATE ALL")
-            else:
-                raise
-            cursor.execute(sql, params)
-        finally:
-            raw.prepare_threshold = default
+        session = _sessions.get(raw)
+        if session is None:
+            with _lock:
+                session = _sessions.setdefault(raw, _Session())
+        if sql in session.seen:
+            if session.direct is None:
+                session.direct = _direct(connection, raw)
+                if not session.direct:
+                    _stop_preparing(connection.alias, "it is reached through a connection pooler", logging.INFO)
+            if session.direct:
+                with _binding_cursor(connection) as cursor:
+                    _execute_prepared(connection, raw, cursor, sql, params)
+                    yield cursor
+                return
+        session.seen.add(sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         yield cursor
+
+
+def _execute_prepared(connection, raw, cursor, sql: str, params: list) -> None:
+    raw.prepare_threshold = 0  # prepared now, on its second run on this connection
+    try:
+        cursor.execute(sql, params)
+    except DatabaseError as exc:
+        state = _sqlstate(exc)
+        if state not in _PREPARED_FAILURES:
+            raise
+        _stop_preparing(connection.alias, f"a prepared statement failed ({state}: {exc})")
+        raw.prepare_threshold = None
+        cursor.execute(sql, params)
+    finally:
+        raw.prepare_threshold = None  # Django's setting, which _prepares() requires
 
 
 class SelectOne:
@@ -358,7 +393,7 @@ def savepoint_if_in_transaction(using: str):
 def reset(**kwargs: Any) -> None:
     with _lock:
         _cache.clear()
-        _lost.clear()
+        _off.clear()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -104,6 +104,29 @@ def verify_access_token(token: str) -> Mapping[str, Any]:
     return authority.verifier().verify(token)
 
 
+#: PostgreSQL SQLSTATEs a retry can cure: serialization failure, deadlock, lock
+#: not available (lock_timeout), statement cancelled (statement_timeout), server
+#: shutting down or starting, too many connections; and class 08, connection.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"})
+#: MySQL / MariaDB: lock wait timeout, deadlock, server gone or out of reach.
+TRANSIENT_MYSQL_ERRORS = frozenset({1205, 1213, 2002, 2003, 2006, 2013})
+
+
+def transient(exc: OperationalError) -> bool:
+    """Whether the database failed for a moment (the client may retry) rather
+    than for good (a missing table, a bad setting)."""
+    cause = exc.__cause__ or exc
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state:
+        return state in TRANSIENT_SQLSTATES or state.startswith("08")
+    module = type(cause).__module__
+    if module.startswith("psycopg"):
+        return True  # no SQLSTATE: the client library's own error, the connection's
+    if module.startswith("MySQLdb"):
+        return bool(cause.args) and cause.args[0] in TRANSIENT_MYSQL_ERRORS
+    return "database is locked" in str(cause) or "database table is locked" in str(cause)  # SQLite
+
+
 class OAuthView(View):
     """Renders any ``OAuth2Error`` and a 405 as OAuth JSON, never a bare page."""
 
@@ -112,7 +135,9 @@ class OAuthView(View):
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
             return error_response(exc)
-        except OperationalError:
+        except OperationalError as exc:
+            if not transient(exc):
+                raise  # a missing table, a broken setup: Django's 500, its logging and reports
             # A lock timeout, a deadlock victim, a dropped connection: the client
             # may retry. A transaction around the view (ATOMIC_REQUESTS) is rolled
             # back, not committed with whatever the request wrote before.

@@ -1,7 +1,8 @@
 """PostgreSQL (psycopg 3): the token endpoint's statements are prepared on their
 second use on a connection and reused from then on, in autocommit only; a token
-request still gets its answer when the server lost the statements (a pooler,
-DISCARD ALL) or a migration made them stale.
+request still gets its answer when the session's statements went missing,
+stale or foreign (a pool's DISCARD ALL, a migration, a shared session), and
+nothing is prepared through a connection pooler.
 
 What the server holds is read from ``pg_prepared_statements`` of the test's own
 session (its ``generic_plans + custom_plans`` count the executions of each)."""
@@ -46,6 +47,13 @@ def rotate(flow, refresh_token: str) -> str:
     return response.json()["refresh_token"]
 
 
+def warm(flow) -> str:
+    """A refresh token, after two rotations: this session holds the rotation's statements."""
+    refresh_token = rotate(flow, rotate(flow, flow.code_tokens()["refresh_token"]))
+    assert len(held()) == 2
+    return refresh_token
+
+
 def test_a_statement_is_prepared_on_its_second_use_and_reused(flow):
     refresh_token = rotate(flow, flow.code_tokens()["refresh_token"])
     assert held() == {}  # first use on this connection: sent as a plain query
@@ -57,8 +65,15 @@ def test_a_statement_is_prepared_on_its_second_use_and_reused(flow):
     assert held() == {"SELECT \"oauth_tokens_provider_refreshtoken\".\"id\",": 4, "WITH swapped": 4}
 
 
-def test_prepared_statements_are_counted_and_routed_like_any_query(flow):
-    refresh_token = rotate(flow, rotate(flow, flow.code_tokens()["refresh_token"]))
+def test_client_credentials_statements_are_prepared_too(flow):
+    for _ in range(3):
+        response = flow.token({"grant_type": "client_credentials", "scope": "read"})
+        assert response.status_code == 200, response.content
+    assert held() == {"SELECT \"oauth_tokens_provider_client\".\"id\",": 2, "INSERT INTO": 2}
+
+
+def test_prepared_statements_go_through_execute_wrappers_like_any_query(flow):
+    refresh_token = warm(flow)
     seen = []
 
     def record(execute, sql, params, many, context):
@@ -102,28 +117,49 @@ def test_while_queries_are_logged_they_are_not_prepared(flow):
     assert held() == {}
 
 
-def deallocate(like: str) -> None:
-    """Drop statements behind psycopg's back, as a pooler's other session or a
-    pool's DISCARD ALL would."""
+def behind_psycopgs_back(*statements_sql: str) -> None:
+    """Change the session's prepared statements without psycopg knowing, as a
+    pooler's other session or a pool's DISCARD ALL would."""
+    with connection.connection.cursor() as cursor:
+        for sql in statements_sql:
+            cursor.execute(sql)
+
+
+def name_of(like: str) -> str:
     with connection.connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE %s", [like])
-        for (name,) in cursor.fetchall():
-            cursor.execute(f'DEALLOCATE "{name}"')
+        return cursor.fetchone()[0]
 
 
-@pytest.mark.parametrize("lost", ["%oauth_tokens_provider%", "%WITH swapped%"], ids=["every statement", "the write"])
-def test_statements_lost_by_the_server_are_answered_and_preparing_stops(flow, caplog, lost):
-    refresh_token = rotate(flow, rotate(flow, flow.code_tokens()["refresh_token"]))
-    deallocate(lost)
+def answered_and_preparing_stops(flow, caplog, refresh_token: str, sqlstate: str) -> None:
     with caplog.at_level(logging.WARNING, logger="oauth_tokens.provider.statements"):
-        refresh_token = rotate(flow, refresh_token)
-    assert "stops preparing statements" in caplog.text
+        refresh_token = rotate(flow, refresh_token)  # answered all the same
+    assert f"a prepared statement failed ({sqlstate}" in caplog.text and "stops preparing" in caplog.text
     before = held()
     for _ in range(2):
         refresh_token = rotate(flow, refresh_token)
     assert held() == before  # plain queries from now on in this process
     assert RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).count() == 1
-    assert AccessToken.objects.count() == 1 + 2 + 1 + 2  # the code's, two warm-up, the lost one, two more
+
+
+def test_a_statement_the_server_lost_is_answered_and_preparing_stops(flow, caplog):
+    refresh_token = warm(flow)
+    behind_psycopgs_back(f'DEALLOCATE "{name_of("%WITH swapped%")}"')
+    answered_and_preparing_stops(flow, caplog, refresh_token, "26000")
+    assert AccessToken.objects.count() == 1 + 2 + 1 + 2  # the code's, two warm-up, the answered one, two more
+
+
+def test_a_name_already_taken_in_the_session_is_answered_and_preparing_stops(flow, caplog):
+    refresh_token = rotate(flow, flow.code_tokens()["refresh_token"])  # each statement ran once: not prepared
+    behind_psycopgs_back("PREPARE _pg3_0 AS SELECT 1")
+    answered_and_preparing_stops(flow, caplog, refresh_token, "42P05")
+
+
+def test_a_name_meaning_another_statement_is_answered_and_preparing_stops(flow, caplog):
+    refresh_token = warm(flow)
+    read = name_of('SELECT "oauth_tokens_provider_refreshtoken"%')
+    behind_psycopgs_back(f'DEALLOCATE "{read}"', f'PREPARE "{read}" AS SELECT $1::int, $2::int')
+    answered_and_preparing_stops(flow, caplog, refresh_token, "08P01")
 
 
 @pytest.fixture
@@ -138,24 +174,59 @@ def client_name_as_text():
         cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "name" TYPE varchar(200)')
 
 
-def test_a_statement_made_stale_by_a_migration_is_prepared_again(flow, request):
-    refresh_token = rotate(flow, rotate(flow, flow.code_tokens()["refresh_token"]))
+def test_a_statement_made_stale_by_a_migration_is_answered(flow, request, caplog):
+    refresh_token = warm(flow)
     request.getfixturevalue("client_name_as_text")
-    refresh_token = rotate(flow, refresh_token)  # "cached plan must not change result type", answered
-    assert held() == {}  # the stale statements were dropped
-    for _ in range(2):
-        refresh_token = rotate(flow, refresh_token)
-    assert set(held().values()) == {2}  # prepared afresh: a stale statement is not a lost one
+    # "cached plan must not change result type": answered, and no more preparing
+    # in this process (its connections renewed after the deploy will prepare again).
+    answered_and_preparing_stops(flow, caplog, refresh_token, "0A000")
 
 
-@pytest.mark.parametrize("switch", ["setting", "DISABLE_SERVER_SIDE_CURSORS"])
+@pytest.mark.parametrize("switch", ["setting", "DISABLE_SERVER_SIDE_CURSORS", "prepare_threshold"])
 def test_preparing_can_be_turned_off(flow, settings, monkeypatch, switch):
     if switch == "setting":
         settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PREPARED_STATEMENTS": False}
-    else:  # Django's switch for PgBouncer in transaction mode
+    elif switch == "DISABLE_SERVER_SIDE_CURSORS":  # Django's switch for PgBouncer in transaction mode
         monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+        statements.reset()
+    else:  # psycopg's own preparing, configured by the project, prepares every query
+        monkeypatch.setitem(connection.settings_dict, "OPTIONS", {"prepare_threshold": 5})
         statements.reset()
     refresh_token = flow.code_tokens()["refresh_token"]
     for _ in range(3):
         refresh_token = rotate(flow, refresh_token)
     assert held() == {}
+
+
+@pytest.fixture
+def through_a_pooler():
+    """A second connection to the test database through PgBouncer in transaction
+    mode, when one listens on 127.0.0.1:6432 (not on CI: skipped there)."""
+    import psycopg
+    from django.db import connections
+
+    settings_dict = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": 6432}
+    try:
+        psycopg.connect(host="127.0.0.1", port=6432, user=settings_dict["USER"], dbname=settings_dict["NAME"],
+                        connect_timeout=1).close()
+    except psycopg.OperationalError:
+        pytest.skip("no PgBouncer on 127.0.0.1:6432")
+    pooled = connections.create_connection("default")
+    pooled.settings_dict = settings_dict
+    yield pooled
+    pooled.close()
+    with connection.cursor() as cursor:  # the pooler's server sessions, or the test database cannot be dropped
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def test_nothing_is_prepared_through_a_connection_pooler(through_a_pooler, caplog):
+    """PgBouncer hands out a process id of its own: no statement is prepared on a
+    session the next transaction may not get."""
+    sql, _params = Client.objects.filter(client_id="x").values_list("pk").query.sql_with_params()
+    with caplog.at_level(logging.INFO, logger="oauth_tokens.provider.statements"):
+        for _ in range(3):
+            with statements._run(through_a_pooler, sql.replace('"x"', "%s"), ["nobody"]) as cursor:
+                assert cursor.fetchall() == []
+    assert "reached through a connection pooler" in caplog.text
+    assert through_a_pooler.connection.prepare_threshold is None
