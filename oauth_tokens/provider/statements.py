@@ -31,6 +31,8 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
+from oauth_tokens.provider import dberrors
+
 M = TypeVar("M", bound=Model)
 logger = logging.getLogger(__name__)
 
@@ -130,10 +132,6 @@ def _binding_cursor(connection) -> Iterator[Any]:
         yield cursor
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    return getattr(exc.__cause__, "sqlstate", None)
-
-
 @contextmanager
 def _run(connection, sql: str, params: list) -> Iterator[Any]:
     """A cursor that ran ``sql`` with ``params``, to read its results from.
@@ -174,7 +172,7 @@ def _execute_prepared(connection, raw, cursor, sql: str, params: list) -> None:
     try:
         cursor.execute(sql, params)
     except DatabaseError as exc:
-        state = _sqlstate(exc)
+        state = dberrors.sqlstate(exc)
         if state not in _PREPARED_FAILURES:
             raise
         _stop_preparing(connection.alias, f"a prepared statement failed ({state}: {exc})")

@@ -24,6 +24,7 @@ from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.provider import authority, client_auth, models
+from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
@@ -102,29 +103,6 @@ def verify_access_token(token: str) -> Mapping[str, Any]:
     """Claims of a valid, unrevoked access token issued here, or ``InvalidToken``
     (the same cached verifier the resource side uses: no query per call)."""
     return authority.verifier().verify(token)
-
-
-#: PostgreSQL SQLSTATEs a retry can cure: serialization failure, deadlock, lock
-#: not available (lock_timeout), statement cancelled (statement_timeout), server
-#: shutting down or starting, too many connections; and class 08, connection.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"})
-#: MySQL / MariaDB: lock wait timeout, deadlock, server gone or out of reach.
-TRANSIENT_MYSQL_ERRORS = frozenset({1205, 1213, 2002, 2003, 2006, 2013})
-
-
-def transient(exc: OperationalError) -> bool:
-    """Whether the database failed for a moment (the client may retry) rather
-    than for good (a missing table, a bad setting)."""
-    cause = exc.__cause__ or exc
-    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    if state:
-        return state in TRANSIENT_SQLSTATES or state.startswith("08")
-    module = type(cause).__module__
-    if module.startswith("psycopg"):
-        return True  # no SQLSTATE: the client library's own error, the connection's
-    if module.startswith("MySQLdb"):
-        return bool(cause.args) and cause.args[0] in TRANSIENT_MYSQL_ERRORS
-    return "database is locked" in str(cause) or "database table is locked" in str(cause)  # SQLite
 
 
 class OAuthView(View):

@@ -9,8 +9,8 @@ import pytest
 from django.db import OperationalError, connection
 
 from oauth_tokens.provider import stores
+from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.models import TokenEvent
-from oauth_tokens.provider.views import transient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
