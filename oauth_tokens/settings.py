@@ -57,13 +57,6 @@ DEFAULTS: dict[str, Any] = {
     "NUM_PROXIES": 0,
     # Require PKCE for confidential clients too (always required for public).
     "PKCE_REQUIRED": True,
-    # PostgreSQL with psycopg 3: the token endpoint's statements are prepared
-    # on their second use on a connection and reused from then on (autocommit
-    # only), so the server stops parsing and planning them on every request
-    # (about 0.5 ms of a refresh). Never through a connection pooler (detected)
-    # nor on a database with DISABLE_SERVER_SIDE_CURSORS; False turns it off
-    # everywhere (README "PostgreSQL: prepared statements").
-    "PREPARED_STATEMENTS": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,
     # Resource server (README "Resource server guide"). A revocation made in
@@ -119,6 +112,15 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings earlier versions had, accepted and ignored so that an upgrade does not
+#: fail to start (a system check warns): name -> why it went.
+RETIRED = {
+    "PREPARED_STATEMENTS": "the token endpoint no longer prepares its statements itself; on PostgreSQL "
+                           "Django's DATABASES OPTIONS 'server_side_binding' and psycopg's 'prepare_threshold' "
+                           "do it for every query (README, PostgreSQL)",
+}
+
+
 class TokenSettings:
     """Attribute access to ``OAUTH_TOKENS`` with defaults, validated on first use."""
 
@@ -129,13 +131,13 @@ class TokenSettings:
         user = getattr(settings, "OAUTH_TOKENS", {}) or {}
         if not isinstance(user, dict):
             raise ImproperlyConfigured("OAUTH_TOKENS must be a dict.")
-        unknown = sorted(set(user) - set(DEFAULTS))
+        unknown = sorted(set(user) - set(DEFAULTS) - set(RETIRED))
         if unknown:
             raise ImproperlyConfigured(
                 f"Unknown OAUTH_TOKENS setting(s): {', '.join(unknown)}. "
                 f"Known: {', '.join(sorted(DEFAULTS))}."
             )
-        merged = {**DEFAULTS, **user}
+        merged = {**DEFAULTS, **{k: v for k, v in user.items() if k not in RETIRED}}
         return merged
 
     def __getattr__(self, name: str) -> Any:

@@ -67,7 +67,7 @@ def _revoked_values() -> dict[str, Any]:
 
 def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
     request = Request(provider, user_id)
-    if connections[database()].features.has_select_for_update:
+    if connections[database()].vendor != "sqlite":  # SELECT ... FOR UPDATE where the database has it
         with transaction.atomic(using=database()):
             set_lock_timeout(request)
             row = _read(rows(provider.name, user_id).select_for_update())

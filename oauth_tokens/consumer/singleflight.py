@@ -203,13 +203,14 @@ def obtain(request: Request) -> str:
     one writer at a time, stays on the caller's connection).
     """
     connection = connections[database()]
-    run = _obtain_locked if connection.features.has_select_for_update else _obtain_leased
+    # SELECT ... FOR UPDATE where the database has it (every supported one but SQLite).
+    run = _obtain_leased if connection.vendor == "sqlite" else _obtain_locked
     return outside_caller_transaction(run, request)
 
 
 def outside_caller_transaction(func: Callable[..., T], *args: Any) -> T:
     connection = connections[database()]
-    if not connection.in_atomic_block or connection.vendor == "sqlite":
+    if transaction.get_autocommit(using=connection.alias) or connection.vendor == "sqlite":
         return func(*args)
     outcome: dict[str, Any] = {}
 

@@ -8,6 +8,7 @@
 - W001 ``ISSUER`` is not https (outside DEBUG)
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)
+- W010 a retired setting (``PREPARED_STATEMENTS``) is still set; it is ignored
 """
 
 from __future__ import annotations
@@ -102,3 +103,18 @@ def _check_encryption_keys(keys) -> list[checks.CheckMessage]:
                 id="oauth_tokens.E004",
             )]
     return []
+
+
+@checks.register()
+def check_retired_settings(app_configs=None, **kwargs):
+    """W010: a setting earlier versions had, now ignored."""
+    from oauth_tokens.settings import RETIRED
+
+    configured = getattr(settings, "OAUTH_TOKENS", None)
+    if not isinstance(configured, dict):
+        return []
+    return [
+        checks.Warning(f"OAUTH_TOKENS[{name!r}] no longer has an effect: {why}.",
+                       hint="Remove it from OAUTH_TOKENS.", id="oauth_tokens.W010")
+        for name, why in RETIRED.items() if name in configured
+    ]

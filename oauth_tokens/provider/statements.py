@@ -1,49 +1,44 @@
-"""The token endpoint's hot statements, with their SQL written once.
+"""The token endpoint's hot statements, their SQL written once, from public API only.
 
 The ORM builds and compiles every query on every call. For the statements of
 a token request (find the client, find the refresh token, the rotation's
 compare-and-swap, the INSERTs of the new rows) that was about half of the
-request's time: 100-250 us of Python each on top of 10-20 us of SQLite work
-(measured with ``python -m bench --profile``). Here the SQL is written once
-per model and database alias, by Django's own compiler (selects) or from the
-model's metadata (inserts, updates), and each call only binds values, which
-still go through each field's ``get_db_prep_save``. Callers get and give
-ordinary model instances; the queries run through Django's cursor wrapper,
+request's time. Here the SQL is written once per model and database alias
+from the models' metadata (``Model._meta.get_fields()``, ``Field.column``,
+``connection.ops.quote_name``), and each call only binds values, which go
+through each field's ``get_db_prep_value`` / ``get_db_prep_save`` on the way
+in and ``from_db_value`` / ``to_python`` on the way out; rows become model
+instances through ``Model.from_db``. The queries run on ``connection.cursor()``,
 so they are counted, wrapped (``execute_wrapper``) and routed like any other.
 
-On PostgreSQL (psycopg 3) the statements are also prepared on a connection
-that runs them more than once (``_run``), so the server stops parsing,
-analysing and planning them on every request: a loop of refresh rotations on
-one connection went from 2.65 to 2.16 ms per request.
+Nothing here reaches into Django's SQL compiler or backend internals: those
+change between Django releases (``get_related_populators`` and
+``DatabaseOperations.return_insert_columns`` did in 6.0 / 6.1, and every token
+request then failed). ``tests/test_public_api.py`` keeps it that way.
 """
 
 from __future__ import annotations
 
-import logging
+import re
 import threading
-import weakref
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError, connections, transaction
-from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
-
-from oauth_tokens.provider import dberrors
+from django.db import connections, models, transaction
+from django.db.models import Field, Model
+from django.utils import timezone
 
 M = TypeVar("M", bound=Model)
-logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_cache: dict[tuple, Any] = {}
-
-#: Stands in for the looked-up value while the ORM compiles a select.
-_SENTINEL = "\x00oauth_tokens.statement.param\x00"
+_cache: dict[tuple[Any, ...], Any] = {}
 
 
-def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     value = _cache.get(key)
     if value is None:
         value = build()
@@ -52,206 +47,140 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     return value
 
 
-# Prepared statements (PostgreSQL with psycopg 3). Django binds parameters
-# client-side and keeps psycopg's statement preparing off (``prepare_threshold
-# = None``, for connection poolers), so the server parses, analyses and plans
-# every query it is sent. A statement here that runs a second time on a
-# connection runs instead on a server-binding cursor of that connection with
-# preparing on for it alone: psycopg prepares it then and from then on sends
-# only its name and the values.
-#: Aliases where this process does not prepare, and why.
-_off: dict[str, str] = {}
-#: DB-API connection -> the statements it ran once, and whether it talks to
-#: PostgreSQL directly (None: not asked yet).
-_sessions: weakref.WeakKeyDictionary[Any, _Session] = weakref.WeakKeyDictionary()
-#: SQLSTATEs of a prepared statement gone wrong: missing (26000: a pool's
-#: DISCARD ALL), stale (0A000: a migration changed a result column), name taken
-#: (42P05) or of another shape (08P01): sessions shared or reset under us.
-_PREPARED_FAILURES = {"26000", "0A000", "42P05", "08P01"}
+def columns(model: type[Model]) -> list[Field]:
+    """The fields stored in ``model``'s own table, in declaration order (parents'
+    fields of multi-table inheritance live in their own tables and stay deferred)."""
+    return [
+        f for f in model._meta.get_fields(include_parents=False)
+        if getattr(f, "concrete", False) and not f.many_to_many and getattr(f, "column", None)
+    ]
 
 
-class _Session:
-    __slots__ = ("seen", "direct")
+def _converter(field: Field, connection: Any) -> Callable[[Any], Any]:
+    """Database value -> Python value, as the ORM gives it: the field's own
+    ``from_db_value`` (JSONField, custom fields), then ``to_python`` (a UUID stored
+    as text, a MySQL boolean stored as 0/1), and with ``USE_TZ`` an aware datetime
+    (SQLite and MySQL hand back naive UTC datetimes)."""
+    from_db = getattr(field, "from_db_value", None)
+    aware = settings.USE_TZ and isinstance(field, models.DateTimeField)
 
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.direct: bool | None = None
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if from_db is not None:
+            value = from_db(value, None, connection)
+        value = field.to_python(value)
+        if aware and timezone.is_naive(value):
+            value = timezone.make_aware(value, UTC)
+        return value
 
-
-def _prepares(using: str) -> bool:
-    """Whether ``using`` may get prepared statements: PostgreSQL through psycopg 3,
-    not marked as behind a transaction-mode pooler, psycopg's own preparing not
-    configured (then it prepares every query already), and the setting on."""
-    def decide() -> bool:
-        from oauth_tokens.settings import token_settings
-
-        connection = connections[using]
-        return bool(
-            connection.vendor == "postgresql"
-            and connection.Database.__name__ == "psycopg"
-            and token_settings.PREPARED_STATEMENTS
-            and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
-            and (connection.settings_dict.get("OPTIONS") or {}).get("prepare_threshold") is None
-        )
-    return using not in _off and _cached(("prepares", using), decide)
+    return convert
 
 
-def _stop_preparing(using: str, why: str, level: int = logging.WARNING) -> None:
-    if using not in _off:
-        _off[using] = why
-        logger.log(level, "Database %r: %s; this process stops preparing the token endpoint's statements there. "
-                          "OAUTH_TOKENS['PREPARED_STATEMENTS'] = False turns preparing off.", using, why)
+class _Loaded:
+    """One model's columns in a SELECT: where they are in the row, how to convert them."""
 
+    __slots__ = ("model", "names", "convert", "start", "end", "link", "pk")
 
-def _direct(connection, raw) -> bool:
-    """Whether this connection talks to PostgreSQL itself. A pooler (PgBouncer,
-    RDS Proxy, Supavisor, pgcat...) hands its clients a process id of its own
-    making, not that of the server process that runs their queries; and in
-    transaction mode it may hand each transaction another server session, where
-    a statement prepared in one is unknown or, worse, another statement."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0] == raw.info.backend_pid
+    def __init__(self, model: type[Model], connection: Any, start: int, link: str | None) -> None:
+        fields = columns(model)
+        self.model = model
+        self.names = [f.attname for f in fields]
+        self.convert = [_converter(f, connection) for f in fields]
+        self.start, self.end = start, start + len(fields)
+        self.link = link  # the foreign key of the main row this model's row hangs from
+        self.pk = self.names.index(model._meta.pk.attname)
 
-
-@contextmanager
-def _binding_cursor(connection) -> Iterator[Any]:
-    """``connection.cursor()`` (every hook of the backend run, the query counted,
-    wrapped and routed like any other) on a cursor that binds server-side, the
-    kind psycopg can run prepared statements on."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    raw = connection.connection
-    factory = raw.cursor_factory
-    raw.cursor_factory = ServerBindingCursor
-    try:
-        cursor = connection.cursor()
-    finally:
-        raw.cursor_factory = factory
-    with cursor:
-        yield cursor
-
-
-@contextmanager
-def _run(connection, sql: str, params: list) -> Iterator[Any]:
-    """A cursor that ran ``sql`` with ``params``, to read its results from.
-
-    Prepared (see above) only in autocommit, where a failed statement leaves
-    nothing behind: a prepared statement that fails as missing, stale or not
-    ours is run again at once unprepared, and preparing stops for the alias in
-    this process (logged). Inside a transaction (``ATOMIC_REQUESTS``, a
-    caller's ``atomic``, the code exchange) that error would abort it; while
-    queries are logged (``DEBUG``, ``CaptureQueriesContext``) the log would lack
-    the values; behind a pooler the session is not ours: plain queries there."""
-    if _prepares(connection.alias) and connection.get_autocommit() and not connection.queries_logged:
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        raw = connection.connection
-        session = _sessions.get(raw)
-        if session is None:
-            with _lock:
-                session = _sessions.setdefault(raw, _Session())
-        if sql in session.seen:
-            if session.direct is None:
-                session.direct = _direct(connection, raw)
-                if not session.direct:
-                    _stop_preparing(connection.alias, "it is reached through a connection pooler", logging.INFO)
-            if session.direct:
-                with _binding_cursor(connection) as cursor:
-                    _execute_prepared(connection, raw, cursor, sql, params)
-                    yield cursor
-                return
-        session.seen.add(sql)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        yield cursor
-
-
-def _execute_prepared(connection, raw, cursor, sql: str, params: list) -> None:
-    raw.prepare_threshold = 0  # prepared now, on its second run on this connection
-    try:
-        cursor.execute(sql, params)
-    except DatabaseError as exc:
-        state = dberrors.sqlstate(exc)
-        if state not in _PREPARED_FAILURES:
-            raise
-        _stop_preparing(connection.alias, f"a prepared statement failed ({state}: {exc})")
-        raw.prepare_threshold = None
-        cursor.execute(sql, params)
-    finally:
-        raw.prepare_threshold = None  # Django's setting, which _prepares() requires
+    def build(self, row: Sequence[Any], using: str) -> Model | None:
+        values = [convert(value) for convert, value in zip(self.convert, row[self.start:self.end], strict=True)]
+        if values[self.pk] is None:  # an outer join that found nothing
+            return None
+        return self.model.from_db(using, self.names, values)
 
 
 class SelectOne:
-    """The single row of ``build(value)`` (a queryset filtered on one column;
-    ``select_related`` and ``annotate`` allowed), or None; the SQL is compiled once
-    per alias. ``value`` is bound as given: a string for the char columns used here."""
+    """``SELECT`` the single row of ``model`` whose ``field`` equals a value, with
+    the rows its foreign keys ``related`` point at loaded in the same query (as
+    ``select_related``), and, with ``user_is_active``, the ``is_active`` of the
+    row's user as a scalar subquery (``row.user_is_active``; cheaper to plan and
+    to load than a join and a user instance). None when there is no such row.
+    The SQL is written once per database alias."""
 
-    def __init__(self, build: Callable[[Any], QuerySet]) -> None:
-        self.build = build
+    def __init__(self, model: type[Model], field: str, *, related: Iterable[str] = (),
+                 user_is_active: bool = False) -> None:
+        self.model, self.field, self.related = model, field, tuple(related)
+        self.user_is_active = user_is_active
 
-    def _compile(self, using: str) -> tuple:
-        queryset = self.build(_SENTINEL).order_by()
-        compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
-        positions = [i for i, p in enumerate(params) if p == _SENTINEL]
-        if len(positions) != 1:
-            raise ValueError("SelectOne needs a queryset filtered on exactly one parameter")
-        klass_info, select = compiler.klass_info, compiler.select
-        fields = klass_info["select_fields"]
-        init_list = [column[0].target.attname for column in select[fields[0]:fields[-1] + 1]]
-        # The compiler belongs to this thread's connection: keep only what it worked out.
-        converters = list(compiler.get_converters([s[0] for s in select[:compiler.col_count]]).items())
-        annotations = tuple(compiler.annotation_col_map.items())
-        return (sql, list(params), positions[0], klass_info, select, converters, init_list,
-                (fields[0], fields[-1] + 1), annotations)
+    def _build(self, using: str) -> tuple[str, Field, list[_Loaded], bool]:
+        connection = connections[using]
+        quote = connection.ops.quote_name
+        meta = self.model._meta
+        main = quote("T")
+        loaded = [_Loaded(self.model, connection, 0, None)]
+        selected = [f"{main}.{quote(f.column)}" for f in columns(self.model)]
+        joins = []
+        for number, name in enumerate(self.related, 1):
+            foreign_key = meta.get_field(name)
+            target = foreign_key.related_model
+            alias = quote(f"R{number}")
+            loaded.append(_Loaded(target, connection, len(selected), name))
+            selected += [f"{alias}.{quote(f.column)}" for f in columns(target)]
+            kind = "LEFT OUTER JOIN" if foreign_key.null else "INNER JOIN"
+            joins.append(f"{kind} {quote(target._meta.db_table)} {alias} "
+                         f"ON {alias}.{quote(target._meta.pk.column)} = {main}.{quote(foreign_key.column)}")
+        active = False
+        if self.user_is_active:
+            user_model = meta.get_field("user").related_model
+            if any(f.name == "is_active" for f in columns(user_model)):
+                active, user = True, quote("U")
+                selected.append(
+                    f"(SELECT {user}.{quote(user_model._meta.get_field('is_active').column)} "  # noqa: S608
+                    f"FROM {quote(user_model._meta.db_table)} {user} "
+                    f"WHERE {user}.{quote(user_model._meta.pk.column)} = {main}.{quote(meta.get_field('user').column)})"
+                )
+        lookup = meta.get_field(self.field)
+        # Only quoted identifiers from the models' metadata are interpolated; the value is a parameter.
+        sql = (f"SELECT {', '.join(selected)} FROM {quote(meta.db_table)} {main} {' '.join(joins)} "  # noqa: S608
+               f"WHERE {main}.{quote(lookup.column)} = %s")
+        return sql, lookup, loaded, active
 
     def __call__(self, value: Any, *, using: str) -> Model | None:
-        sql, params, position, klass_info, select, converters, init_list, (start, end), annotations = _cached(
-            ("select", id(self), using), lambda: self._compile(using)
-        )
-        params = list(params)
-        params[position] = value
+        sql, lookup, loaded, active = _cached(("select", id(self), using), lambda: self._build(using))
         connection = connections[using]
-        with _run(connection, sql, params) as cursor:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [lookup.get_db_prep_value(value, connection)])
             rows = cursor.fetchmany(2)
         if len(rows) != 1:
             return None
-        row = list(rows[0])
-        for index, (functions, expression) in converters:  # as SQLCompiler.apply_converters
-            converted = row[index]
-            for convert in functions:
-                converted = convert(converted, expression, connection)
-            row[index] = converted
-        obj = klass_info["model"].from_db(using, init_list, row[start:end])
-        for populator in get_related_populators(klass_info, select, using):
-            populator.populate(row, obj)
-        for name, column in annotations:
-            setattr(obj, name, row[column])
+        row = rows[0]
+        obj = loaded[0].build(row, using)
+        for part in loaded[1:]:
+            setattr(obj, part.link, part.build(row, using))  # the descriptor caches it, as select_related does
+        if active:
+            setattr(obj, "user_is_active", None if row[-1] is None else bool(row[-1]))  # noqa: B010 (not a field)
         return obj
 
 
-def _insert_sql(model: type[Model], using: str) -> tuple[str, list, bool]:
+def _insert_sql(model: type[Model], using: str) -> tuple[str, list[Field], bool]:
     connection = connections[using]
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(quote(f.column) for f in fields)
+    fields = [f for f in columns(model) if not f.primary_key]
+    names = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     # Only quoted identifiers from the model's metadata are interpolated; values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    returning = bool(connection.features.can_return_columns_from_insert)
+    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({placeholders})"  # noqa: S608
+    # PostgreSQL tells the new key with RETURNING; SQLite and MySQL through the
+    # DB-API's cursor.lastrowid (PEP 249), for one row at a time.
+    returning = connection.vendor == "postgresql"
     if returning:
-        suffix, suffix_params = connection.ops.return_insert_columns([meta.pk])
-        if suffix_params:  # a backend that returns through out-parameters: ask for the id after
-            returning = False
-        else:
-            sql = f"{sql} {suffix}"
+        sql = f"{sql} RETURNING {quote(meta.pk.column)}"
     return sql, fields, returning
 
 
 def insert(obj: M, *, using: str) -> M:
-    """INSERT ``obj`` (a new instance) as ``save()`` would, and set its primary key.
+    """INSERT ``obj`` (a new instance with an auto-incremented key) as ``save()``
+    would, and set its primary key.
 
     No ``pre_save``/``post_save`` signals: this is for rows nobody else watches.
     """
@@ -259,16 +188,15 @@ def insert(obj: M, *, using: str) -> M:
     sql, fields, returning = _cached(("insert", model, using), lambda: _insert_sql(model, using))
     connection = connections[using]
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with _run(connection, sql, params) as cursor:
-        if returning:
-            pk = cursor.fetchone()[0]
-        else:
-            pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     return _saved(obj, pk, using)
 
 
 def _saved(obj: M, pk: Any, using: str) -> M:
-    """``obj`` as ``save()`` leaves a new instance: its key set, no longer adding."""
+    """``obj`` as ``save()`` leaves a new instance: its key set, no longer adding
+    (``_state`` as documented with ``Model.from_db``)."""
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = using
@@ -283,7 +211,8 @@ def insert_linked(row: Model, *, link: str, linked: Model | None, using: str) ->
     insert(row, using=using)
 
 
-def _update_sql(model: type[Model], using: str, assign: tuple[str, ...], unset: tuple[str, ...]) -> tuple:
+def _update_sql(model: type[Model], using: str, assign: tuple[str, ...],
+                unset: tuple[str, ...]) -> tuple[str, list[Field]]:
     quote = connections[using].ops.quote_name
     meta = model._meta
     fields = [meta.get_field(name) for name in assign]
@@ -303,40 +232,42 @@ def update_if_unset(model: type[Model], pk: Any, values: dict[str, Any], *, unse
     connection = connections[using]
     params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
     params.append(model._meta.pk.get_db_prep_value(pk, connection))
-    with _run(connection, sql, params) as cursor:
-        return cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _cast(field: Field, connection: Any) -> str:
+    """The column's type without a length, for a typed placeholder: in a SELECT
+    list an untyped parameter would be text, and a cast with a length would
+    truncate where the INSERT must refuse."""
+    return re.sub(r"\(.*\)", "", field.db_type(connection) or "text").strip()
 
 
 def _rotation_sql(token_model: type[Model], access_model: type[Model], using: str, assign: tuple[str, ...],
-                  unset: tuple[str, ...], link: str) -> tuple:
+                  unset: tuple[str, ...], link: str) -> tuple[str, list[Field], list[Field], list[Field]]:
     connection = connections[using]
     quote = connection.ops.quote_name
     update, update_fields = _update_sql(token_model, using, assign, unset)
-    token_fields = [f for f in token_model._meta.concrete_fields if not f.primary_key]
-    access_fields = [f for f in access_model._meta.concrete_fields if not f.primary_key and f.name != link]
+    token_fields = [f for f in columns(token_model) if not f.primary_key]
+    access_fields = [f for f in columns(access_model) if not f.primary_key and f.name != link]
     link_column = access_model._meta.get_field(link).column
+    token_pk = quote(token_model._meta.pk.column)
 
-    def cast(field) -> str:
-        # No length on a varchar cast: an explicit cast truncates where an INSERT refuses.
-        if (field.db_type(connection) or "").startswith("varchar"):
-            return connection.ops.cast_char_field_without_max_length
-        return field.cast_db_type(connection)
+    def typed(fields: list[Field]) -> str:
+        return ", ".join(f"%s::{_cast(f, connection)}" for f in fields)
 
-    def typed(fields: list) -> str:
-        # Typed placeholders: in a SELECT list an untyped parameter would be text.
-        return ", ".join(f"%s::{cast(f)}" for f in fields)
-
-    def names(fields: list) -> str:
+    def names(fields: list[Field]) -> str:
         return ", ".join(quote(f.column) for f in fields)
 
     # Only quoted identifiers and type names from the models' metadata are
     # interpolated; values are parameters.
     sql = (
-        f"WITH swapped AS ({update} RETURNING {quote(token_model._meta.pk.column)}), "  # noqa: S608
+        f"WITH swapped AS ({update} RETURNING {token_pk}), "  # noqa: S608
         f"successor AS (INSERT INTO {quote(token_model._meta.db_table)} ({names(token_fields)}) "
-        f"SELECT {typed(token_fields)} FROM swapped RETURNING {quote(token_model._meta.pk.column)}) "
+        f"SELECT {typed(token_fields)} FROM swapped RETURNING {token_pk}) "
         f"INSERT INTO {quote(access_model._meta.db_table)} ({names(access_fields)}, {quote(link_column)}) "
-        f"SELECT {typed(access_fields)}, successor.{quote(token_model._meta.pk.column)} FROM successor "
+        f"SELECT {typed(access_fields)}, successor.{token_pk} FROM successor "
         f"RETURNING {quote(link_column)}, {quote(access_model._meta.pk.column)}"
     )
     return sql, update_fields, token_fields, access_fields
@@ -369,7 +300,8 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
     params.append(type(token)._meta.pk.get_db_prep_value(token.pk, connection))
     params += [f.get_db_prep_save(f.pre_save(successor, True), connection) for f in token_fields]
     params += [f.get_db_prep_save(f.pre_save(access, True), connection) for f in access_fields]
-    with savepoint_if_in_transaction(using), _run(connection, sql, params) as cursor:
+    with savepoint_if_in_transaction(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
@@ -379,11 +311,11 @@ def swap_and_insert(token: Model, values: dict[str, Any], *, unset: Iterable[str
     return True
 
 
-def savepoint_if_in_transaction(using: str):
+def savepoint_if_in_transaction(using: str) -> AbstractContextManager[Any]:
     """Inside a transaction (``ATOMIC_REQUESTS``, a caller's ``atomic``): a savepoint,
     so a failed statement leaves that transaction usable. In autocommit: nothing,
     a single statement is atomic on its own and needs no BEGIN/COMMIT round trips."""
-    if connections[using].in_atomic_block:
+    if not transaction.get_autocommit(using=using):
         return transaction.atomic(using=using)
     return nullcontext()
 
@@ -391,11 +323,10 @@ def savepoint_if_in_transaction(using: str):
 def reset(**kwargs: Any) -> None:
     with _lock:
         _cache.clear()
-        _off.clear()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("DATABASES", "AUTH_USER_MODEL", "OAUTH_TOKENS"):
+    if setting in ("DATABASES", "AUTH_USER_MODEL", "OAUTH_TOKENS", "USE_TZ"):
         reset()
 
 

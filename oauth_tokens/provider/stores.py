@@ -4,7 +4,7 @@ Each state change is atomic: one statement (client_credentials; a rotation on
 PostgreSQL) or one transaction. Rotation and code redemption are a conditional
 UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
 give one successor on SQLite and PostgreSQL alike. The hot statements are
-compiled once (``statements.py``). Signals go out after commit.
+written once (``statements.py``). Signals go out after commit.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
@@ -81,27 +79,13 @@ def _of_active_user(row):
     return row if active else None
 
 
-def _refresh_token_query(value: str):
-    """The refresh token with ``digest=value`` and its user's ``is_active`` (a scalar
-    subquery, cheaper to plan and to load than a join and a user instance)."""
-    queryset = RefreshToken.objects.filter(digest=value)
-    user_model = get_user_model()
-    if any(f.name == "is_active" for f in user_model._meta.concrete_fields):
-        queryset = queryset.annotate(
-            user_is_active=Subquery(user_model._default_manager.filter(pk=OuterRef("user_id")).values("is_active"))
-        )
-    return queryset
-
-
-# The token endpoint's lookups, their SQL compiled once (statements.py).
-_client_by_id = statements.SelectOne(lambda value: Client.objects.filter(client_id=value))
-_code_by_digest = statements.SelectOne(
-    lambda value: AuthorizationCode.objects.select_related("client", "user").filter(digest=value)
-)
-_refresh_by_digest = statements.SelectOne(_refresh_token_query)
-_refresh_with_client_by_digest = statements.SelectOne(
-    lambda value: _refresh_token_query(value).select_related("client")
-)
+# The token endpoint's lookups, their SQL written once (statements.py). A refresh
+# token comes with its user's ``is_active`` (a scalar subquery), not the user.
+_client_by_id = statements.SelectOne(Client, "client_id")
+_code_by_digest = statements.SelectOne(AuthorizationCode, "digest", related=("client", "user"))
+_refresh_by_digest = statements.SelectOne(RefreshToken, "digest", user_is_active=True)
+_refresh_with_client_by_digest = statements.SelectOne(RefreshToken, "digest", related=("client",),
+                                                      user_is_active=True)
 
 
 class OrmTokenStore:
@@ -136,7 +120,7 @@ class OrmTokenStore:
         return models.now()
 
     # -- lookups -------------------------------------------------------------
-    # The hot lookups compile their SQL once (statements.py), not on every request.
+    # The hot lookups write their SQL once (statements.py), not on every request.
     def get_client(self, client_id: str) -> Client | None:
         preloaded = self._preloaded.pop(("client", client_id), None)
         if preloaded is not None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError, connections, transaction
+from django.db.transaction import TransactionManagementError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -121,14 +123,15 @@ class OAuthView(View):
             # back, not committed with whatever the request wrote before.
             logger.warning("Database error on %s: answered 503 temporarily_unavailable", request.path,
                            exc_info=True)
-            for connection in connections.all(initialized_only=True):
-                if connection.in_atomic_block:
-                    transaction.set_rollback(True, using=connection.alias)
+            for alias in connections:
+                with suppress(TransactionManagementError):  # not in a transaction: nothing to roll back
+                    transaction.set_rollback(True, using=alias)
             return error_response(TemporarilyUnavailable())
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = error_response(InvalidRequest(f"Method {request.method} is not allowed", status_code=405))
-        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods() if m != "options")
+        response["Allow"] = ", ".join(m.upper() for m in self.http_method_names
+                                      if m != "options" and hasattr(self, m))
         return response
 
 

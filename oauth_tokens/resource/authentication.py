@@ -17,6 +17,7 @@ from importlib.util import find_spec
 
 from django.http import HttpRequest
 from rest_framework import authentication
+from rest_framework.request import Request
 
 from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
@@ -30,13 +31,13 @@ _FORM = "application/x-www-form-urlencoded"
 _BODYLESS = ("GET", "HEAD", "OPTIONS", "DELETE")
 
 
-def _form_has_token(request: HttpRequest) -> bool:
+def _form_has_token(request: HttpRequest | Request) -> bool:
     if request.method in _BODYLESS or not request.content_type.startswith(_FORM):
         return False
     return bearer.form_has_token(request.body)
 
 
-def authenticate_request(request: HttpRequest) -> AccessToken | None:
+def authenticate_request(request: HttpRequest | Request) -> AccessToken | None:
     """The verified bearer token of a Django request, None without bearer credentials,
     or an ``OAuth2Error`` (RFC 6750 section 3.1)."""
     meta = request.META
@@ -53,7 +54,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         try:
-            token = authenticate_request(request._request)
+            token = authenticate_request(request)  # DRF's Request hands META and body through
         except OAuth2Error as error:
             raise OAuthAPIException(error) from None
         if token is None:

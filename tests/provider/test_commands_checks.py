@@ -81,3 +81,16 @@ def test_unknown_algorithm_is_e002():
 
 def test_unknown_setting_is_e000():
     assert ids(**{**PRODUCTION, "ISSUR": "typo"}) == {"oauth_tokens.E000"}
+
+
+def test_a_retired_setting_starts_with_a_warning_and_is_ignored():
+    """An upgrade keeping PREPARED_STATEMENTS in its settings still starts (no
+    ImproperlyConfigured for an unknown key), and manage.py check says to remove it."""
+    from oauth_tokens.settings import token_settings
+
+    with override_settings(OAUTH_TOKENS={**PRODUCTION, "PREPARED_STATEMENTS": False}):
+        out, err = StringIO(), StringIO()
+        call_command("check", stdout=out, stderr=err)
+        assert "oauth_tokens.W010" in out.getvalue() + err.getvalue()
+        assert "PREPARED_STATEMENTS" in out.getvalue() + err.getvalue()
+        assert token_settings.ISSUER == PRODUCTION["ISSUER"]

@@ -19,8 +19,8 @@ from tests.factories import ClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-by_client_id = statements.SelectOne(lambda value: Client.objects.filter(client_id=value))
-refresh_with_user = statements.SelectOne(lambda value: RefreshToken.objects.select_related("user").filter(digest=value))
+by_client_id = statements.SelectOne(Client, "client_id")
+refresh_with_user = statements.SelectOne(RefreshToken, "digest", related=("user",))
 
 
 def concrete_values(obj) -> dict:

@@ -80,17 +80,28 @@ def rename_in_place(apps, schema_editor):
                 schema_editor.execute(f"DROP INDEX {quote(name)}")
 
 
+#: The names Django gave these indexes in 0001 (``<table>_<column>_<hash>_uniq``
+#: and ``_like``), for going back: written out, as they are fixed for these tables.
+ORIGINAL_NAMES = {
+    "oauth_at_jti_unique": "oauth_tokens_provider_accesstoken_jti_212c264f",
+    "oauth_rt_digest_unique": "oauth_tokens_provider_refreshtoken_digest_c7418d66",
+}
+
+
 def restore_in_place(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     quote = schema_editor.quote_name
     for model_name, field_name, new_name in UNIQUE:
         model = apps.get_model("oauth_tokens_provider", model_name)
-        field = model._meta.get_field(field_name)
-        table = model._meta.db_table
-        old_name = schema_editor._create_index_name(table, [field.column], suffix="_uniq")
-        schema_editor.execute(f"ALTER TABLE {quote(table)} RENAME CONSTRAINT {quote(new_name)} TO {quote(old_name)}")
-        schema_editor.execute(schema_editor._create_like_index_sql(model, field))
+        table, column = model._meta.db_table, model._meta.get_field(field_name).column
+        original = ORIGINAL_NAMES[new_name]
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} RENAME CONSTRAINT {quote(new_name)} TO {quote(original + '_uniq')}"
+        )
+        schema_editor.execute(
+            f"CREATE INDEX {quote(original + '_like')} ON {quote(table)} ({quote(column)} varchar_pattern_ops)"
+        )
 
 
 def unique_constraints():
