@@ -1,4 +1,4 @@
-"""The token endpoint's prepared statements (``provider/statements.py``) give what
+"""The token endpoint's hand-written statements (``provider/statements.py``) give what
 the ORM gives, on SQLite and (with DATABASE_URL) PostgreSQL, and a token request
 runs only the statements it needs."""
 
