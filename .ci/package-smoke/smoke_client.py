@@ -62,6 +62,7 @@ def main() -> None:
         me = expect(http.get("/api/me", headers=bearer(access)), 200, "DRF view with BearerTokenAuthentication").json()
         check(me["client_id"] == WORKER["client_id"] and me["scope"] == "read", "DRF view sees the token", me)
         expect(http.get("/api/plain", headers=bearer(access)), 200, "plain view with @bearer_required")
+        expect(http.get("/api/async", headers=bearer(access)), 200, "async view with @bearer_required")
         valid = expect(http.get("/oauth/token", headers=bearer(access)), 200, "GET validation endpoint").json()
         check(0 < valid["expires_in"] <= 3600, "validation reports the remaining lifetime", valid)
         bare = expect(http.get("/api/me"), 401, "DRF view without a token")
@@ -71,6 +72,7 @@ def main() -> None:
         revoked = expect(http.get("/api/me", headers=bearer(access)), 401, "DRF view after revocation")
         check(revoked.json().get("error") == "invalid_token", "revoked token is invalid_token", revoked.text)
         expect(http.get("/api/plain", headers=bearer(access)), 401, "plain view after revocation")
+        expect(http.get("/api/async", headers=bearer(access)), 401, "async view after revocation")
         expect(http.get("/oauth/token", headers=bearer(access)), 401, "validation endpoint after revocation")
 
         # authorization_code + PKCE as a browser does it: log in, consent, code.

@@ -1,5 +1,5 @@
 """URLs of the package-check project: the provider's endpoints, discovery, and
-two protected views (DRF and plain Django) the way the README writes them."""
+three protected views (DRF, plain Django, async Django) the way the README writes them."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -25,10 +25,16 @@ def plain(request):
     return JsonResponse({"sub": request.auth.subject})
 
 
+@bearer_required(scopes=["read"])
+async def async_plain(request):
+    return JsonResponse({"sub": request.auth.subject})
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("oauth/", include("oauth_tokens.provider.urls")),
     path("", include("oauth_tokens.provider.well_known_urls")),
     path("api/me", MeView.as_view()),
     path("api/plain", plain),
+    path("api/async", async_plain),
 ]
