@@ -57,14 +57,15 @@ def main() -> None:
         issued = expect(http.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "read"},
                                   auth=worker), 200, "POST /oauth/token client_credentials").json()
         access = issued["access_token"]
-        check(issued["token_type"] == "Bearer" and "refresh_token" not in issued,
-              "client_credentials answer: a Bearer token, no refresh token", issued)
+        check(issued["token_type"] == "Bearer" and "refresh_token" not in issued and issued["expires_in"] == 1800,
+              "client_credentials answer: a Bearer token for 30 minutes (a timedelta setting), no refresh token",
+              issued)
         me = expect(http.get("/api/me", headers=bearer(access)), 200, "DRF view with BearerTokenAuthentication").json()
         check(me["client_id"] == WORKER["client_id"] and me["scope"] == "read", "DRF view sees the token", me)
         expect(http.get("/api/plain", headers=bearer(access)), 200, "plain view with @bearer_required")
         expect(http.get("/api/async", headers=bearer(access)), 200, "async view with @bearer_required")
         valid = expect(http.get("/oauth/token", headers=bearer(access)), 200, "GET validation endpoint").json()
-        check(0 < valid["expires_in"] <= 3600, "validation reports the remaining lifetime", valid)
+        check(0 < valid["expires_in"] <= 1800, "validation reports the remaining lifetime", valid)
         bare = expect(http.get("/api/me"), 401, "DRF view without a token")
         check(bare.headers.get("WWW-Authenticate") == 'Bearer realm="api"', "401 carries the Bearer challenge",
               bare.headers.get("WWW-Authenticate"))

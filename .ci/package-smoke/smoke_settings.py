@@ -3,6 +3,7 @@ installed wheel: the smallest project a user would write (SQLite, the provider,
 the consumer, DRF), read from the environment the script sets."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -56,6 +57,7 @@ OAUTH_TOKENS = {
     "ISSUER": os.environ["SMOKE_ISSUER"],
     "ENCRYPTION_KEYS": [os.environ["SMOKE_FERNET_KEY"]],
     "DIGEST_KEY": os.environ["SMOKE_DIGEST_KEY"],
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),  # durations may be timedeltas
     # A rotated refresh token replayed at once is reuse (no grace window), so the
     # smoke test can prove reuse detection without waiting.
     "REFRESH_TOKEN_GRACE_PERIOD": 0,
