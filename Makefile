@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench clean package-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(BENCH_STAMP)
 .PHONY: bench-consumer
 bench-consumer: $(BENCH_STAMP)
 	$(BIN)/python -m bench.consumer_bench $(BENCH_CONSUMER_ARGS)
+
+# Build the sdist and the wheel, check them, and run the wheel in a clean
+# Python 3.13 venv with the newest Django (needs python3.13).
+package-check:
+	.ci/package-check
 
 clean:
 	rm -rf $(VENV) db.sqlite3

@@ -3,13 +3,24 @@
 Read a value where it is used (``token_settings.ACCESS_TOKEN_LIFETIME``), never
 into a class attribute or a default argument: tests and projects change
 settings at run time and the object reloads on ``setting_changed``.
+
+Durations (``DURATIONS``) are seconds, given as a number or as a
+``datetime.timedelta`` (``"ACCESS_TOKEN_LIFETIME": timedelta(hours=1)``, the
+way djangorestframework-simplejwt writes them); the reader turns a timedelta
+into seconds, so every caller sees a number. Any other value of a duration or
+a count (``COUNTS``) is refused here with an ``ImproperlyConfigured`` naming
+the key, and by the system check ``oauth_tokens.E005`` before the first
+request.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
@@ -115,10 +126,76 @@ DEFAULTS: dict[str, Any] = {
 #: Settings earlier versions had, accepted and ignored so that an upgrade does not
 #: fail to start (a system check warns): name -> why it went.
 RETIRED = {
-    "PREPARED_STATEMENTS": "the token endpoint no longer prepares its statements itself; on PostgreSQL "
-                           "Django's DATABASES OPTIONS 'server_side_binding' and psycopg's 'prepare_threshold' "
-                           "do it for every query (README, PostgreSQL)",
+    "PREPARED_STATEMENTS": "the token endpoint no longer prepares its statements itself "
+                           "(that rested on Django internals, which changed in Django 6.0)",
 }
+
+
+#: Settings that are durations in seconds: a number or a ``timedelta``; True
+#: where zero makes no sense (the value must be > 0), False where 0 is allowed.
+DURATIONS: dict[str, bool] = {
+    "ACCESS_TOKEN_LIFETIME": True,
+    "REFRESH_TOKEN_LIFETIME": True,
+    "AUTHORIZATION_CODE_LIFETIME": True,
+    "ID_TOKEN_LIFETIME": True,
+    "REFRESH_TOKEN_GRACE_PERIOD": False,
+    "CLIENT_AUTH_FAILURE_WINDOW": True,
+    "REVOCATION_POLL_INTERVAL": False,
+    "JWKS_CACHE_TTL": False,
+    "JWKS_MIN_REFETCH_INTERVAL": False,
+    "INTROSPECTION_CACHE_TTL": False,
+    "REMOTE_TIMEOUT": True,
+    "JWT_LEEWAY": False,
+}
+#: Settings that are whole numbers (True: must be > 0, False: >= 0).
+COUNTS: dict[str, bool] = {
+    "CLIENT_AUTH_FAILURE_LIMIT": False,
+    "NUM_PROXIES": False,
+    "MAX_BODY_SIZE": True,
+    "VERIFIED_TOKEN_CACHE_SIZE": False,
+}
+
+
+def to_seconds(value: Any, *, positive: bool = False) -> int | float:
+    """``value`` (a number or a ``timedelta``) in seconds: an int when whole.
+    ``ValueError`` for anything else (a string, a bool, None, NaN, a negative
+    value, or zero when ``positive``)."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+        value = int(value) if value.is_integer() else value
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("not a number")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError("out of range")
+    return value
+
+
+def value_problems(user: dict[str, Any]) -> dict[str, str]:
+    """Key -> what is wrong with its value, for the durations and counts in ``user``."""
+    problems = {}
+    for key, positive in DURATIONS.items():
+        if key in user:
+            try:
+                to_seconds(user[key], positive=positive)
+            except ValueError:
+                problems[key] = (
+                    f"OAUTH_TOKENS[{key!r}] must be a number of seconds or a datetime.timedelta, "
+                    f"{'> 0' if positive else '>= 0'}; got {user[key]!r}."
+                )
+    for key, positive in COUNTS.items():
+        value = user.get(key)
+        if key in user and (isinstance(value, bool) or not isinstance(value, int) or value < int(positive)):
+            bound = "> 0" if positive else ">= 0"
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be a whole number {bound}; got {value!r}."
+    return problems
+
+
+class InvalidSettingValues(ImproperlyConfigured):
+    """Durations or counts of the wrong type or range (``problems``: key -> sentence)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__(" ".join(problems.values()))
 
 
 class TokenSettings:
@@ -137,7 +214,12 @@ class TokenSettings:
                 f"Unknown OAUTH_TOKENS setting(s): {', '.join(unknown)}. "
                 f"Known: {', '.join(sorted(DEFAULTS))}."
             )
+        problems = value_problems(user)
+        if problems:
+            raise InvalidSettingValues(problems)
         merged = {**DEFAULTS, **{k: v for k, v in user.items() if k not in RETIRED}}
+        for key, positive in DURATIONS.items():
+            merged[key] = to_seconds(merged[key], positive=positive)
         return merged
 
     def __getattr__(self, name: str) -> Any:
@@ -171,3 +253,21 @@ def _reload(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_reload)
+
+
+@checks.register(checks.Tags.security)
+def check_setting_values(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``oauth_tokens.E005``: a duration or a count of the wrong type or range, one
+    error per key. Registered here, once, for the provider, the consumer and the
+    resource side alike (they all read these settings)."""
+    user = getattr(settings, "OAUTH_TOKENS", {}) or {}
+    if not isinstance(user, dict):
+        return []  # the provider's and consumer's E000 say so
+    return [
+        checks.Error(
+            message,
+            hint=f'For example "{key}": timedelta(minutes=5) or 300.' if key in DURATIONS else None,
+            id="oauth_tokens.E005",
+        )
+        for key, message in value_problems(user).items()
+    ]

@@ -19,7 +19,7 @@ class MeView(APIView):
 
 def home(request):
     return HttpResponse(
-        "<h1>django-oauth-tokens demo</h1><ul>"
+        "<h1>oauth_tokens demo</h1><ul>"
         '<li><a href="/admin/">Admin</a></li>'
         '<li><a href="/accounts/login/">Log in</a></li>'
         '<li><a href="/demo/consumer/">Consumer demo (this site as an external provider)</a></li></ul>'

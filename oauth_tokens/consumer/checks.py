@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens.consumer.providers import validate
-from oauth_tokens.settings import token_settings
+from oauth_tokens.settings import InvalidSettingValues, token_settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -20,6 +20,8 @@ def check_consumer(app_configs=None, **kwargs):
     try:
         keys = list(token_settings.ENCRYPTION_KEYS)
         providers = token_settings.PROVIDERS
+    except InvalidSettingValues:
+        return []  # oauth_tokens.E005 names each key (settings.check_setting_values)
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="oauth_tokens_consumer.E000")]
     errors = []

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from oauth_tokens.settings import to_seconds
+
 #: Every key a provider entry may have, with its default.
 OPTIONS: dict[str, Any] = {
     "token_url": "",
@@ -22,14 +24,14 @@ OPTIONS: dict[str, Any] = {
     "auth_method": "basic",
     # Token request body: "form" (RFC 6749) or "json" (seeds 000-002).
     "body_format": "form",
-    # Refresh this many seconds before expiry (seed 002: 5 minutes), capped at
-    # half the token's lifetime.
+    # Refresh this many seconds (or a timedelta) before expiry (seed 002: 5
+    # minutes), capped at half the token's lifetime.
     "refresh_leeway": 300,
     "metadata_url": "",
     # Expected issuer of the metadata; default: derived from metadata_url.
     "issuer": "",
-    # Seconds per network operation with the provider; keep it short: the call
-    # to refresh is made while other workers wait.
+    # Seconds (or a timedelta) per network operation with the provider; keep it
+    # short: the call to refresh is made while other workers wait.
     "timeout": 5.0,
     # Extra attempts after a network error, timeout or 5xx, with backoff.
     "retries": 2,
@@ -41,6 +43,8 @@ OPTIONS: dict[str, Any] = {
     # base_url of http_client(); default: none (pass absolute URLs).
     "api_base_url": "",
 }
+#: Options in seconds: a number or a ``datetime.timedelta``.
+DURATIONS = ("refresh_leeway", "timeout", "backoff")
 AUTH_METHODS = ("basic", "post", "none")
 BODY_FORMATS = ("form", "json")
 
@@ -99,8 +103,20 @@ def validate(name: str, entry: Any) -> list[str]:
         problems.append(f"PROVIDERS[{name!r}]['body_format'] must be one of {', '.join(BODY_FORMATS)}.")
     if entry.get("auth_method", "basic") != "none" and not entry.get("client_secret"):
         problems.append(f"PROVIDERS[{name!r}] needs a client_secret (or auth_method 'none' for a public client).")
-    for key in ("refresh_leeway", "timeout", "retries", "backoff"):
-        value = entry.get(key, OPTIONS[key])
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            problems.append(f"PROVIDERS[{name!r}][{key!r}] must be a number >= 0.")
+    for key in DURATIONS:
+        try:
+            to_seconds(entry.get(key, OPTIONS[key]))
+        except ValueError:
+            problems.append(f"PROVIDERS[{name!r}][{key!r}] must be a number of seconds or a timedelta, >= 0.")
+    retries = entry.get("retries", OPTIONS["retries"])
+    if not isinstance(retries, int | float) or isinstance(retries, bool) or retries < 0:
+        problems.append(f"PROVIDERS[{name!r}]['retries'] must be a number >= 0.")
     return problems
+
+
+def options(entry: dict[str, Any]) -> dict[str, Any]:
+    """A valid entry with its defaults, durations in seconds."""
+    merged = {**OPTIONS, **entry}
+    for key in DURATIONS:
+        merged[key] = to_seconds(merged[key])
+    return merged

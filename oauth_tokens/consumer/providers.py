@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from oauth_tokens.consumer import remote
-from oauth_tokens.consumer.config import OPTIONS, Provider, UnknownProvider, validate
+from oauth_tokens.consumer.config import OPTIONS, Provider, UnknownProvider, options, validate
 from oauth_tokens.settings import token_settings
 
 __all__ = ["OPTIONS", "Provider", "UnknownProvider", "discover", "get_provider", "validate"]
@@ -46,10 +46,9 @@ def get_provider(name: str) -> Provider:
     problems = validate(name, entry)
     if problems:
         raise ImproperlyConfigured(" ".join(problems))
-    options = {**OPTIONS, **entry}
     provider = Provider(
         name=name,
-        **{k: v for k, v in options.items() if k in Provider.__dataclass_fields__},
+        **{k: v for k, v in options(entry).items() if k in Provider.__dataclass_fields__},
     )
     if provider.metadata_url:
         provider = _apply_metadata(provider, entry, discover(provider))

@@ -5,6 +5,9 @@
 - E002 ``SIGNING_ALGORITHM`` is not supported
 - E003 ``ISSUER`` is not an absolute URL without query or fragment (RFC 8414 section 2)
 - E004 an ``ENCRYPTION_KEYS`` entry is not a Fernet key
+- E005 a duration (``*_LIFETIME``, ``*_INTERVAL``, ``*_TTL``, ...) is not a number
+  of seconds or a ``timedelta``, or a count is not a whole number, or either is
+  out of range; one error per key (registered in ``oauth_tokens.settings``)
 - W001 ``ISSUER`` is not https (outside DEBUG)
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)
@@ -21,7 +24,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens.oauth2.jwt import ALGORITHMS
-from oauth_tokens.settings import token_settings
+from oauth_tokens.settings import InvalidSettingValues, token_settings
 
 
 @checks.register(checks.Tags.security)
@@ -32,6 +35,8 @@ def check_settings(app_configs=None, **kwargs):
         algorithm = token_settings.SIGNING_ALGORITHM
         keys = token_settings.ENCRYPTION_KEYS
         digest_key = token_settings.DIGEST_KEY
+    except InvalidSettingValues:
+        return []  # oauth_tokens.E005 names each key (settings.check_setting_values)
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="oauth_tokens.E000")]
     if not issuer:

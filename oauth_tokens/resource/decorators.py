@@ -1,24 +1,37 @@
-"""Bearer tokens for plain Django views (no DRF view needed).
+"""Bearer tokens for plain Django views (no DRF view needed), sync or async.
 
     @bearer_required(scopes=["read"])
     def report(request):
         return JsonResponse({"sub": request.auth.subject})
 
+    @bearer_required(scopes=["read"])
+    async def live(request):
+        user = await request.auser()  # the token's user, loaded off the event loop
+        return JsonResponse({"username": user.get_username()})
+
     class ReportView(BearerTokenRequiredMixin, View):
         required_scopes = ["read"]
 
 On success ``request.auth`` is the ``AccessToken`` and ``request.user`` the lazy
-token user (or client principal). Failures are RFC 6750 JSON errors with their
-``WWW-Authenticate`` challenge. The views are CSRF-exempt: the credential is a
-header a browser never sends on its own.
+token user (or client principal); ``await request.auser()`` returns the same
+principal with the user row loaded in a worker thread, so an async view never
+queries the database on the event loop. Failures are RFC 6750 JSON errors with
+their ``WWW-Authenticate`` challenge. The views are CSRF-exempt: the credential
+is a header a browser never sends on its own.
+
+Async views (an ``async def`` function, or a class-based view whose handlers
+are all ``async def``) stay async, as with Django's own decorators: the token
+check runs through ``sync_to_async``, because verifying may read the
+revocation state or the signing keys from the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from oauth_tokens.oauth2.bearer import MissingToken
@@ -39,11 +52,27 @@ def _check(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str
     return token
 
 
+def _authenticate(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str]) -> None:
+    """Verify the token and put it on the request (``auth``, ``user``, ``auser``),
+    or raise the ``OAuth2Error`` to answer with."""
+    token = _check(request, scopes, any_scopes)
+    principal = principal_for(token)
+
+    async def auser():
+        if not token.is_client_token:
+            # Any attribute loads the lazy user (even isinstance() would); the query
+            # runs in a worker thread.
+            await sync_to_async(lambda: principal.pk)()
+        return principal
+
+    request.auth = token  # type: ignore[attr-defined]
+    request.user = principal  # type: ignore[assignment]
+    request.auser = auser  # type: ignore[attr-defined]
+
+
 def _run(request: HttpRequest, scopes, any_scopes, call: Callable[[], HttpResponse]) -> HttpResponse:
     try:
-        token = _check(request, scopes, any_scopes)
-        request.auth = token  # type: ignore[attr-defined]
-        request.user = principal_for(token)  # type: ignore[assignment]
+        _authenticate(request, scopes, any_scopes)
         return call()
     except OAuth2Error as error:
         return error_response(error)
@@ -51,14 +80,35 @@ def _run(request: HttpRequest, scopes, any_scopes, call: Callable[[], HttpRespon
         return error_response(exc.oauth_error)
 
 
+async def _arun(request: HttpRequest, scopes, any_scopes, call: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
+    try:
+        await sync_to_async(_authenticate)(request, scopes, any_scopes)
+        return await call()
+    except OAuth2Error as error:
+        return error_response(error)
+    except OAuthAPIException as exc:
+        return error_response(exc.oauth_error)
+
+
 def bearer_required(view: Callable | None = None, *, scopes: Sequence[str] = (), any_scopes: Sequence[str] = ()):
-    """Require a valid bearer token (and every one of ``scopes`` / one of ``any_scopes``)."""
+    """Require a valid bearer token (and every one of ``scopes`` / one of ``any_scopes``).
+    Works on sync and ``async def`` views alike."""
+    required, wanted = tuple(scopes), tuple(any_scopes)
 
-    def decorate(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(func)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            return _run(request, tuple(scopes), tuple(any_scopes), lambda: func(request, *args, **kwargs))
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        wrapped: Callable[..., Any]
+        if iscoroutinefunction(func):
+            @wraps(func)
+            async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return await _arun(request, required, wanted, lambda: func(request, *args, **kwargs))
 
+            wrapped = async_wrapped
+        else:
+            @wraps(func)
+            def sync_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return _run(request, required, wanted, lambda: func(request, *args, **kwargs))
+
+            wrapped = sync_wrapped
         wrapped.csrf_exempt = True  # type: ignore[attr-defined]
         return wrapped
 
@@ -66,7 +116,8 @@ def bearer_required(view: Callable | None = None, *, scopes: Sequence[str] = (),
 
 
 class BearerTokenRequiredMixin:
-    """Class-based views: ``required_scopes`` (all needed) and/or ``any_scopes`` (one needed)."""
+    """Class-based views: ``required_scopes`` (all needed) and/or ``any_scopes`` (one needed).
+    A view whose handlers are all ``async def`` stays async (``View.view_is_async``)."""
 
     required_scopes: Sequence[str] = ()
     any_scopes: Sequence[str] = ()
@@ -77,7 +128,9 @@ class BearerTokenRequiredMixin:
         view.csrf_exempt = True
         return view
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         parent = super().dispatch  # type: ignore[misc]
-        return _run(request, tuple(self.required_scopes), tuple(self.any_scopes),
-                    lambda: parent(request, *args, **kwargs))
+        call = lambda: parent(request, *args, **kwargs)  # noqa: E731
+        if getattr(self, "view_is_async", False):
+            return _arun(request, tuple(self.required_scopes), tuple(self.any_scopes), call)
+        return _run(request, tuple(self.required_scopes), tuple(self.any_scopes), call)

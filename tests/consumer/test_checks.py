@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.core import checks
 
@@ -50,8 +52,21 @@ def test_bad_key_and_bad_providers(settings):
     assert not [m for m in text.splitlines() if "PROVIDERS['d']" in m]  # loopback http and a public client: fine
 
 
-@pytest.mark.parametrize("value", [-1, "5", True])
+@pytest.mark.parametrize("value", [-1, "5", True, timedelta(seconds=-1)])
 def test_numbers_are_validated(settings, value):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PROVIDERS": {
         "p": {"token_url": "https://p/token", "client_id": "x", "client_secret": "y", "timeout": value}}}
-    assert "PROVIDERS['p']['timeout'] must be a number >= 0." in [e.msg for e in check_consumer()]
+    assert ("PROVIDERS['p']['timeout'] must be a number of seconds or a timedelta, >= 0."
+            in [e.msg for e in check_consumer()])
+
+
+def test_durations_may_be_timedeltas(settings):
+    from oauth_tokens.consumer.providers import get_provider
+
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PROVIDERS": {
+        "p": {"token_url": "https://p/token", "client_id": "x", "client_secret": "y",
+              "refresh_leeway": timedelta(minutes=2), "timeout": timedelta(seconds=2.5),
+              "backoff": timedelta(milliseconds=100)}}}
+    assert check_consumer() == []
+    provider = get_provider("p")
+    assert (provider.refresh_leeway, provider.timeout, provider.backoff) == (120, 2.5, 0.1)

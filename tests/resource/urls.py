@@ -84,6 +84,27 @@ class PlainView(BearerTokenRequiredMixin, View):
         return JsonResponse({"posted": True})
 
 
+@bearer_required(scopes=["read"])
+async def async_plain(request):
+    return JsonResponse({"client_id": request.auth.client_id, "scope": request.auth.scope})
+
+
+@bearer_required
+async def async_plain_user(request):
+    user = await request.auser()
+    return JsonResponse({"username": user.get_username()})
+
+
+class AsyncPlainView(BearerTokenRequiredMixin, View):
+    required_scopes = ["write"]
+
+    async def get(self, request):
+        return JsonResponse({"sub": request.auth.subject})
+
+    async def post(self, request):
+        return JsonResponse({"posted": True})
+
+
 urlpatterns = [
     *example_urlpatterns,
     path("t/token-only", TokenOnly.as_view()),
@@ -95,4 +116,7 @@ urlpatterns = [
     path("t/plain", plain),
     path("t/plain-user", plain_user),
     path("t/plain-cbv", PlainView.as_view()),
+    path("t/async-plain", async_plain),
+    path("t/async-plain-user", async_plain_user),
+    path("t/async-plain-cbv", AsyncPlainView.as_view()),
 ]
