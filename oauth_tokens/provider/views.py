@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError, connections, transaction
-from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -116,7 +116,7 @@ def verify_access_token(token: str) -> Mapping[str, Any]:
 class OAuthView(View):
     """Renders any ``OAuth2Error`` and a 405 as OAuth JSON, never a bare page."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
@@ -136,7 +136,9 @@ class OAuthView(View):
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = error_response(InvalidRequest(f"Method {request.method} is not allowed", status_code=405))
-        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods() if m != "options")
+        # The methods this view implements (OPTIONS included: View.options answers it),
+        # from the public http_method_names rather than View's private helper.
+        response["Allow"] = ", ".join(m.upper() for m in self.http_method_names if hasattr(self, m))
         return response
 
 
