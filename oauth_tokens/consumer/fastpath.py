@@ -35,7 +35,7 @@ _lock = threading.Lock()
 def _column(name: str) -> str:
     """The database column of ExternalToken's concrete field ``name``."""
     field = ExternalToken._meta.get_field(name)
-    if not isinstance(field, Field) or not field.column:
+    if not isinstance(field, Field):  # a reverse relation or a generic foreign key
         raise TypeError(f"ExternalToken.{name} has no column")
     return field.column
 
