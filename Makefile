@@ -19,8 +19,10 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then mypy (configured in pyproject.toml: django-stubs, oauth_tokens.oauth2 strict).
 lint: $(STAMP)
 	$(BIN)/ruff check oauth_tokens tests example_project
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -16,7 +17,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @checks.register(checks.Tags.security)
-def check_consumer(app_configs=None, **kwargs):
+def check_consumer(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
         keys = list(token_settings.ENCRYPTION_KEYS)
         providers = token_settings.PROVIDERS
@@ -24,7 +25,7 @@ def check_consumer(app_configs=None, **kwargs):
         return []  # oauth_tokens.E005 names each key (settings.check_setting_values)
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="oauth_tokens_consumer.E000")]
-    errors = []
+    errors: list[checks.CheckMessage] = []
     if not keys and not settings.DEBUG:
         errors.append(checks.Error(
             "OAUTH_TOKENS['ENCRYPTION_KEYS'] is empty: the consumer refuses to store other providers' tokens "

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connections
+from django.db.models import Field
 from django.utils.dateparse import parse_datetime
 
 from oauth_tokens.consumer import models
@@ -31,16 +32,24 @@ _sql: dict[tuple[str, bool], str] = {}
 _lock = threading.Lock()
 
 
+def _column(name: str) -> str:
+    """The database column of ExternalToken's concrete field ``name``."""
+    field = ExternalToken._meta.get_field(name)
+    if not isinstance(field, Field):  # a reverse relation or a generic foreign key
+        raise TypeError(f"ExternalToken.{name} has no column")
+    return field.column
+
+
 def _query(alias: str, null_user: bool) -> str:
     key = (alias, null_user)
     sql = _sql.get(key)
     if sql is None:
         quote = connections[alias].ops.quote_name
         meta = ExternalToken._meta
-        columns = ", ".join(quote(meta.get_field(name).column) for name in (
+        columns = ", ".join(quote(_column(name)) for name in (
             "id", "version", "status", "access_token", "expires_at", "obtained_at"))
-        user = quote(meta.get_field("user").column)
-        provider = quote(meta.get_field("provider").column)
+        user = quote(_column("user"))
+        provider = quote(_column("provider"))
         condition = f"{user} IS NULL" if null_user else f"{user} = %s"
         # Only quoted identifiers from the model's metadata are interpolated; values are parameters.
         sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {provider} = %s AND {condition}"  # noqa: S608

@@ -62,7 +62,7 @@ def refresh_expiring(*, within: float | None = None, provider: str | None = None
         except ImproperlyConfigured as exc:  # a provider removed from settings, for example
             report.failed.append(str(exc))
             continue
-        if expires_at <= models.now() + timedelta(seconds=horizon):
+        if expires_at is not None and expires_at <= models.now() + timedelta(seconds=horizon):
             candidates.append((name, user_id, horizon))
     for index, (name, user_id, horizon) in enumerate(candidates, 1):
         try:

@@ -18,11 +18,10 @@ def revoke_on_logout(sender: Any, request: Any = None, user: Any = None, **kwarg
     from oauth_tokens.consumer.models import ExternalToken
     from oauth_tokens.consumer.service import revoke
 
-    names = ExternalToken.objects.filter(user_id=user.pk).exclude(status=ExternalToken.REVOKED)
-    names = names.values_list("provider", flat=True)
+    tokens = ExternalToken.objects.filter(user_id=user.pk).exclude(status=ExternalToken.REVOKED)
     if wanted is not True:
-        names = names.filter(provider__in=list(wanted))
-    for name in list(names):
+        tokens = tokens.filter(provider__in=list(wanted))
+    for name in list(tokens.values_list("provider", flat=True)):
         try:
             revoke(name, user)
         except Exception as exc:  # logging out must never fail (ConsumerError, database, ...)

@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from oauth_tokens.oauth2.errors import InvalidToken
 
@@ -26,6 +27,11 @@ MAX_TOKEN_LENGTH = 8192
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PRIVATE_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+PUBLIC_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)
+#: The PyJWT algorithm family that reads and writes the JWKs of each key kind.
+_JWK_BY_ALGORITHM: dict[str, type[Algorithm]] = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}
+_JWK_BY_KTY: dict[str, type[Algorithm]] = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}
 
 
 def generate_private_key(algorithm: str) -> PrivateKey:
@@ -46,15 +52,15 @@ def private_key_to_pem(key: PrivateKey) -> str:
 
 def load_private_key(pem: str) -> PrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    return key  # type: ignore[return-value]
+    if not isinstance(key, PRIVATE_KEY_TYPES):
+        raise ValueError(f"Unsupported private key type {type(key).__name__}")
+    return key
 
 
 def public_jwk(key: PrivateKey | PublicKey, *, kid: str, algorithm: str) -> dict[str, Any]:
     """The public JWK of ``key``: never any private parameter."""
-    public = key.public_key() if hasattr(key, "private_bytes") else key  # type: ignore[union-attr]
-    algo_for = {"RS256": jwt.algorithms.RSAAlgorithm, "ES256": jwt.algorithms.ECAlgorithm,
-                "EdDSA": jwt.algorithms.OKPAlgorithm}[algorithm]
-    data = json.loads(algo_for.to_jwk(public))
+    public = key.public_key() if isinstance(key, PRIVATE_KEY_TYPES) else key
+    data = _JWK_BY_ALGORITHM[algorithm].to_jwk(public, as_dict=True)
     allowed = {"kty", "crv", "n", "e", "x", "y"}
     jwk = {k: v for k, v in data.items() if k in allowed}
     jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
@@ -65,9 +71,10 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     """Load a public key from a JWK; refuses a JWK with private parameters."""
     if any(p in jwk for p in ("d", "p", "q", "dp", "dq", "qi", "k")):
         raise ValueError("JWK carries private or symmetric key material")
-    algo = {"RSA": jwt.algorithms.RSAAlgorithm, "EC": jwt.algorithms.ECAlgorithm,
-            "OKP": jwt.algorithms.OKPAlgorithm}[str(jwk.get("kty"))]
-    return algo.from_jwk(json.dumps(dict(jwk)))  # type: ignore[return-value]
+    key = _JWK_BY_KTY[str(jwk.get("kty"))].from_jwk(json.dumps(dict(jwk)))
+    if not isinstance(key, PUBLIC_KEY_TYPES):  # e.g. an Ed448 key: not one we sign or verify with
+        raise ValueError(f"Unsupported public key type {type(key).__name__}")
+    return key
 
 
 @dataclass(frozen=True)

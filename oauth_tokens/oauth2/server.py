@@ -18,12 +18,12 @@ from oauth_tokens.oauth2.errors import (
 )
 from oauth_tokens.oauth2.grants import GRANTS
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.oauth2.store import Client, TokenSet, TokenStore
+from oauth_tokens.oauth2.store import ClientLookup, ClientT, CodeT, RefreshT, TokenSet, TokenStore
 
 SUBJECT_KINDS = ("user", "client")
 
 
-def authenticate_client(request: TokenRequest, store: TokenStore) -> Client:
+def authenticate_client(request: TokenRequest, store: ClientLookup[ClientT]) -> ClientT:
     """The client this request authenticates as, or ``InvalidClient``."""
     creds = request.credentials
     if not creds.client_id:
@@ -42,9 +42,9 @@ def authenticate_client(request: TokenRequest, store: TokenStore) -> Client:
 
 def create_token_response(
     request: TokenRequest,
-    store: TokenStore,
-    authenticate: Callable[[TokenRequest, TokenStore], Client] = authenticate_client,
-) -> tuple[Client, TokenSet]:
+    store: TokenStore[ClientT, CodeT, RefreshT],
+    authenticate: Callable[[TokenRequest, TokenStore[ClientT, CodeT, RefreshT]], ClientT] = authenticate_client,
+) -> tuple[ClientT, TokenSet]:
     if request.subject_kind is not None and request.subject_kind not in SUBJECT_KINDS:
         raise InvalidRequest(f"Unknown token type {request.subject_kind!r}; use 'user' or 'client'")
     grant_type = request.require("grant_type")

@@ -3,6 +3,11 @@
 The Django app implements them with the ORM (``oauth_tokens.provider.stores``);
 the pure tests implement them with dicts. Every method that changes state is
 one transaction in the implementation.
+
+A store is generic in its own row types: the grants only ever hand a store the
+client, code and refresh token that store returned, so an implementation may
+take its concrete rows (ORM models, dataclasses) rather than any object that
+looks like one. ``TokenStore[ClientT, CodeT, RefreshT]`` says exactly that.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,20 @@ class Client(Protocol):
     def check_secret(self, secret: str) -> bool: ...
 
 
-class AuthorizationCode(Protocol):
-    def issued_to(self, client: Client) -> bool: ...
+# The protocols below are generic in the row types one store works with. Their
+# own parameters carry no bound: mypy checks an explicit ``TokenStore[X, ...]``
+# against a bound before it can read a Django model field's type (a descriptor),
+# and would refuse ``TokenStore[models.Client, ...]``. The grants and the server,
+# which use the rows, carry the bounds (ClientT, CodeT, RefreshT below).
+_Client = TypeVar("_Client")
+_Client_co = TypeVar("_Client_co", covariant=True)
+_Client_contra = TypeVar("_Client_contra", contravariant=True)
+_Code = TypeVar("_Code")
+_Refresh = TypeVar("_Refresh")
+
+
+class AuthorizationCode(Protocol[_Client_contra]):
+    def issued_to(self, client: _Client_contra) -> bool: ...
     @property
     def redirect_uri(self) -> str: ...
     @property
@@ -70,8 +87,8 @@ class AuthorizationCode(Protocol):
     def used_at(self) -> datetime | None: ...
 
 
-class RefreshToken(Protocol):
-    def issued_to(self, client: Client) -> bool: ...
+class RefreshToken(Protocol[_Client_contra]):
+    def issued_to(self, client: _Client_contra) -> bool: ...
     @property
     def scope(self) -> str: ...
     @property
@@ -82,35 +99,47 @@ class RefreshToken(Protocol):
     def revoked_at(self) -> datetime | None: ...
 
 
-class TokenStore(Protocol):
+class ClientLookup(Protocol[_Client_co]):
+    """All that client authentication needs from a store."""
+
+    def get_client(self, client_id: str) -> _Client_co | None: ...
+
+
+class TokenStore(ClientLookup[_Client], Protocol[_Client, _Code, _Refresh]):
     """Everything the token endpoint's grants read and write."""
 
     def now(self) -> datetime: ...
 
-    def get_client(self, client_id: str) -> Client | None: ...
+    def find_code(self, code: str) -> _Code | None: ...
 
-    def find_code(self, code: str) -> AuthorizationCode | None: ...
-
-    def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
+    def exchange_code(self, code: _Code, client: _Client) -> TokenSet | None:
         """Claim ``code`` (atomically, once) and issue its tokens in one transaction.
         None when another request claimed it first."""
 
-    def revoke_code_tokens(self, code: AuthorizationCode) -> None:
+    def revoke_code_tokens(self, code: _Code) -> None:
         """A used code came back with valid client auth: revoke what it issued."""
 
-    def find_refresh_token(self, token: str) -> RefreshToken | None: ...
+    def find_refresh_token(self, token: str) -> _Refresh | None: ...
 
-    def rotate_refresh_token(self, token: RefreshToken, client: Client, scope: str, presented: str) -> TokenSet | None:
+    def rotate_refresh_token(self, token: _Refresh, client: _Client, scope: str, presented: str) -> TokenSet | None:
         """Compare-and-swap: mark ``token`` used and issue its successor in one
         transaction. None when another request rotated it first. ``presented`` is
         the plaintext token, to seal the successor for the grace window."""
 
-    def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
+    def grace_successor(self, token: _Refresh, presented: str) -> TokenSet | None:
         """The successor pair of ``token`` if ``token`` is the immediately previous
         refresh token of its family, the grace window is still open and
         ``presented`` is the token itself."""
 
-    def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
+    def revoke_family(self, token: _Refresh, *, reason: str) -> None:
         """Revoke every refresh and access token of ``token``'s family."""
 
-    def issue_client_token(self, client: Client, scope: str) -> TokenSet: ...
+    def issue_client_token(self, client: _Client, scope: str) -> TokenSet: ...
+
+
+#: A store's client type, as the grants and the server functions use it.
+ClientT = TypeVar("ClientT", bound=Client)
+#: A store's authorization code type.
+CodeT = TypeVar("CodeT", bound="AuthorizationCode[Any]")
+#: A store's refresh token type.
+RefreshT = TypeVar("RefreshT", bound="RefreshToken[Any]")

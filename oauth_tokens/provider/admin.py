@@ -7,6 +7,8 @@ No page shows a token, code, secret, digest or private key.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db import transaction
@@ -42,8 +44,9 @@ class ClientForm(forms.ModelForm):
     def clean_scope(self) -> str:
         return validate_client_scope(self.cleaned_data["scope"])
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         grants = (cleaned.get("grant_types") or "").split()
         if cleaned.get("client_type") == Client.PUBLIC and "client_credentials" in grants:
             self.add_error("grant_types", _("Public clients cannot use client_credentials."))
@@ -167,8 +170,7 @@ def _revoke_client(client) -> int:
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
     list_display = ["kid", "algorithm", "created_at", "retired_at", "is_current"]
-    fields = ["kid", "algorithm", "public_jwk", "created_at", "retired_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("kid", "algorithm", "public_jwk", "created_at", "retired_at")
 
     def has_add_permission(self, request):
         return False

@@ -117,8 +117,9 @@ class TokenAdmin(admin.ModelAdmin):
 @admin.register(RefreshToken)
 class RefreshTokenAdmin(TokenAdmin):
     list_display = ["id", "client", "user", "family_link", "state_display", "created_at", "expires_at"]
-    fields = ["client", "user", "family", "parent", "scope", "created_at", "expires_at", "used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "client", "user", "family", "parent", "scope", "created_at", "expires_at", "used_at", "revoked_at",
+    )
 
     def delete_queryset(self, request, queryset):
         # A rotated tombstone is what detects the reuse of a stolen token:
@@ -133,9 +134,10 @@ class RefreshTokenAdmin(TokenAdmin):
 @admin.register(AccessToken)
 class AccessTokenAdmin(TokenAdmin):
     list_display = ["jti", "client", "user", "scope", "family_link", "state_display", "created_at", "expires_at"]
-    fields = ["jti", "client", "user", "scope", "family", "refresh_token", "ip_address", "created_at", "expires_at",
-              "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "jti", "client", "user", "scope", "family", "refresh_token", "ip_address", "created_at", "expires_at",
+        "revoked_at",
+    )
     search_fields = [*TokenAdmin.search_fields, "=jti"]
 
     def delete_queryset(self, request, queryset):
@@ -148,9 +150,10 @@ class AccessTokenAdmin(TokenAdmin):
 class AuthorizationCodeAdmin(admin.ModelAdmin):
     list_display = ["id", "client", "user", "scope", "created_at", "expires_at", "used_at"]
     list_filter = ["client"]
-    fields = ["client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
-              "created_at", "expires_at", "used_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
+        "created_at", "expires_at", "used_at",
+    )
 
     def has_add_permission(self, request):
         return False

@@ -18,7 +18,7 @@ def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
     trusted_since = throttle.check(claimed_id, ip)
     store.preload(request)
     try:
-        client: Client = authenticate_client(request, store)  # type: ignore[assignment]
+        client = authenticate_client(request, store)
     except InvalidClient:
         known = store.get_client(claimed_id) if claimed_id else None
         # Only a real confidential client's id is worth a lockout: a public client

@@ -157,7 +157,7 @@ def _user_active(user: Any) -> bool:
 
 def _form_has_token(request: HttpRequest) -> bool:
     """RFC 6750 section 2: a token in the form body as well as the header is two methods."""
-    if request.method != "POST" or not request.content_type.startswith("application/x-www-form-urlencoded"):
+    if request.method != "POST" or not (request.content_type or "").startswith("application/x-www-form-urlencoded"):
         return False
     return bearer.form_has_token(request.body)
 

@@ -10,12 +10,12 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError, connections, transaction
 from django.db.transaction import TransactionManagementError
-from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -25,6 +25,7 @@ from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
+from oauth_tokens.oauth2.store import TokenStore
 from oauth_tokens.provider import authority, client_auth, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.responses import error_response, json_response
@@ -32,6 +33,13 @@ from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    # The ORM store is a TokenStore of its own rows: mypy names any method that is not.
+    def _orm_store_is_a_token_store(
+        store: OrmTokenStore,
+    ) -> TokenStore[models.Client, models.AuthorizationCode, models.RefreshToken]:
+        return store
 
 SENSITIVE = ("client_secret", "code", "code_verifier", "refresh_token", "token", "access_token")
 
@@ -110,7 +118,7 @@ def verify_access_token(token: str) -> Mapping[str, Any]:
 class OAuthView(View):
     """Renders any ``OAuth2Error`` and a 405 as OAuth JSON, never a bare page."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
@@ -130,8 +138,9 @@ class OAuthView(View):
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = error_response(InvalidRequest(f"Method {request.method} is not allowed", status_code=405))
-        response["Allow"] = ", ".join(m.upper() for m in self.http_method_names
-                                      if m != "options" and hasattr(self, m))
+        # The methods this view implements (OPTIONS included: View.options answers it),
+        # from the public http_method_names rather than View's private helper.
+        response["Allow"] = ", ".join(m.upper() for m in self.http_method_names if hasattr(self, m))
         return response
 
 
@@ -143,8 +152,11 @@ class TokenView(OAuthView):
     @method_decorator(sensitive_variables())
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
+        store = OrmTokenStore(ip=token_request.client_ip)
+        # Client auth (throttle, audit) works on the ORM store itself: once the throttle
+        # lets the request through, it preloads the refresh grant's rows.
         _client, tokens = create_token_response(
-            token_request, OrmTokenStore(ip=token_request.client_ip), client_auth.authenticate
+            token_request, store, lambda request, _store: client_auth.authenticate(request, store)
         )
         return json_response(tokens.to_dict())
 

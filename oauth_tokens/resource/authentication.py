@@ -32,7 +32,7 @@ _BODYLESS = ("GET", "HEAD", "OPTIONS", "DELETE")
 
 
 def _form_has_token(request: HttpRequest | Request) -> bool:
-    if request.method in _BODYLESS or not request.content_type.startswith(_FORM):
+    if request.method in _BODYLESS or not (request.content_type or "").startswith(_FORM):
         return False
     return bearer.form_has_token(request.body)
 

@@ -30,7 +30,10 @@ from oauth_tokens.oauth2.errors import InvalidToken, TemporarilyUnavailable
 from oauth_tokens.oauth2.jwt import VerificationKey, public_key_from_jwk
 from oauth_tokens.settings import token_settings
 
-_ALGORITHM_OF = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
+#: (kty, crv) of a JWK, as any JSON values, -> the one algorithm we accept for it.
+_ALGORITHM_OF: dict[tuple[object, object], str] = {
+    ("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA",
+}
 
 
 def now() -> float:

@@ -105,13 +105,14 @@ class TokenUser(SimpleLazyObject):
 class ClientPrincipal(AnonymousUser):
     """``request.user`` for a client_credentials token: authenticated, not a user row."""
 
+    # The stubs pin AnonymousUser's flags to Literal[True] / Literal[False]; this one is authenticated by design.
     is_anonymous = False  # type: ignore[assignment]
 
     def __init__(self, client_id: str) -> None:
         self.client_id = client_id
 
     @property
-    def is_authenticated(self) -> bool:  # type: ignore[override]
+    def is_authenticated(self) -> bool:  # type: ignore[override]  # Literal[False] in the stubs: see above
         return True
 
     def __eq__(self, other: object) -> bool:
@@ -124,5 +125,5 @@ class ClientPrincipal(AnonymousUser):
         return f"client:{self.client_id}"
 
 
-def principal_for(token: AccessToken):
+def principal_for(token: AccessToken) -> ClientPrincipal | TokenUser:
     return ClientPrincipal(token.client_id) if token.is_client_token else TokenUser(token.subject)

@@ -92,6 +92,21 @@ def test_jwk_round_trip_has_no_private_parameters(signer):
         jwt.public_key_from_jwk({**jwk, "d": "AAAA"})
 
 
+def test_keys_of_a_kind_we_do_not_sign_with_are_refused():
+    """An Ed448 JWK or an X25519 private key loads in PyJWT / cryptography, but is
+    not one of our signing keys: refused at load time, not at the first signature."""
+    from cryptography.hazmat.primitives.asymmetric import ed448, x25519
+
+    ed448_jwk = pyjwt.algorithms.OKPAlgorithm.to_jwk(ed448.Ed448PrivateKey.generate().public_key(), as_dict=True)
+    with pytest.raises(ValueError, match="Ed448PublicKey"):
+        jwt.public_key_from_jwk(ed448_jwk)
+    x25519_pem = x25519.X25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(ValueError, match="X25519PrivateKey"):
+        jwt.load_private_key(x25519_pem)
+
+
 def test_unknown_algorithm_is_refused():
     with pytest.raises(ValueError):
         jwt.generate_private_key("HS256")

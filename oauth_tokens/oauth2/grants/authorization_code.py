@@ -11,15 +11,15 @@ from __future__ import annotations
 from oauth_tokens.oauth2 import pkce
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest
 from oauth_tokens.oauth2.grants.base import Grant
-from oauth_tokens.oauth2.store import AuthorizationCode, TokenSet
+from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
 INVALID_CODE = "The authorization code is invalid, expired or already used"
 
 
-class AuthorizationCodeGrant(Grant):
+class AuthorizationCodeGrant(Grant[ClientT, CodeT, RefreshT]):
     grant_type = "authorization_code"
 
-    code: AuthorizationCode
+    code: CodeT
 
     def validate(self) -> None:
         self.check_subject_kind()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Generic
 
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.oauth2.store import Client, TokenSet, TokenStore
+from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet, TokenStore
 
 
-class Grant(ABC):
+class Grant(ABC, Generic[ClientT, CodeT, RefreshT]):
+    """A grant works with one store's own rows: it hands ``store`` back only the
+    client, code and refresh token that ``store`` returned."""
+
     grant_type: ClassVar[str]
     #: The kind of subject the tokens are for, checked against /token/<token_type>.
     subject_kinds: ClassVar[tuple[str, ...]] = ("user",)
 
-    def __init__(self, request: TokenRequest, client: Client, store: TokenStore) -> None:
+    def __init__(
+        self, request: TokenRequest, client: ClientT, store: TokenStore[ClientT, CodeT, RefreshT]
+    ) -> None:
         self.request = request
         self.client = client
         self.store = store

@@ -5,10 +5,10 @@ from __future__ import annotations
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import UnauthorizedClient
 from oauth_tokens.oauth2.grants.base import Grant
-from oauth_tokens.oauth2.store import TokenSet
+from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
 
-class ClientCredentialsGrant(Grant):
+class ClientCredentialsGrant(Grant[ClientT, CodeT, RefreshT]):
     grant_type = "client_credentials"
     subject_kinds = ("client",)
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope
 from oauth_tokens.oauth2.grants.base import Grant
-from oauth_tokens.oauth2.store import RefreshToken, TokenSet
+from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
 INVALID_TOKEN = "The refresh token is invalid or has expired"
 REUSED_TOKEN = "The refresh token was already used"
 
 
-class RefreshTokenGrant(Grant):
+class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
     grant_type = "refresh_token"
 
-    token: RefreshToken
+    token: RefreshT
 
     def validate(self) -> None:
         self.check_subject_kind()
