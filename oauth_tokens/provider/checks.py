@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -28,8 +29,8 @@ from oauth_tokens.settings import InvalidSettingValues, token_settings
 
 
 @checks.register(checks.Tags.security)
-def check_settings(app_configs=None, **kwargs):
-    errors = []
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
     try:
         issuer = token_settings.ISSUER
         algorithm = token_settings.SIGNING_ALGORITHM

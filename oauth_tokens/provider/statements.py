@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -47,13 +47,26 @@ def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return value
 
 
-def columns(model: type[Model]) -> list[Field]:
+def columns(model: type[Model]) -> list[Field[Any, Any]]:
     """The fields stored in ``model``'s own table, in declaration order (parents'
     fields of multi-table inheritance live in their own tables and stay deferred)."""
     return [
         f for f in model._meta.get_fields(include_parents=False)
-        if getattr(f, "concrete", False) and not f.many_to_many and getattr(f, "column", None)
+        if isinstance(f, Field) and f.concrete and not f.many_to_many and f.column
     ]
+
+
+def field(model: type[Model], name: str) -> Field[Any, Any]:
+    """``model``'s field ``name``, one with a column (not a reverse relation)."""
+    found = model._meta.get_field(name)
+    if not isinstance(found, Field) or not found.column:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return found
+
+
+def related_model(model: type[Model], name: str) -> type[Model]:
+    """The model that ``model``'s foreign key ``name`` points at."""
+    return cast(type[Model], field(model, name).related_model)
 
 
 def _converter(field: Field, connection: Any) -> Callable[[Any], Any]:
@@ -98,7 +111,7 @@ class _Loaded:
         return self.model.from_db(using, self.names, values)
 
 
-class SelectOne:
+class SelectOne(Generic[M]):
     """``SELECT`` the single row of ``model`` whose ``field`` equals a value, with
     the rows its foreign keys ``related`` point at loaded in the same query (as
     ``select_related``), and, with ``user_is_active``, the ``is_active`` of the
@@ -106,12 +119,12 @@ class SelectOne:
     to load than a join and a user instance). None when there is no such row.
     The SQL is written once per database alias."""
 
-    def __init__(self, model: type[Model], field: str, *, related: Iterable[str] = (),
+    def __init__(self, model: type[M], lookup: str, *, related: Iterable[str] = (),
                  user_is_active: bool = False) -> None:
-        self.model, self.field, self.related = model, field, tuple(related)
+        self.model, self.lookup, self.related = model, lookup, tuple(related)
         self.user_is_active = user_is_active
 
-    def _build(self, using: str) -> tuple[str, Field, list[_Loaded], bool]:
+    def _build(self, using: str) -> tuple[str, Field[Any, Any], list[_Loaded], bool]:
         connection = connections[using]
         quote = connection.ops.quote_name
         meta = self.model._meta
@@ -120,8 +133,7 @@ class SelectOne:
         selected = [f"{main}.{quote(f.column)}" for f in columns(self.model)]
         joins = []
         for number, name in enumerate(self.related, 1):
-            foreign_key = meta.get_field(name)
-            target = foreign_key.related_model
+            foreign_key, target = field(self.model, name), related_model(self.model, name)
             alias = quote(f"R{number}")
             loaded.append(_Loaded(target, connection, len(selected), name))
             selected += [f"{alias}.{quote(f.column)}" for f in columns(target)]
@@ -130,21 +142,22 @@ class SelectOne:
                          f"ON {alias}.{quote(target._meta.pk.column)} = {main}.{quote(foreign_key.column)}")
         active = False
         if self.user_is_active:
-            user_model = meta.get_field("user").related_model
+            user_model = related_model(self.model, "user")
             if any(f.name == "is_active" for f in columns(user_model)):
                 active, user = True, quote("U")
+                user_id = f"{main}.{quote(field(self.model, 'user').column)}"
                 selected.append(
-                    f"(SELECT {user}.{quote(user_model._meta.get_field('is_active').column)} "  # noqa: S608
+                    f"(SELECT {user}.{quote(field(user_model, 'is_active').column)} "  # noqa: S608
                     f"FROM {quote(user_model._meta.db_table)} {user} "
-                    f"WHERE {user}.{quote(user_model._meta.pk.column)} = {main}.{quote(meta.get_field('user').column)})"
+                    f"WHERE {user}.{quote(user_model._meta.pk.column)} = {user_id})"
                 )
-        lookup = meta.get_field(self.field)
+        lookup = field(self.model, self.lookup)
         # Only quoted identifiers from the models' metadata are interpolated; the value is a parameter.
         sql = (f"SELECT {', '.join(selected)} FROM {quote(meta.db_table)} {main} {' '.join(joins)} "  # noqa: S608
                f"WHERE {main}.{quote(lookup.column)} = %s")
         return sql, lookup, loaded, active
 
-    def __call__(self, value: Any, *, using: str) -> Model | None:
+    def __call__(self, value: Any, *, using: str) -> M | None:
         sql, lookup, loaded, active = _cached(("select", id(self), using), lambda: self._build(using))
         connection = connections[using]
         with connection.cursor() as cursor:
@@ -153,7 +166,7 @@ class SelectOne:
         if len(rows) != 1:
             return None
         row = rows[0]
-        obj = loaded[0].build(row, using)
+        obj = cast(M, loaded[0].build(row, using))
         for part in loaded[1:]:
             setattr(obj, part.link, part.build(row, using))  # the descriptor caches it, as select_related does
         if active:
@@ -215,9 +228,9 @@ def _update_sql(model: type[Model], using: str, assign: tuple[str, ...],
                 unset: tuple[str, ...]) -> tuple[str, list[Field]]:
     quote = connections[using].ops.quote_name
     meta = model._meta
-    fields = [meta.get_field(name) for name in assign]
+    fields = [field(model, name) for name in assign]
     sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    conditions = "".join(f" AND {quote(meta.get_field(name).column)} IS NULL" for name in unset)
+    conditions = "".join(f" AND {quote(field(model, name).column)} IS NULL" for name in unset)
     # Only quoted identifiers from the model's metadata are interpolated; values are parameters.
     sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s{conditions}"  # noqa: S608
     return sql, fields
@@ -251,7 +264,7 @@ def _rotation_sql(token_model: type[Model], access_model: type[Model], using: st
     update, update_fields = _update_sql(token_model, using, assign, unset)
     token_fields = [f for f in columns(token_model) if not f.primary_key]
     access_fields = [f for f in columns(access_model) if not f.primary_key and f.name != link]
-    link_column = access_model._meta.get_field(link).column
+    link_column = field(access_model, link).column
     token_pk = quote(token_model._meta.pk.column)
 
     def typed(fields: list[Field]) -> str:

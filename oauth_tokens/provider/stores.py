@@ -50,7 +50,7 @@ def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str
         for attr, claim in (("first_name", "given_name"), ("last_name", "family_name")):
             if getattr(user, attr, ""):
                 claims[claim] = getattr(user, attr)
-    if "email" in granted and getattr(user, "email", ""):
+    if "email" in granted and getattr(user, "email", None):
         claims["email"] = user.email
         claims["email_verified"] = False
     hook = token_settings.ID_TOKEN_CLAIMS_HOOK
@@ -165,6 +165,8 @@ class OrmTokenStore:
         lifetime = client.access_lifetime()
         refresh_row, refresh_value = None, None
         if refresh_scope is not None:
+            if family is None:
+                raise ValueError("A refresh token belongs to a family")
             refresh_value = crypto.new_token(32)
             refresh_row = RefreshToken(
                 digest=crypto.digest(refresh_value),
@@ -277,6 +279,7 @@ class OrmTokenStore:
         tokens, access, new = self._prepare(
             client, token.user_id, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token
         )
+        assert new is not None  # refresh_scope given: _prepare made the successor
         sealed = ""
         if int(token_settings.REFRESH_TOKEN_GRACE_PERIOD) > 0:
             # Kept for the grace window, sealed with a key derived from the token
