@@ -4,7 +4,10 @@ compare-and-swap, ``refreshing_until`` for the lease used where the database
 has no row locks).
 
 One row per (provider, user); ``user`` is NULL for the project's own
-client_credentials token (RFC 6749 section 4.4).
+client_credentials token (RFC 6749 section 4.4). The database enforces it
+through ``owner``, a column it computes from ``user``: a unique constraint on
+(provider, user) would not do, since NULLs never collide, and partial unique
+constraints exist on PostgreSQL and SQLite but not on MariaDB / MySQL.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +59,13 @@ class ExternalToken(models.Model):
         related_name="external_tokens",
         help_text=_("Empty for the project's own client_credentials token."),
     )
+    #: The user's id as text, or "" for the client_credentials token: computed and
+    #: stored by the database (never written by code), unique with ``provider``.
+    owner = models.GeneratedField(
+        expression=Coalesce(Cast("user", models.CharField(max_length=255)), models.Value("")),
+        output_field=models.CharField(max_length=255),
+        db_persist=True,
+    )
     access_token = EncryptedTextField(blank=True, editable=False)
     refresh_token = EncryptedTextField(blank=True, editable=False)
     token_type = models.CharField(max_length=40, default="Bearer")
@@ -76,16 +87,9 @@ class ExternalToken(models.Model):
         verbose_name = _("external token")
         ordering = ["provider", "user_id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "user"],
-                condition=models.Q(user__isnull=False),
-                name="oauth_tokens_consumer_one_per_user",
-            ),
-            models.UniqueConstraint(
-                fields=["provider"],
-                condition=models.Q(user__isnull=True),
-                name="oauth_tokens_consumer_one_client_token",
-            ),
+            # One token per user and one client_credentials token per provider,
+            # honoured by every database (the single-flight refresh relies on it).
+            models.UniqueConstraint(fields=["provider", "owner"], name="oauth_tokens_consumer_one_per_owner"),
         ]
 
     def __str__(self) -> str:

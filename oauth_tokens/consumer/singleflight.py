@@ -178,18 +178,21 @@ def _reauth(request: Request, row_pk: int, reason: str) -> ReauthorizationRequir
     return ReauthorizationRequired(request.provider.name, url=url, reason=reason)
 
 
-def _client_token_row(request: Request, *, lock: bool) -> ExternalToken:
-    """The client_credentials row, created empty the first time."""
+def _create_client_token_row(request: Request) -> None:
+    """The client_credentials row, created empty, unless a sibling was first."""
+    try:
+        with transaction.atomic(using=database()):
+            ExternalToken.objects.using(database()).create(provider=request.provider.name, user=None)
+    except IntegrityError:
+        pass  # a sibling created it first
+
+
+def _client_token_row(request: Request) -> ExternalToken:
+    """The client_credentials row, created empty the first time (lease strategy)."""
     qs = rows(request.provider.name, None)
-    if lock:
-        qs = qs.select_for_update()
     row = qs.first()
     if row is None:
-        try:
-            with transaction.atomic(using=database()):
-                ExternalToken.objects.using(database()).create(provider=request.provider.name, user=None)
-        except IntegrityError:
-            pass  # a sibling created it first
+        _create_client_token_row(request)
         row = qs.get()
     return row
 
@@ -240,13 +243,17 @@ def set_lock_timeout(request: Request) -> None:
 
 def _obtain_locked(request: Request) -> str:
     failure: ReauthorizationRequired | None = None
+    if request.user_id is None and not rows(request.provider.name, None).exists():
+        # Created and committed before the row is locked, never in the locking
+        # transaction: on MariaDB / MySQL the INSERTs of the workers that lose the
+        # race leave them holding a shared lock on the new row until their
+        # transaction ends, and two of them then asking for the exclusive lock
+        # (SELECT ... FOR UPDATE) deadlock.
+        _create_client_token_row(request)
     with transaction.atomic(using=database()):
         set_lock_timeout(request)
         try:
-            if request.user_id is None:
-                row = _client_token_row(request, lock=True)
-            else:
-                row = rows(request.provider.name, request.user_id).select_for_update().first()
+            row = rows(request.provider.name, request.user_id).select_for_update().first()
         except OperationalError:
             raise ProviderUnavailable(request.provider.name, "another worker's refresh did not finish in time")
         token = request.check(row)
@@ -277,7 +284,7 @@ def _obtain_leased(request: Request) -> str:
     waits = 0
     while True:
         if request.user_id is None:
-            row = _client_token_row(request, lock=False)
+            row = _client_token_row(request)
         else:
             row = rows(name, request.user_id).first()
         token = request.check(row)

@@ -9,9 +9,10 @@ N = 20
 
 
 @pytest.fixture
-def requires_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("real-concurrency tests need DATABASE_URL pointing at PostgreSQL")
+def requires_server_database():
+    """PostgreSQL or MariaDB / MySQL: many connections writing at once, row locks."""
+    if connection.vendor == "sqlite":
+        pytest.skip("real-concurrency tests need DATABASE_URL pointing at PostgreSQL or MariaDB")
 
 
 def fire_together(url: str, data: dict, n: int = N, **request) -> list[httpx.Response]:

@@ -1,4 +1,4 @@
-"""Real concurrent HTTP requests against a live server on PostgreSQL.
+"""Real concurrent HTTP requests against a live server on PostgreSQL or MariaDB.
 
 20 threads released together by a barrier: one refresh token -> one successor
 pair, one authorization code -> exactly one 200, and never a 5xx.
@@ -12,9 +12,9 @@ from tests.concurrency.conftest import fire_together
 from tests.conftest import REDIRECT, VERIFIER, basic
 
 pytestmark = [
-    pytest.mark.postgres,
+    pytest.mark.server_db,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgres"),
+    pytest.mark.usefixtures("requires_server_database"),
 ]
 
 

@@ -1,5 +1,5 @@
-"""A rotation and a family revocation racing on PostgreSQL: no deadlock, no 500,
-and no live token left in a revoked family."""
+"""A rotation and a family revocation racing on PostgreSQL or MariaDB: no
+deadlock, no 500, and no live token left in a revoked family."""
 
 import logging
 import threading
@@ -15,15 +15,25 @@ from oauth_tokens.provider.models import AccessToken, RefreshToken
 from tests.conftest import basic
 
 pytestmark = [
-    pytest.mark.postgres,
+    pytest.mark.server_db,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgres"),
+    pytest.mark.usefixtures("requires_server_database"),
 ]
 
 
 def waiting_on_a_lock() -> int:
+    """Connections to this test database waiting for a row lock."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.innodb_trx t"
+                " JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id"
+                " WHERE t.trx_state = 'LOCK WAIT' AND p.db = DATABASE()"
+            )
         return cursor.fetchone()[0]
 
 
@@ -66,8 +76,10 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
     thief = threading.Thread(target=post, args=("thief", first["refresh_token"]), name="thief")
     thief.start()
     deadline = time.monotonic() + 10
+    # InnoDB refreshes information_schema.innodb_trx only after 0.1 s without a read.
+    pause = 0.01 if connection.vendor == "postgresql" else 0.2
     while waiting_on_a_lock() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the revocation queues behind the rotation's lock
+        time.sleep(pause)  # until the revocation queues behind the rotation's lock
     assert waiting_on_a_lock() > 0  # the race this test is about did happen
     release.set()
     rotation.join(20)
@@ -84,22 +96,33 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
 
 
 @contextmanager
+def short_lock_waits():
+    """This connection gives up on a row lock after 200 ms (PostgreSQL) or 1 s
+    (MariaDB counts whole seconds)."""
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '200ms'" if postgresql else "SET SESSION innodb_lock_wait_timeout = 1")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0" if postgresql else "SET SESSION innodb_lock_wait_timeout = DEFAULT")
+
+
+@contextmanager
 def row_locked_elsewhere(row):
     """``row`` locked by another connection (a rotation of it in flight), and this
-    connection giving up on a lock after 200 ms."""
+    connection giving up on a lock quickly."""
     holder = connections.create_connection("default")
     try:
         holder.set_autocommit(False)
         with holder.cursor() as cursor:
             cursor.execute(f"SELECT id FROM {row._meta.db_table} WHERE id = %s FOR UPDATE", [row.pk])
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
-        yield
+        with short_lock_waits():
+            yield
     finally:
         holder.rollback()
         holder.close()
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = 0")
 
 
 def test_a_lock_timeout_inside_atomic_requests_answers_503_and_spends_nothing(flow, monkeypatch):

@@ -1,7 +1,8 @@
 """Single-flight proven with real concurrency: 16 threads in 4 processes ask for
 the same expiring token, against our provider running in its own process over
 HTTP (2 s access tokens, rotation, reuse detection with no grace window), for
-several expiry cycles. On PostgreSQL (row lock) and on a SQLite file (lease).
+several expiry cycles. On PostgreSQL or MariaDB (row lock), whichever
+DATABASE_URL points at, and on a SQLite file (lease).
 
 Time is real here (the provider has its own clock), so each run lasts seconds.
 """
@@ -69,19 +70,21 @@ def check(provider, reports, refresh_count):
     return len(refreshes), sum(r["calls"] for r in reports)
 
 
-def postgres_url() -> str:
-    """A URL of the test database, for worker processes."""
+def server_database_url() -> str:
+    """A URL of the test database (PostgreSQL or MariaDB), for worker processes;
+    skips the test on SQLite."""
+    if connection.vendor == "sqlite":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL or MariaDB")
     s = connection.settings_dict
+    scheme, port = ("postgres", 5432) if connection.vendor == "postgresql" else ("mysql", 3306)
     auth = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return f"{scheme}://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or port}/{s['NAME']}"
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
 @pytest.mark.django_db(transaction=True)
-def test_one_refresh_per_expiry_across_processes_on_postgresql(provider):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
-    db_url = postgres_url()
+def test_one_refresh_per_expiry_across_processes_on_a_server_database(provider):
+    db_url = server_database_url()
     providers = {"remote": provider.provider_config()}
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
         user_id = workers.store_expiring("remote", provider.info)
@@ -89,7 +92,7 @@ def test_one_refresh_per_expiry_across_processes_on_postgresql(provider):
     from oauth_tokens.consumer.models import ExternalToken
 
     row = ExternalToken.objects.get(provider="remote", user_id=user_id)
-    print("postgresql: refreshes, calls =", check(provider, reports, row.refresh_count))
+    print(connection.vendor, "refreshes, calls =", check(provider, reports, row.refresh_count))
 
 
 def test_one_refresh_per_expiry_across_processes_on_sqlite(provider, tmp_path):
@@ -116,12 +119,10 @@ def check_client_credentials(provider, reports):
     assert len(set(firsts)) == 1  # no row existed: one worker created it and fetched, all used its token
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
 @pytest.mark.django_db(transaction=True)
-def test_one_client_credentials_fetch_per_expiry_on_postgresql(provider):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
-    db_url = postgres_url()
+def test_one_client_credentials_fetch_per_expiry_on_a_server_database(provider):
+    db_url = server_database_url()
     reports = run_workers(db_url, {"remote": provider.provider_config()}, None, duration=3.0)
     check_client_credentials(provider, reports)
 

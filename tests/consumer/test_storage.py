@@ -3,6 +3,7 @@ single token, key rotation with ``reencrypt_tokens``, and the refusal to store
 tokens in production without ENCRYPTION_KEYS."""
 
 import io
+import os
 import subprocess
 
 import pytest
@@ -31,15 +32,19 @@ def raw(pk):
 
 
 def sql_dump() -> str:
+    """The whole test database as its own backup tool writes it."""
     if connection.vendor == "sqlite":
         return "\n".join(connection.connection.iterdump())
     s = connection.settings_dict
-    env = {"PGPASSWORD": s.get("PASSWORD") or ""}
-    return subprocess.run(
-        ["pg_dump", "--data-only", "-h", s["HOST"] or "127.0.0.1", "-p", str(s["PORT"] or 5432),
-         "-U", s["USER"], s["NAME"]],
-        capture_output=True, text=True, check=True, env=env,
-    ).stdout
+    host = s["HOST"] or "127.0.0.1"
+    if connection.vendor == "postgresql":
+        command = ["pg_dump", "--data-only", "-h", host, "-p", str(s["PORT"] or 5432), "-U", s["USER"], s["NAME"]]
+        env = {"PGPASSWORD": s.get("PASSWORD") or ""}
+    else:  # MariaDB / MySQL
+        command = ["mysqldump", "--no-create-info", "--single-transaction", "--skip-extended-insert",
+                   "-h", host, "-P", str(s["PORT"] or 3306), "-u", s["USER"], s["NAME"]]
+        env = {"MYSQL_PWD": s.get("PASSWORD") or ""}
+    return subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
 
 
 def test_columns_hold_ciphertext(fake, register, connected):
