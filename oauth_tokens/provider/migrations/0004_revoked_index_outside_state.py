@@ -1,6 +1,6 @@
 # "oauth_at_revoked_idx" (created by 0002) stays in the database but leaves the
-# model state: its condition (revoked_at IS NOT NULL) cannot exist on MariaDB /
-# MySQL, where it is a plain index, and a conditional index in the model's Meta
+# model state: its condition (revoked_at IS NOT NULL) cannot exist on MariaDB,
+# where Django skips creating it, and a conditional index in the model's Meta
 # makes every `manage.py check` there warn (models.W037) about something the
 # project cannot act on. Nothing changes in the database.
 #
