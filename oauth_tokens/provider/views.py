@@ -49,15 +49,18 @@ def client_ip(request: HttpRequest) -> str:
 
     REMOTE_ADDR, or behind ``OAUTH_TOKENS["NUM_PROXIES"]`` = N reverse proxies the
     Nth entry from the right of X-Forwarded-For (entries further left are chosen
-    by the client). "" when it is not an IP address: a unix socket or a
-    misconfigured proxy may put anything there, and the audit column is ``inet``.
+    by the client). A header with fewer than N entries did not come through all
+    N proxies, so its entries are the sender's choice: REMOTE_ADDR then. "" when
+    it is not an IP address: a unix socket or a misconfigured proxy may put
+    anything there, and the audit column is ``inet``.
     """
     value = request.META.get("REMOTE_ADDR", "") or ""
     proxies = int(token_settings.NUM_PROXIES)
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies > 0 and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",")]
-        value = hops[-min(proxies, len(hops))]
+        if len(hops) >= proxies:
+            value = hops[-proxies]
     try:
         return str(ipaddress.ip_address(value.split("%", 1)[0]))
     except ValueError:

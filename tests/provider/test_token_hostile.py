@@ -280,6 +280,25 @@ def test_behind_a_proxy_the_forwarded_address_is_throttled_and_audited(flow, set
     assert r.status_code == 401 and TokenEvent.objects.filter(ip_address__isnull=True).count() == 1
 
 
+def test_fewer_forwarded_hops_than_proxies_use_remote_addr(flow, settings):
+    """NUM_PROXIES = 2 but one X-Forwarded-For entry: the request did not come through
+    both proxies, so that entry is the sender's choice and must not be recorded or throttled."""
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "NUM_PROXIES": 2}
+    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.7",
+                      HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 200
+    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.7",
+                      HTTP_X_FORWARDED_FOR="198.51.100.4, 10.0.0.1").status_code == 200
+    assert list(AccessToken.objects.order_by("created_at", "pk").values_list("ip_address", flat=True)) == [
+        "10.0.0.7", "198.51.100.4"]
+    # The address the throttle counts is the same one (client_ip feeds both).
+    from django.test import RequestFactory
+
+    from oauth_tokens.provider.views import client_ip
+
+    request = RequestFactory().post("/oauth/token", REMOTE_ADDR="10.0.0.8", HTTP_X_FORWARDED_FOR="192.0.2.1")
+    assert client_ip(request) == "10.0.0.8"
+
+
 def test_body_over_djangos_own_upload_limit_is_json(flow, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     r = flow.http.post("/oauth/token", cc_form(flow) + "&pad=" + "a" * 200,
