@@ -1,7 +1,8 @@
 """Authorization endpoint (RFC 6749 section 4.1.1-4.1.2): login, consent, code.
 
 GET shows the consent page; its form posts every hidden input back together
-with a button named ``allow`` or ``deny``. The answer is a 303 to the verified
+with a button named ``allow`` or ``deny``, and the CSRF token: the view is
+``csrf_protect``-ed itself, with or without ``CsrfViewMiddleware``. The answer is a 303 to the verified
 redirect URI (RFC 9700 section 4.12). An unknown client or redirect URI gets an
 error page and never a redirect.
 """
@@ -17,6 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_protect
 
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
@@ -60,6 +62,9 @@ def _single_params(data: QueryDict) -> dict[str, str]:
     return params
 
 
+# CSRF protection of its own: consent must not depend on the host project
+# keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
+@method_decorator(csrf_protect, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 @method_decorator(xframe_options_deny, name="dispatch")
 class AuthorizeView(View):

@@ -243,6 +243,32 @@ def test_post_without_csrf_token_is_refused(user, oauth_client):
     assert AuthorizationCode.objects.count() == 0
 
 
+WITHOUT_CSRF_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+
+@override_settings(MIDDLEWARE=WITHOUT_CSRF_MIDDLEWARE)
+def test_consent_is_csrf_protected_without_the_csrf_middleware(user, oauth_client):
+    """A host project without CsrfViewMiddleware: another site's form must not get a code."""
+    browser = HttpClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+    assert browser.post("/oauth/authorize", {**auth_params(oauth_client), "allow": "1"}).status_code == 403
+    page = browser.get(authorize_url(oauth_client))  # the victim saw the page once: the cookie is set
+    assert page.status_code == 200 and "csrftoken" in browser.cookies
+    forged = browser.post("/oauth/authorize", {**auth_params(oauth_client), "allow": "1"},
+                          HTTP_ORIGIN="https://evil.example", HTTP_REFERER="https://evil.example/page")
+    assert forged.status_code == 403 and not forged.has_header("Location")
+    assert AuthorizationCode.objects.count() == 0
+    # The genuine form, posted from the page, still works.
+    _, response = browser_decision(user, authorize_url(oauth_client), "allow")
+    assert response.status_code == 303 and "code" in query_of(response["Location"])
+    assert AuthorizationCode.objects.count() == 1
+
+
 def test_post_with_neither_button_is_an_error_page(client, user, oauth_client):
     client.force_login(user)
     response = client.post("/oauth/authorize", auth_params(oauth_client))
