@@ -5,7 +5,9 @@
 keys, the algorithm of that key (never the header's choice, so ``none`` and
 HMAC-with-the-public-key cannot work), the signature, then the claims: exact
 ``iss``, ``aud`` containing us, ``exp`` / ``nbf`` / ``iat`` with a small leeway,
-every RFC 9068 required claim present with the right type.
+every RFC 9068 required claim present with the right type. Every segment must
+be the one canonical base64url spelling of its bytes, so a valid token has no
+second spelling that a deny-list or a cache keyed on the string would miss.
 
 ``CachingVerifier`` verifies a token string once and keeps its claims in a
 bounded LRU until the token's ``exp``; every hit still asks ``is_revoked``.
@@ -56,9 +58,14 @@ class VerifierConfig:
 
 
 def _segment(value: str) -> bytes:
+    """The bytes of one base64url segment, which must be their canonical spelling
+    (no padding, unused low bits of the last character zero)."""
     if len(value) % 4 == 1:
         raise ValueError("impossible base64 length")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != value.encode("ascii"):
+        raise ValueError("not the canonical base64url spelling")
+    return data
 
 
 def _json_object(segment: str) -> dict[str, Any]:
@@ -99,7 +106,11 @@ def decode_access_token(
     if signer is None or header.get("alg") != key.algorithm:
         raise InvalidToken("The access token has the wrong algorithm")
     try:
-        valid = signer.verify(f"{header_b64}.{payload_b64}".encode("ascii"), key.key, _segment(signature_b64))
+        signature = _segment(signature_b64)
+    except (ValueError, binascii.Error):
+        raise InvalidToken("The access token signature is not canonical base64url") from None
+    try:
+        valid = signer.verify(f"{header_b64}.{payload_b64}".encode("ascii"), key.key, signature)
     except Exception:  # any malformed signature is just an invalid one
         valid = False
     if not valid:

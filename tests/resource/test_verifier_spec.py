@@ -322,3 +322,20 @@ def test_pyjwt_agrees_with_our_decoder():
     payload = claims()
     token = sign(payload, RSA, kid="rsa")
     assert pyjwt.decode(token, RSA.public_key(), algorithms=["RS256"], audience=ISSUER) == decode(token)
+
+
+def _respelled(token):
+    """The same signature bytes, another base64url spelling (an unused low bit of the last character set)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+
+
+@pytest.mark.parametrize("kid,key,alg", [("rsa", RSA, "RS256"), ("ec", EC, "ES256"), ("ed", ED, "EdDSA")])
+def test_a_non_canonical_spelling_of_the_signature_is_refused(kid, key, alg):
+    token = sign(claims(), key, kid=kid, alg=alg)
+    twin = _respelled(token)
+    assert twin != token
+    signature = twin.rsplit(".", 1)[1]
+    assert b64(pyjwt.utils.base64url_decode(signature)) != signature  # same bytes, other spelling
+    refused(twin, "not canonical base64url")
+    assert decode(token)
