@@ -106,6 +106,15 @@ DEFAULTS: dict[str, Any] = {
     "ERROR_TEMPLATE": "oauth_tokens/authorize_error.html",
     # Leeway in seconds for exp / nbf / iat checks of JWTs.
     "JWT_LEEWAY": 30,
+    # Longest access-token lifetime (exp - iat) a verifier accepts, plus
+    # JWT_LEEWAY; a longer one (forged with a stolen key) is invalid_token.
+    # None: with the provider installed, the longest it grants
+    # (ACCESS_TOKEN_LIFETIME and every client's override); in remote mode
+    # ACCESS_TOKEN_LIFETIME (set this to the provider's longest there).
+    "MAX_TOKEN_LIFETIME": None,
+    # Each process re-reads the signing-key table this often, so a deleted key
+    # (a leaked one) stops verifying everywhere within it, cached tokens too.
+    "SIGNING_KEY_RELOAD_INTERVAL": 60,
     # Consumer side: external providers, see the README. Per provider:
     # token_url, authorize_url, revoke_url, client_id, client_secret, scope,
     # auth_method (basic|post|none), body_format (form|json), refresh_leeway
@@ -146,7 +155,11 @@ DURATIONS: dict[str, bool] = {
     "INTROSPECTION_CACHE_TTL": False,
     "REMOTE_TIMEOUT": True,
     "JWT_LEEWAY": False,
+    "MAX_TOKEN_LIFETIME": True,
+    "SIGNING_KEY_RELOAD_INTERVAL": True,
 }
+#: Durations that may also be None (each says what None means).
+OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
 #: Settings that are whole numbers (True: must be > 0, False: >= 0).
 COUNTS: dict[str, bool] = {
     "CLIENT_AUTH_FAILURE_LIMIT": False,
@@ -174,7 +187,7 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     """Key -> what is wrong with its value, for the durations and counts in ``user``."""
     problems = {}
     for key, positive in DURATIONS.items():
-        if key in user:
+        if key in user and not (user[key] is None and key in OPTIONAL_DURATIONS):
             try:
                 to_seconds(user[key], positive=positive)
             except ValueError:
@@ -219,7 +232,8 @@ class TokenSettings:
             raise InvalidSettingValues(problems)
         merged = {**DEFAULTS, **{k: v for k, v in user.items() if k not in RETIRED}}
         for key, positive in DURATIONS.items():
-            merged[key] = to_seconds(merged[key], positive=positive)
+            if not (merged[key] is None and key in OPTIONAL_DURATIONS):
+                merged[key] = to_seconds(merged[key], positive=positive)
         return merged
 
     def __getattr__(self, name: str) -> Any:

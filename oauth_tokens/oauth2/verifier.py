@@ -5,12 +5,16 @@
 keys, the algorithm of that key (never the header's choice, so ``none`` and
 HMAC-with-the-public-key cannot work), the signature, then the claims: exact
 ``iss``, ``aud`` containing us, ``exp`` / ``nbf`` / ``iat`` with a small leeway,
-every RFC 9068 required claim present with the right type. Every segment must
-be the one canonical base64url spelling of its bytes, so a valid token has no
-second spelling that a deny-list or a cache keyed on the string would miss.
+every RFC 9068 required claim present with the right type, and a lifetime
+(``exp - iat``) this issuer could have granted. Every segment must be the one
+canonical base64url spelling of its bytes, so a valid token has no second
+spelling that a deny-list or a cache keyed on the string would miss.
 
 ``CachingVerifier`` verifies a token string once and keeps its claims in a
-bounded LRU until the token's ``exp``; every hit still asks ``is_revoked``.
+bounded LRU until the token's ``exp``; every hit still asks ``is_revoked`` and
+whether the key that verified the token is still one of ours (a dict lookup:
+a key removed from the key set stops its cached tokens at the key set's next
+reload).
 
 A provider in the same project registers its verifier with
 ``register_local_verifier``; the resource side finds it with
@@ -55,6 +59,9 @@ class VerifierConfig:
     issuer: str
     audience: str
     leeway: int = 30
+    #: ``lifetime_allowed(seconds)``: could this issuer have granted an access
+    #: token living ``seconds`` (``exp - iat`` less the leeway)? None: any lifetime.
+    lifetime_allowed: Callable[[float], bool] | None = None
 
 
 def _segment(value: str) -> bytes:
@@ -90,6 +97,17 @@ def decode_access_token(
     now: float,
 ) -> dict[str, Any]:
     """The claims of a valid access token, or ``InvalidToken`` saying what is wrong."""
+    return _decode(token, key_for=key_for, config=config, now=now)[0]
+
+
+def _decode(
+    token: str,
+    *,
+    key_for: Callable[[str], VerificationKey | None],
+    config: VerifierConfig,
+    now: float,
+) -> tuple[dict[str, Any], VerificationKey]:
+    """(claims, the key that verified them) of a valid access token."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
         raise InvalidToken(MALFORMED)
     header_b64, payload_b64, signature_b64 = token.split(".")
@@ -117,7 +135,7 @@ def decode_access_token(
         raise InvalidToken("The access token signature is invalid")
     claims = _json_object(payload_b64)
     check_claims(claims, config=config, now=now)
-    return claims
+    return claims, key
 
 
 def check_claims(claims: Mapping[str, Any], *, config: VerifierConfig, now: float) -> None:
@@ -144,6 +162,9 @@ def check_claims(claims: Mapping[str, Any], *, config: VerifierConfig, now: floa
         raise InvalidToken("The access token is not yet valid")
     if claims["iat"] > now + leeway:
         raise InvalidToken("The access token was issued in the future")
+    allowed = config.lifetime_allowed
+    if allowed is not None and not allowed(claims["exp"] - claims["iat"] - leeway):
+        raise InvalidToken("The access token lives longer than this issuer grants")
 
 
 class AccessTokenVerifier(Protocol):
@@ -154,9 +175,12 @@ class AccessTokenVerifier(Protocol):
 class CachingVerifier:
     """Verify each token string once; keep its claims until ``exp`` (bounded LRU).
 
-    ``key_for(kid)`` returns our key, ``config()`` the issuer / audience /
-    leeway (read on a cache miss only), ``is_revoked(claims)`` is asked on every
-    call, ``clock()`` returns the current Unix time.
+    ``key_for(kid)`` returns our key; it is asked on every call, so it must be
+    cheap for a known key (a cached dict): a hit whose key is gone, or is
+    another key now, is verified again (and refused if its key is gone).
+    ``config()`` gives the issuer / audience / leeway / lifetime bound (read on
+    a cache miss only), ``is_revoked(claims)`` is asked on every call,
+    ``clock()`` returns the current Unix time.
     """
 
     def __init__(
@@ -173,7 +197,7 @@ class CachingVerifier:
         self.is_revoked = is_revoked
         self.clock = clock
         self._max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Claims, float, VerificationKey]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -185,12 +209,19 @@ class CachingVerifier:
             if entry is not None:
                 self._entries.move_to_end(token)
         if entry is not None:
-            claims, valid_until = entry
+            claims, valid_until, key = entry
             if now >= valid_until:
                 self.forget(token)
                 raise InvalidToken(EXPIRED)
-            self.hits += 1
-        else:
+            current = self.key_for(key.kid)
+            if current is not key and current != key:
+                # The key set lost this key (a leaked key deleted) or holds another
+                # key under its kid: the token is only as good as a fresh check.
+                self.forget(token)
+                entry = None
+            else:
+                self.hits += 1
+        if entry is None:
             self.misses += 1
             claims = self._verify_cold(token, now)
         if self.is_revoked(claims):
@@ -199,11 +230,12 @@ class CachingVerifier:
 
     def _verify_cold(self, token: str, now: float) -> Claims:
         config = self.config()
-        claims = MappingProxyType(decode_access_token(token, key_for=self.key_for, config=config, now=now))
+        decoded, key = _decode(token, key_for=self.key_for, config=config, now=now)
+        claims = MappingProxyType(decoded)
         limit = self._max_entries() if callable(self._max_entries) else self._max_entries
         if limit > 0:
             with self._lock:
-                self._entries[token] = (claims, claims["exp"] + config.leeway)
+                self._entries[token] = (claims, claims["exp"] + config.leeway, key)
                 while len(self._entries) > limit:
                     self._entries.popitem(last=False)
         return claims

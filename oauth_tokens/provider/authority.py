@@ -9,12 +9,17 @@ a ``RevocationList`` fed by ``revocation`` (polled, never a query per request).
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db import DatabaseError
+from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
 
 from oauth_tokens.oauth2 import verifier as spec
+from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.oauth2.revocation_list import RevocationList
 from oauth_tokens.provider import keys, models, revocation
 from oauth_tokens.settings import token_settings
@@ -22,8 +27,50 @@ from oauth_tokens.settings import token_settings
 
 def config() -> spec.VerifierConfig:
     return spec.VerifierConfig(
-        issuer=token_settings.issuer, audience=token_settings.audience, leeway=int(token_settings.JWT_LEEWAY)
+        issuer=token_settings.issuer, audience=token_settings.audience, leeway=int(token_settings.JWT_LEEWAY),
+        lifetime_allowed=lifetime_allowed,
     )
+
+
+#: (read at, longest client override in seconds, 0 for none).
+_longest_override: tuple[float, int] = (-math.inf, 0)
+#: A lifetime beyond every bound we know re-reads the overrides at most this often.
+UNKNOWN_LIFETIME_RELOAD_INTERVAL = 1.0
+
+
+def lifetime_allowed(seconds: float) -> bool:
+    """Could this provider have granted an access token living ``seconds``?
+
+    ``MAX_TOKEN_LIFETIME`` when set; else up to ``ACCESS_TOKEN_LIFETIME`` (no
+    query), or up to the longest client override, read from the database at
+    most once per ``SIGNING_KEY_RELOAD_INTERVAL``, and at once (at most once a
+    second) when a token lives longer than the override we know: a client whose
+    override was just raised in another process is not refused.
+    """
+    bound = token_settings.MAX_TOKEN_LIFETIME
+    if bound is not None:
+        return seconds <= bound
+    if seconds <= token_settings.ACCESS_TOKEN_LIFETIME:
+        return True
+    global _longest_override
+    read_at, longest = _longest_override
+    age = time.monotonic() - read_at
+    if seconds <= longest and age < float(token_settings.SIGNING_KEY_RELOAD_INTERVAL):
+        return True
+    if seconds > longest and age < UNKNOWN_LIFETIME_RELOAD_INTERVAL:
+        return False
+    try:
+        longest = models.Client.objects.aggregate(m=Max("access_token_lifetime"))["m"] or 0
+    except DatabaseError as exc:
+        raise TemporarilyUnavailable("The clients' token lifetimes cannot be read; retry shortly") from exc
+    _longest_override = (time.monotonic(), longest)
+    return seconds <= longest
+
+
+def forget_lifetimes(**kwargs: Any) -> None:
+    """A client was saved or deleted here: read the overrides again when needed."""
+    global _longest_override
+    _longest_override = (-math.inf, 0)
 
 
 def wall_clock() -> float:
@@ -63,6 +110,7 @@ def reset() -> None:
     """Forget verified tokens and reload revocations (settings or keys changed)."""
     _verifier.clear()
     revocations.invalidate()
+    forget_lifetimes()
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
@@ -75,3 +123,6 @@ setting_changed.connect(_settings_changed, dispatch_uid="oauth_tokens.provider.a
 
 def register() -> None:
     spec.register_local_verifier(verifier)
+    uid = "oauth_tokens.provider.authority.lifetimes"
+    post_save.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_saved")
+    post_delete.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_deleted")

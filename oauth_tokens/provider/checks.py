@@ -12,6 +12,8 @@
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W010 a retired setting (``PREPARED_STATEMENTS``) is still set; it is ignored
+- W020 ``MAX_TOKEN_LIFETIME`` is below ``ACCESS_TOKEN_LIFETIME``: this provider's
+  own tokens would be refused by its verifier
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             id="oauth_tokens.E002",
         ))
     errors += _check_encryption_keys(keys)
+    longest = token_settings.MAX_TOKEN_LIFETIME
+    if longest is not None and longest < token_settings.ACCESS_TOKEN_LIFETIME:
+        errors.append(checks.Warning(
+            f"OAUTH_TOKENS['MAX_TOKEN_LIFETIME'] ({longest:g} s) is below ACCESS_TOKEN_LIFETIME "
+            f"({token_settings.ACCESS_TOKEN_LIFETIME:g} s): the tokens this provider issues would be refused.",
+            hint="Leave MAX_TOKEN_LIFETIME unset (the longest lifetime this provider grants) or raise it.",
+            id="oauth_tokens.W020",
+        ))
     if not settings.DEBUG and not keys:
         errors.append(checks.Warning(
             "OAUTH_TOKENS['ENCRYPTION_KEYS'] is empty: keys at rest are encrypted with a key derived from SECRET_KEY.",

@@ -8,16 +8,19 @@ expired (``rotatekeys``).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Max
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2 import jwt as oauth_jwt
+from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.provider import models
 from oauth_tokens.provider.models import Client, SigningKey
 from oauth_tokens.settings import token_settings
@@ -49,10 +52,41 @@ def create_key(algorithm: str | None = None) -> SigningKey:
 def rotate(algorithm: str | None = None) -> SigningKey:
     """Add a new current key and retire the others (they stay in JWKS until their tokens expire)."""
     with transaction.atomic():
-        new = create_key(algorithm)
-        SigningKey.objects.filter(retired_at__isnull=True).exclude(pk=new.pk).update(retired_at=models.now())
+        new = _rotate_in_transaction(algorithm)
     reset_cache()
     return new
+
+
+def _rotate_in_transaction(algorithm: str | None = None) -> SigningKey:
+    new = create_key(algorithm)
+    SigningKey.objects.filter(retired_at__isnull=True).exclude(pk=new.pk).update(retired_at=models.now())
+    return new
+
+
+def replace_compromised(
+    kids: Iterable[str] | None = None, algorithm: str | None = None
+) -> tuple[SigningKey, list[str]]:
+    """Rotate, and delete the keys ``kids`` (None: every key but the new one) at once.
+
+    A deleted key leaves the JWKS now, and tokens it signed stop verifying in
+    every process at its next key reload (``SIGNING_KEY_RELOAD_INTERVAL`` here,
+    ``JWKS_CACHE_TTL`` in remote mode), those already verified and cached too.
+    ``ValueError`` for an unknown kid, and then nothing changes.
+    """
+    with transaction.atomic():
+        new = _rotate_in_transaction(algorithm)
+        if kids is None:
+            doomed = SigningKey.objects.exclude(pk=new.pk)
+        else:
+            wanted = set(kids)
+            doomed = SigningKey.objects.filter(kid__in=wanted).exclude(pk=new.pk)
+            missing = wanted - set(doomed.values_list("kid", flat=True))
+            if missing:
+                raise ValueError(f"No signing key with kid {', '.join(sorted(missing))}; nothing was changed.")
+        removed = sorted(doomed.values_list("kid", flat=True))
+        doomed.delete()
+    reset_cache()
+    return new, removed
 
 
 def current_key() -> tuple[str, str, Any]:
@@ -118,37 +152,60 @@ def reset_cache() -> None:
     reset_verification_cache()
 
 
-_verification: dict[str, oauth_jwt.VerificationKey] = {}
-_verification_loaded_at = 0.0
+#: (valid until, unknown kids re-read after, kid -> key, kid -> its JWK), replaced
+#: as one tuple by each reload so that a reader never sees a half-built set.
+_VerificationState = tuple[float, float, dict[str, oauth_jwt.VerificationKey], dict[str, Any]]
+_verification: _VerificationState = (-math.inf, -math.inf, {}, {})
+_verification_lock = threading.Lock()
 #: An unknown ``kid`` re-reads the key table at most this often (seconds).
 UNKNOWN_KID_RELOAD_INTERVAL = 1.0
-#: Known keys are re-read this often, so a key removed from the table (say, a
-#: leaked one deleted in an emergency) stops verifying in every process.
-KNOWN_KEYS_TTL = 300.0
 
 
 def verification_key(kid: str) -> oauth_jwt.VerificationKey | None:
-    """The published public key ``kid`` (cached per process for ``KNOWN_KEYS_TTL``;
-    unknown ids re-read the table at most once a second, so junk tokens cannot
-    hammer the database)."""
-    global _verification_loaded_at
-    age = time.monotonic() - _verification_loaded_at
-    key = _verification.get(kid)
-    if key is not None and age < KNOWN_KEYS_TTL:
-        return key
-    if key is None and age < UNKNOWN_KID_RELOAD_INTERVAL:
+    """The published public key ``kid``, from a per-process copy of the key table
+    re-read every ``SIGNING_KEY_RELOAD_INTERVAL`` seconds, so a key removed from
+    the table (a leaked one) stops verifying in every process within that time.
+    An unknown ``kid`` re-reads the table at most once a second, so junk tokens
+    cannot hammer the database. The verified-token cache asks this on every hit:
+    a known key costs a clock read and a dict lookup."""
+    valid_until, unknown_retry_at, known, _jwks = _verification
+    t = time.monotonic()
+    key = known.get(kid)
+    if key is not None:
+        if t < valid_until:
+            return key
+    elif t < unknown_retry_at:
         return None
-    fresh = {
-        k.kid: oauth_jwt.VerificationKey(k.kid, k.algorithm, oauth_jwt.public_key_from_jwk(k.public_jwk))
-        for k in published_keys()
-    }
-    _verification.clear()
-    _verification.update(fresh)
-    _verification_loaded_at = time.monotonic()
-    return _verification.get(kid)
+    return _reload_verification_keys(t).get(kid)
+
+
+def _reload_verification_keys(t: float) -> dict[str, oauth_jwt.VerificationKey]:
+    global _verification, _current
+    with _verification_lock:
+        valid_until, unknown_retry_at, known, jwks = _verification
+        if t < unknown_retry_at and t < valid_until:
+            return known  # another thread reloaded while we waited
+        try:
+            rows = [(k.kid, k.algorithm, k.public_jwk) for k in published_keys()]
+        except DatabaseError as exc:  # fail closed, as the revocation state does
+            raise TemporarilyUnavailable("The signing keys cannot be read; retry shortly") from exc
+        fresh: dict[str, oauth_jwt.VerificationKey] = {}
+        for kid, algorithm, jwk in rows:
+            # The same object for an unchanged key: cached tokens compare keys by identity.
+            kept = known.get(kid)
+            if kept is None or jwks.get(kid) != jwk or kept.algorithm != algorithm:
+                kept = oauth_jwt.VerificationKey(kid, algorithm, oauth_jwt.public_key_from_jwk(jwk))
+            fresh[kid] = kept
+        current = _current
+        if current is not None and current[1] not in fresh:
+            _current = None  # our signing key was removed: stop signing with it now
+        now = time.monotonic()
+        interval = float(token_settings.SIGNING_KEY_RELOAD_INTERVAL)
+        _verification = (now + interval, now + UNKNOWN_KID_RELOAD_INTERVAL, fresh,
+                         {kid: jwk for kid, _alg, jwk in rows})
+        return fresh
 
 
 def reset_verification_cache() -> None:
-    global _verification_loaded_at
-    _verification.clear()
-    _verification_loaded_at = 0.0
+    global _verification
+    _verification = (-math.inf, -math.inf, {}, {})

@@ -6,7 +6,10 @@ names an unknown ``kid`` (after a key rotation) but at most once per
 ``JWKS_MIN_REFETCH_INTERVAL``, so junk tokens cannot make us hammer the
 provider. While the JWKS cannot be fetched (or has no usable key) the keys we
 have stay in use, and a token naming another key gets 503
-``temporarily_unavailable``, not 401. Verification is otherwise the same cached, strict check as local mode.
+``temporarily_unavailable``, not 401. Verification is otherwise the same cached, strict check as local mode:
+a key that leaves the JWKS stops verifying at the next fetch, cached tokens
+included, and a token living longer than ``MAX_TOKEN_LIFETIME`` (default
+``ACCESS_TOKEN_LIFETIME``) is refused.
 
 Revocation, optional: with ``INTROSPECTION_URL`` each token is also checked
 with the provider's RFC 7662 endpoint, and the answer cached for
@@ -115,7 +118,10 @@ class JwksKeys:
             if not keys:  # unreachable, or nothing usable: keep the keys we have
                 self._failing = True
                 return  # the next attempt waits min_refetch
-            self._keys = keys
+            # The same object for an unchanged key: cached tokens compare keys by
+            # identity, and a key that left the JWKS stops its cached tokens now.
+            old = self._keys
+            self._keys = {kid: old[kid] if old.get(kid) == key else key for kid, key in keys.items()}
             self._fetched_at = t
             self._failing = False
 
@@ -182,8 +188,16 @@ class RemoteVerifier:
 
 def _config() -> spec.VerifierConfig:
     return spec.VerifierConfig(
-        issuer=token_settings.issuer, audience=token_settings.audience, leeway=int(token_settings.JWT_LEEWAY)
+        issuer=token_settings.issuer, audience=token_settings.audience, leeway=int(token_settings.JWT_LEEWAY),
+        lifetime_allowed=_lifetime_allowed,
     )
+
+
+def _lifetime_allowed(seconds: float) -> bool:
+    """``MAX_TOKEN_LIFETIME``, by default ``ACCESS_TOKEN_LIFETIME``: this service
+    cannot see the provider's clients, so it is told the longest lifetime."""
+    bound = token_settings.MAX_TOKEN_LIFETIME
+    return seconds <= (token_settings.ACCESS_TOKEN_LIFETIME if bound is None else bound)
 
 
 def build_verifier() -> RemoteVerifier:

@@ -18,4 +18,5 @@ OAUTH_TOKENS = {
     "INTROSPECTION_CLIENT_ID": os.environ.get("E2E_INTROSPECTION_CLIENT_ID") or None,
     "INTROSPECTION_CLIENT_SECRET": os.environ.get("E2E_INTROSPECTION_CLIENT_SECRET") or None,
     "INTROSPECTION_CACHE_TTL": float(os.environ.get("E2E_POLL_INTERVAL", "1")),
+    "JWKS_CACHE_TTL": float(os.environ.get("E2E_JWKS_CACHE_TTL", "300")),
 }

@@ -8,6 +8,11 @@
         {NAME: {client credentials and a token pair}} as JSON
     python -m tests.e2e.server deactivate-user NAME | set-password NAME | deactivate-client CLIENT_ID
         changes what a user or an admin would change, from a process of its own
+    python -m tests.e2e.server forge N
+        N access tokens signed with the current signing key, as a thief of that key
+        would make them: prints {"kid": ..., "tokens": [...]}
+    python -m tests.e2e.server manage COMMAND ARGS...
+        a management command (rotatekeys --remove KID), from a process of its own
 """
 
 from __future__ import annotations
@@ -86,6 +91,23 @@ def change(command: str, name: str) -> None:
     user.save()
 
 
+def forge(count: int) -> dict:
+    import time
+    import uuid
+
+    from oauth_tokens.oauth2 import jwt as oauth_jwt
+    from oauth_tokens.provider import keys
+    from oauth_tokens.settings import token_settings
+
+    kid, algorithm, private = keys.current_key()
+    now = int(time.time())
+    claims = {"iss": token_settings.issuer, "aud": token_settings.audience, "sub": "thief", "client_id": "thief",
+              "scope": "read", "iat": now, "exp": now + 3000}
+    tokens = [oauth_jwt.sign({**claims, "jti": uuid.uuid4().hex}, key=private, kid=kid, algorithm=algorithm)
+              for _ in range(count)]
+    return {"kid": kid, "tokens": tokens}
+
+
 def main(argv: list[str]) -> None:
     settings = "tests.e2e.settings"
     if "--settings" in argv:
@@ -105,6 +127,12 @@ def main(argv: list[str]) -> None:
         call_command("migrate", verbosity=0)
     elif command == "issue":
         print(json.dumps({name: issue(name) for name in argv[1:]}), flush=True)
+    elif command == "forge":
+        print(json.dumps(forge(int(argv[1]))), flush=True)
+    elif command == "manage":
+        from django.core.management import call_command
+
+        call_command(*argv[1:])
     else:
         change(command, argv[1])
 

@@ -1,6 +1,8 @@
 """Rotating SECRET_KEY the way Django documents it (old key in SECRET_KEY_FALLBACKS)
 keeps client secrets, refresh tokens and the encrypted signing key working."""
 
+import time
+
 import pytest
 
 from oauth_tokens.provider import keys
@@ -50,5 +52,6 @@ def test_a_deleted_signing_key_stops_verifying_in_running_processes(flow, monkey
     assert keys.verification_key(kid) is not None  # loaded and cached in this process
     SigningKey.objects.all().delete()  # an emergency removal of a leaked key
     assert keys.verification_key(kid) is not None  # still cached...
-    monkeypatch.setattr(keys, "_verification_loaded_at", keys._verification_loaded_at - keys.KNOWN_KEYS_TTL - 1)
-    assert keys.verification_key(kid) is None  # ...until the cache's lifetime ends
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + keys.token_settings.SIGNING_KEY_RELOAD_INTERVAL + 1)
+    assert keys.verification_key(kid) is None  # ...until SIGNING_KEY_RELOAD_INTERVAL has passed

@@ -84,6 +84,10 @@ def test_timedeltas_become_seconds_and_pass_the_checks():
     ("MAX_BODY_SIZE", 0),
     ("VERIFIED_TOKEN_CACHE_SIZE", 1.5),
     ("CLIENT_AUTH_FAILURE_LIMIT", False),
+    ("MAX_TOKEN_LIFETIME", "6h"),
+    ("MAX_TOKEN_LIFETIME", 0),
+    ("SIGNING_KEY_RELOAD_INTERVAL", 0),
+    ("SIGNING_KEY_RELOAD_INTERVAL", None),
 ])
 def test_a_wrong_value_is_a_check_error_naming_the_key(key, value):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, key: value}):
@@ -105,3 +109,17 @@ def test_every_wrong_key_is_reported():
         messages = [e.msg for e in check_setting_values()]
     assert len(messages) == 2
     assert any("'ACCESS_TOKEN_LIFETIME'" in m for m in messages) and any("'JWKS_CACHE_TTL'" in m for m in messages)
+
+
+def test_max_token_lifetime_may_be_none_or_a_duration_and_warns_below_the_access_lifetime():
+    with override_settings(OAUTH_TOKENS={**PRODUCTION, "MAX_TOKEN_LIFETIME": None,
+                                         "SIGNING_KEY_RELOAD_INTERVAL": timedelta(seconds=30)}):
+        assert token_settings.MAX_TOKEN_LIFETIME is None and token_settings.SIGNING_KEY_RELOAD_INTERVAL == 30
+        assert check_setting_values() == []
+    with override_settings(OAUTH_TOKENS={**PRODUCTION, "MAX_TOKEN_LIFETIME": timedelta(hours=6)}):
+        assert token_settings.MAX_TOKEN_LIFETIME == 6 * 3600
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+    with override_settings(OAUTH_TOKENS={**PRODUCTION, "MAX_TOKEN_LIFETIME": 600}):
+        from oauth_tokens.provider.checks import check_settings
+
+        assert [w.id for w in check_settings()] == ["oauth_tokens.W020"]

@@ -185,7 +185,8 @@ def test_a_token_is_verified_once_then_served_from_the_cache():
     v.key_for = lambda kid: calls.append(kid) or keys.get(kid)
     token = sign(claims(), RSA, kid="rsa")
     first = v.verify(token)
-    assert v.verify(token) is first and calls == ["rsa"]
+    assert v.verify(token) is first
+    assert calls == ["rsa", "rsa"]  # a hit only asks whether its key is still ours
     assert (v.hits, v.misses) == (1, 1)
     with pytest.raises(TypeError):
         first["scope"] = "admin"  # the cached claims are read-only
@@ -324,6 +325,30 @@ def test_pyjwt_agrees_with_our_decoder():
     assert pyjwt.decode(token, RSA.public_key(), algorithms=["RS256"], audience=ISSUER) == decode(token)
 
 
+def test_a_cached_token_whose_key_left_the_key_set_is_refused():
+    """A leaked key deleted: its tokens go, the ones already cached too."""
+    keys = dict(KEYS)
+    v = make_verifier(Clock(), keys=keys)
+    token = sign(claims(), RSA, kid="rsa")
+    v.verify(token)
+    del keys["rsa"]
+    with pytest.raises(InvalidToken, match="unknown key"):
+        v.verify(token)
+    assert len(v) == 0
+
+
+def test_a_cached_token_whose_kid_now_names_another_key_is_verified_again():
+    keys = dict(KEYS)
+    v = make_verifier(Clock(), keys=keys)
+    token = sign(claims(), RSA, kid="rsa")
+    v.verify(token)
+    keys["rsa"] = VerificationKey("rsa", "RS256", RSA.public_key())  # equal key, new object: still good
+    v.verify(token)
+    keys["rsa"] = VerificationKey("rsa", "RS256", OTHER_RSA.public_key())
+    with pytest.raises(InvalidToken, match="signature is invalid"):
+        v.verify(token)
+
+
 def _respelled(token):
     """The same signature bytes, another base64url spelling (an unused low bit of the last character set)."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -339,3 +364,17 @@ def test_a_non_canonical_spelling_of_the_signature_is_refused(kid, key, alg):
     assert b64(pyjwt.utils.base64url_decode(signature)) != signature  # same bytes, other spelling
     refused(twin, "not canonical base64url")
     assert decode(token)
+
+
+def test_the_lifetime_bound_allows_the_leeway_and_no_more():
+    bounded = VerifierConfig(issuer=ISSUER, audience=ISSUER, leeway=30, lifetime_allowed=lambda s: s <= 3600)
+    now = int(time.time())
+
+    def check(lifetime):
+        token = sign(claims(iat=now, exp=now + lifetime), RSA, kid="rsa")
+        return decode_access_token(token, key_for=KEYS.get, config=bounded, now=now)
+
+    assert check(3630)
+    with pytest.raises(InvalidToken, match="lives longer than this issuer grants"):
+        check(3631)
+    assert decode(sign(claims(iat=now, exp=now + 10 * 365 * 86400), RSA, kid="rsa"))  # no bound configured
