@@ -61,7 +61,7 @@ def test_rotatekeys_remove_ends_a_leaked_key_within_the_reload_interval(client, 
     seen, unseen = forge(signing_key), forge(signing_key)
     assert status(client, seen) == (200, "")
     out = StringIO()
-    call_command("rotatekeys", "--remove", signing_key[0], stdout=out)
+    call_command("rotatekeys", f"--remove={signing_key[0]}", stdout=out)  # a kid may start with "-"
     assert f"Removed signing key(s) {signing_key[0]}" in out.getvalue()
     assert signing_key[0] not in {k["kid"] for k in keys.jwks()["keys"]}  # unpublished at once
     later(21)
@@ -76,6 +76,12 @@ def test_rotatekeys_remove_refuses_an_unknown_kid_and_changes_nothing(signing_ke
     with pytest.raises(CommandError, match="No signing key with kid nope"):
         call_command("rotatekeys", "--remove", "nope", stdout=StringIO())
     assert list(SigningKey.objects.values_list("kid", flat=True)) == [signing_key[0]]
+
+
+def test_rotatekeys_remove_takes_a_kid_that_starts_with_a_dash(signing_key):
+    SigningKey.objects.filter(kid=signing_key[0]).update(kid="-leaked-kid")  # 1 kid in 64 starts so
+    call_command("rotatekeys", "--remove=-leaked-kid", stdout=StringIO())
+    assert not SigningKey.objects.filter(kid="-leaked-kid").exists() and SigningKey.objects.count() == 1
 
 
 def test_rotatekeys_remove_all_keeps_only_the_new_key(signing_key):

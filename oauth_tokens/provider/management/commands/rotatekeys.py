@@ -1,6 +1,7 @@
 """python manage.py rotatekeys: add a new signing key; old keys stay in JWKS until their tokens expire.
 
-``--remove KID`` (repeatable) or ``--remove-all``: a key leaked. The new key is
+``--remove=KID`` (repeatable; the ``=`` form, since a kid may start with
+``-``) or ``--remove-all``: a key leaked. The new key is
 added and the named keys (or every other key) are deleted in one transaction:
 they leave the JWKS at once and tokens they signed stop verifying everywhere
 within the key reload interval, cached tokens included.
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--algorithm", choices=ALGORITHMS, default=None)
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--remove", action="append", metavar="KID", default=[],
-                           help="delete this key now (repeatable): every token it signed stops verifying")
+                           help="delete this key now (repeatable; write --remove=KID, a kid may start with '-'): "
+                                "every token it signed stops verifying")
         group.add_argument("--remove-all", action="store_true",
                            help="delete every key but the new one now: every token issued so far stops verifying")
 
