@@ -163,7 +163,9 @@ class FakeProvider:
     def start(self) -> FakeProvider:
         self.server = make_server("127.0.0.1", 0, self, server_class=ThreadingServer, handler_class=QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for serve_forever's next poll: the default 0.5 s poll cost every test using a
+        # fake half a second of teardown.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:
