@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install test demo lint bench clean package-check
+.PHONY: install test test-matrix demo lint bench clean package-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,27 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every combination CI proves (noxfile.py): Python 3.11 + Django 5.2, 3.12 + 6.0, 3.13 + 6.1,
+# each on SQLite, PostgreSQL (+ Redis) and, for 5.2 and 6.1, MariaDB (+ Redis); one venv per
+# session under .nox/. nox (installed into .venv) runs each session with python3.11,
+# python3.12 or python3.13 from PATH, so install those three first (python.org, your
+# distribution, deadsnakes, `uv python install 3.11 3.12 3.13`...). With pyenv they are found
+# without that: the 3.11/3.12/3.13 that `pyenv versions` lists go into PYENV_VERSION for nox.
+# The server sessions expect PostgreSQL, MariaDB (time-zone tables loaded, libmariadb-dev and
+# pkg-config to build mysqlclient) and Redis on 127.0.0.1; noxfile.py says how to point
+# elsewhere. A part of it: NOX_ARGS="-s py3.13-dj6.1-postgres" or NOX_ARGS="-t sqlite".
+NOX_STAMP = $(VENV)/.nox-installed
+PYENV_PYTHONS = $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[123]\.[0-9]+$$' | paste -sd: -)
+$(NOX_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet "nox>=2025.5.1"
+	touch $(NOX_STAMP)
+
+test-matrix: $(NOX_STAMP)
+	$(if $(PYENV_PYTHONS),PYENV_VERSION=$(PYENV_PYTHONS)) $(BIN)/nox $(NOX_ARGS)
+
 # ruff, then mypy (configured in pyproject.toml: django-stubs, oauth_tokens.oauth2 strict).
 lint: $(STAMP)
-	$(BIN)/ruff check oauth_tokens tests example_project
+	$(BIN)/ruff check oauth_tokens tests example_project noxfile.py
 	$(BIN)/mypy
 
 demo: $(STAMP)
@@ -52,4 +70,4 @@ package-check:
 	.ci/package-check
 
 clean:
-	rm -rf $(VENV) db.sqlite3
+	rm -rf $(VENV) .nox db.sqlite3
