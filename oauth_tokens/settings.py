@@ -32,12 +32,27 @@ DEFAULTS: dict[str, Any] = {
     "AUDIENCE": None,
     # Lifetimes in seconds (seeds: 1 h access, 30 d refresh).
     "ACCESS_TOKEN_LIFETIME": 3600,
+    # The idle lifetime of a refresh token: each rotation gives the new token
+    # this long, so a grant unused for this long ends.
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
+    # The absolute lifetime of a refresh token family (a grant and all its
+    # rotations), counted from the code exchange: no rotation outlives it, so a
+    # grant used now and then still ends and the user authorizes again.
+    "REFRESH_TOKEN_FAMILY_LIFETIME": 90 * 24 * 3600,
     "AUTHORIZATION_CODE_LIFETIME": 60,
     "ID_TOKEN_LIFETIME": 3600,
     # A retry with the immediately previous refresh token inside this window
-    # gets the same successor pair (DESIGN.md section 4).
+    # gets the same successor pair (DESIGN.md section 4). For confidential
+    # clients; a client's own value (admin) overrides it. 0 turns it off.
     "REFRESH_TOKEN_GRACE_PERIOD": 10,
+    # The same for public clients without their own value: off by default, since
+    # a public client cannot authenticate and anyone replaying its rotated token
+    # inside the window would get the live pair (README "Security").
+    "REFRESH_TOKEN_GRACE_PERIOD_PUBLIC": 0,
+    # How many times one rotation's pair may be handed out again inside the
+    # window (a retry, or a request that lost the race to rotate). One more is
+    # treated as reuse: the family is revoked. Every replay is recorded.
+    "REFRESH_TOKEN_GRACE_REPLAYS": 1,
     # Scopes this server knows, with the text shown on the consent page.
     "SCOPES": {
         "read": "Read your data",
@@ -145,9 +160,11 @@ RETIRED = {
 DURATIONS: dict[str, bool] = {
     "ACCESS_TOKEN_LIFETIME": True,
     "REFRESH_TOKEN_LIFETIME": True,
+    "REFRESH_TOKEN_FAMILY_LIFETIME": True,
     "AUTHORIZATION_CODE_LIFETIME": True,
     "ID_TOKEN_LIFETIME": True,
     "REFRESH_TOKEN_GRACE_PERIOD": False,
+    "REFRESH_TOKEN_GRACE_PERIOD_PUBLIC": False,
     "CLIENT_AUTH_FAILURE_WINDOW": True,
     "REVOCATION_POLL_INTERVAL": False,
     "JWKS_CACHE_TTL": False,
@@ -162,6 +179,7 @@ DURATIONS: dict[str, bool] = {
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
 #: Settings that are whole numbers (True: must be > 0, False: >= 0).
 COUNTS: dict[str, bool] = {
+    "REFRESH_TOKEN_GRACE_REPLAYS": False,
     "CLIENT_AUTH_FAILURE_LIMIT": False,
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,

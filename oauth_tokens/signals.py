@@ -16,9 +16,19 @@ token_issued = Signal()
 #: Consumer kwargs: ``provider`` (name), ``user``, ``token`` (ExternalToken row).
 token_refreshed = Signal()
 
-#: A rotated refresh token was presented again outside the grace window; its
-#: whole family was revoked. kwargs: ``client``, ``user``, ``family``, ``ip``.
+#: A rotated refresh token was presented again outside the grace window (or
+#: beyond the grace replays allowed); its whole family was revoked.
+#: kwargs: ``client``, ``user``, ``family``, ``ip``.
 refresh_token_reused = Signal()
+
+#: A rotated refresh token was presented again inside the grace window and got
+#: its successor pair again (a retry, a request that lost the race to rotate, or
+#: a thief who replayed it in time; the server cannot tell them apart). Recorded
+#: as a ``grace_replayed`` token event as well. kwargs: ``client``, ``user``,
+#: ``family``, ``token`` (the replayed RefreshToken row), ``replays`` (how many
+#: times this rotation's pair has now been handed out again), ``elapsed``
+#: (seconds since the rotation), ``ip`` (the requester's address or None).
+refresh_token_replayed = Signal()
 
 #: Tokens were revoked. Provider kwargs: ``client``, ``user``, ``family`` (or None),
 #: ``reason``. Consumer kwargs: ``provider``, ``user``, ``token``.

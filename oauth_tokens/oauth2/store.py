@@ -126,10 +126,17 @@ class TokenStore(ClientLookup[_Client], Protocol[_Client, _Code, _Refresh]):
         transaction. None when another request rotated it first. ``presented`` is
         the plaintext token, to seal the successor for the grace window."""
 
-    def grace_successor(self, token: _Refresh, presented: str) -> TokenSet | None:
+    def grace_successor(self, token: _Refresh, client: _Client, presented: str) -> TokenSet | None:
         """The successor pair of ``token`` if ``token`` is the immediately previous
-        refresh token of its family, the grace window is still open and
-        ``presented`` is the token itself."""
+        refresh token of its family, ``client``'s grace window is still open,
+        ``presented`` is the token itself, and the pair has been handed out again
+        fewer times than the replay cap (counted atomically: N concurrent replays
+        under a cap of 1 give exactly one pair). Every pair handed out again is
+        recorded (the requester's address with it)."""
+
+    def family_expires_at(self, token: _Refresh, client: _Client) -> datetime:
+        """When ``token``'s family ends (its start plus ``client``'s absolute family
+        lifetime): no token of it may be rotated from then on."""
 
     def revoke_family(self, token: _Refresh, *, reason: str) -> None:
         """Revoke every refresh and access token of ``token``'s family."""

@@ -27,7 +27,8 @@ class ClientForm(forms.ModelForm):
         model = Client
         fields = [
             "name", "client_type", "grant_types", "redirect_uris", "scope",
-            "access_token_lifetime", "refresh_token_lifetime", "owner", "is_active",
+            "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
+            "owner", "is_active",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -116,10 +116,17 @@ class TokenAdmin(admin.ModelAdmin):
 
 @admin.register(RefreshToken)
 class RefreshTokenAdmin(TokenAdmin):
-    list_display = ["id", "client", "user", "family_link", "state_display", "created_at", "expires_at"]
+    list_display = ["id", "client", "user", "family_link", "state_display", "created_at", "expires_at",
+                    "family_ends"]
     fields = readonly_fields = (
-        "client", "user", "family", "parent", "scope", "created_at", "expires_at", "used_at", "revoked_at",
+        "client", "user", "family", "parent", "scope", "created_at", "expires_at", "family_started_at",
+        "family_ends", "used_at", "grace_replays", "revoked_at",
     )
+
+    @admin.display(description=_("family ends"))
+    def family_ends(self, obj):
+        """The family's start plus its client's absolute lifetime, as it applies now."""
+        return obj.family_expires_at()
 
     def delete_queryset(self, request, queryset):
         # A rotated tombstone is what detects the reuse of a stolen token:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Max
 
 from oauth_tokens.provider import models
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, RevokedToken
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, RefreshToken, RevokedToken
 from oauth_tokens.settings import token_settings
 
 
@@ -28,7 +29,10 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     t = models.now()
-    grace = timedelta(seconds=int(token_settings.REFRESH_TOKEN_GRACE_PERIOD))
+    # The longest grace window any client has (a client's own value may exceed the settings).
+    longest_client_window = Client.objects.aggregate(longest=Max("refresh_grace_period"))["longest"] or 0
+    grace = timedelta(seconds=max(float(token_settings.REFRESH_TOKEN_GRACE_PERIOD),
+                                  float(token_settings.REFRESH_TOKEN_GRACE_PERIOD_PUBLIC), longest_client_window))
     # An access token row is its revocation record: keep it while the JWT could
     # still pass verification (exp plus the verifier's leeway).
     access_cutoff = t - timedelta(seconds=int(token_settings.JWT_LEEWAY))

@@ -6,7 +6,7 @@ No model stores a plaintext secret, code or refresh token.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -56,7 +56,20 @@ class Client(models.Model):
         null=True, blank=True, help_text=_("Seconds; empty uses OAUTH_TOKENS['ACCESS_TOKEN_LIFETIME'].")
     )
     refresh_token_lifetime = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Seconds; empty uses OAUTH_TOKENS['REFRESH_TOKEN_LIFETIME'].")
+        null=True, blank=True,
+        help_text=_("Idle lifetime of a refresh token, in seconds: each rotation gives the new token this long. "
+                    "Empty uses OAUTH_TOKENS['REFRESH_TOKEN_LIFETIME']."),
+    )
+    refresh_family_lifetime = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text=_("Absolute lifetime of a grant's refresh tokens, in seconds from the code exchange: no rotation "
+                    "outlives it. Empty uses OAUTH_TOKENS['REFRESH_TOKEN_FAMILY_LIFETIME']."),
+    )
+    refresh_grace_period = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text=_("Seconds during which a retry with the previous refresh token gets the same pair again; "
+                    "0 turns it off. Empty uses OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD'] (confidential "
+                    "clients) or OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD_PUBLIC'] (public clients, 0 unless set)."),
     )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     is_active = models.BooleanField(default=True)
@@ -107,7 +120,20 @@ class Client(models.Model):
         return self.access_token_lifetime or int(token_settings.ACCESS_TOKEN_LIFETIME)
 
     def refresh_lifetime(self) -> int:
+        """The idle lifetime: what each new refresh token gets, at most (``family_lifetime`` caps it)."""
         return self.refresh_token_lifetime or int(token_settings.REFRESH_TOKEN_LIFETIME)
+
+    def family_lifetime(self) -> int:
+        """The absolute lifetime of a refresh token family, from its code exchange."""
+        return self.refresh_family_lifetime or int(token_settings.REFRESH_TOKEN_FAMILY_LIFETIME)
+
+    def grace_period(self) -> float:
+        """Seconds a rotated refresh token may be replayed for the same pair; 0 when off."""
+        if self.refresh_grace_period is not None:
+            return self.refresh_grace_period
+        if self.is_confidential:
+            return float(token_settings.REFRESH_TOKEN_GRACE_PERIOD)
+        return float(token_settings.REFRESH_TOKEN_GRACE_PERIOD_PUBLIC)
 
 
 class TokenQuerySet(models.QuerySet):
@@ -164,11 +190,19 @@ class RefreshToken(models.Model):
     )
     scope = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
+    #: The end of this token's life: its idle lifetime from its creation, capped
+    #: at the end of its family (``family_started_at`` + the family lifetime).
     expires_at = models.DateTimeField(db_index=True)
+    #: When the family began (its code exchange), copied to every successor: the
+    #: family lifetime counts from here.
+    family_started_at = models.DateTimeField(default=now, editable=False)
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     #: The successor's token response, encrypted, kept only for the grace window.
     successor_response = models.TextField(blank=True, editable=False)
+    #: How many times the successor pair was handed out again (grace replays);
+    #: raised by a conditional UPDATE, so the cap holds under concurrency.
+    grace_replays = models.PositiveIntegerField(default=0, editable=False)
 
     objects = TokenQuerySet.as_manager()
 
@@ -190,9 +224,15 @@ class RefreshToken(models.Model):
             return "revoked"
         if self.used_at:
             return "rotated"
-        if self.expires_at <= now():
+        t = now()
+        if self.expires_at <= t or self.family_expires_at() <= t:
             return "expired"
         return "active"
+
+    def family_expires_at(self, client: Client | None = None) -> datetime:
+        """The end of the family: its start plus the (client's) family lifetime."""
+        client = client or self.client
+        return self.family_started_at + timedelta(seconds=client.family_lifetime())
 
 
 class AccessToken(models.Model):
@@ -261,6 +301,7 @@ class TokenEvent(models.Model):
     ISSUED = "issued"
     REFRESHED = "refreshed"
     REUSE_DETECTED = "reuse_detected"
+    GRACE_REPLAYED = "grace_replayed"
     CODE_REPLAYED = "code_replayed"
     REVOKED = "revoked"
     AUTH_FAILED = "client_auth_failed"
@@ -268,6 +309,7 @@ class TokenEvent(models.Model):
         (ISSUED, _("Tokens issued")),
         (REFRESHED, _("Refresh token rotated")),
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
+        (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
         (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),

@@ -3,7 +3,8 @@
 Each state change is atomic: one statement (client_credentials; a rotation on
 PostgreSQL) or one transaction. Rotation and code redemption are a conditional
 UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
-give one successor on SQLite and PostgreSQL alike. The hot statements are
+give one successor on SQLite and PostgreSQL alike; the grace replays of a
+rotation are counted the same way (``... WHERE grace_replays < cap``). The hot statements are
 written once (``statements.py``). Signals go out after commit.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
+from django.db.models import F
 from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
@@ -91,6 +93,8 @@ _refresh_with_client_by_digest = statements.SelectOne(RefreshToken, "digest", re
 class OrmTokenStore:
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
+        #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.
+        self._refused_because = ""
         #: Rows ``preload`` read ahead, each handed out once.
         self._preloaded: dict[tuple[str, str], Any] = {}
 
@@ -155,12 +159,15 @@ class OrmTokenStore:
         family: uuid.UUID | None,
         refresh_scope: str | None = None,
         parent: RefreshToken | None = None,
+        family_started_at: datetime | None = None,
         nonce: str = "",
         auth_time: datetime | None = None,
         id_token: bool = False,
     ) -> tuple[TokenSet, AccessToken, RefreshToken | None]:
         """The token response and its unsaved rows (the caller writes them). ``user``
-        (the instance) is needed only for an ID token's claims."""
+        (the instance) is needed only for an ID token's claims. A new refresh token
+        lives its idle lifetime, but never past the end of its family (which began
+        at ``family_started_at``, or now for a new family)."""
         issued_at = int(now.timestamp())
         lifetime = client.access_lifetime()
         refresh_row, refresh_value = None, None
@@ -168,6 +175,8 @@ class OrmTokenStore:
             if family is None:
                 raise ValueError("A refresh token belongs to a family")
             refresh_value = crypto.new_token(32)
+            started = family_started_at or now
+            family_ends = started + timedelta(seconds=client.family_lifetime())
             refresh_row = RefreshToken(
                 digest=crypto.digest(refresh_value),
                 family=family,
@@ -176,7 +185,8 @@ class OrmTokenStore:
                 user_id=user_id,
                 scope=refresh_scope,
                 created_at=now,
-                expires_at=now + timedelta(seconds=client.refresh_lifetime()),
+                expires_at=min(now + timedelta(seconds=client.refresh_lifetime()), family_ends),
+                family_started_at=started,
             )
         # Time-ordered: unique, not secret, and cheap to insert into a big jti index.
         jti = crypto.time_ordered_uuid().hex
@@ -277,11 +287,12 @@ class OrmTokenStore:
     ) -> TokenSet | None:
         now = self.now()
         tokens, access, new = self._prepare(
-            client, token.user_id, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token
+            client, token.user_id, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token,
+            family_started_at=token.family_started_at,
         )
         assert new is not None  # refresh_scope given: _prepare made the successor
         sealed = ""
-        if int(token_settings.REFRESH_TOKEN_GRACE_PERIOD) > 0:
+        if client.grace_period() > 0 and int(token_settings.REFRESH_TOKEN_GRACE_REPLAYS) > 0:
             # Kept for the grace window, sealed with a key derived from the token
             # just spent: only whoever presents it again can open the successor.
             sealed = crypto.encrypt_bound(presented, json.dumps({**tokens.to_dict(), "issued_at": now.timestamp()}))
@@ -312,42 +323,89 @@ class OrmTokenStore:
         transaction.on_commit(notify, using=using)
         return tokens
 
-    def grace_successor(self, token: RefreshToken, presented: str) -> TokenSet | None:
+    def family_expires_at(self, token: RefreshToken, client: Client) -> datetime:
+        return token.family_expires_at(client)
+
+    def grace_successor(self, token: RefreshToken, client: Client, presented: str) -> TokenSet | None:
         # Decided on the primary: a lagging replica could still show the token
         # unspent and turn a harmless race into a reuse that revokes the family.
         primary = router.db_for_write(RefreshToken)
         token.refresh_from_db(using=primary, fields=["used_at", "revoked_at", "successor_response"])
-        if token.used_at is None or token.revoked_at is not None or not token.successor_response:
+        if token.used_at is None or token.revoked_at is not None:
             return None
-        grace = float(token_settings.REFRESH_TOKEN_GRACE_PERIOD)
+        if not token.successor_response:
+            self._refused_because = "reuse, no grace pair kept (no window, or it has passed)"
+            return None
         elapsed = (self.now() - token.used_at).total_seconds()
-        if elapsed > grace:
+        grace = client.grace_period()
+        if grace <= 0 or elapsed > grace:
             RefreshToken.objects.using(primary).filter(pk=token.pk).update(successor_response="")
+            self._refused_because = "reuse after the grace window"
             return None
         # Only the immediately previous token qualifies: its successor must be unspent.
         successor = RefreshToken.objects.using(primary).filter(parent=token).only("used_at", "revoked_at").first()
         if successor is None or successor.used_at is not None or successor.revoked_at is not None:
+            self._refused_because = "reuse of a token whose successor was already used"
             return None
         try:
             data = json.loads(crypto.decrypt_bound(presented, token.successor_response))
         except (crypto.InvalidToken, ValueError):
             return None
+        cap = int(token_settings.REFRESH_TOKEN_GRACE_REPLAYS)
+        with transaction.atomic(using=primary):
+            # The cap's compare-and-swap: of N concurrent replays, only as many as
+            # the cap allows see the counter below it (the row is locked from the
+            # UPDATE to the commit, so the next one re-reads the raised count).
+            if RefreshToken.objects.using(primary).filter(
+                pk=token.pk, grace_replays__lt=cap, revoked_at__isnull=True
+            ).update(grace_replays=F("grace_replays") + 1) != 1:
+                self._refused_because = f"replayed more than {cap} time(s) in the grace window"
+                return None
+            replays = RefreshToken.objects.using(primary).values_list("grace_replays", flat=True).get(pk=token.pk)
+            self._record_grace_replay(token, client, replays=replays, elapsed=elapsed, using=primary)
         data.pop("issued_at", None)
         data["expires_in"] = max(0, int(data["expires_in"] - elapsed))
         return TokenSet(**data)
 
+    def _record_grace_replay(self, token: RefreshToken, client: Client, *, replays: int, elapsed: float,
+                             using: str) -> None:
+        """The audit row and, after commit, the ``refresh_token_replayed`` signal."""
+        TokenEvent.objects.using(using).create(
+            kind=TokenEvent.GRACE_REPLAYED, client=client, client_identifier=client.client_id,
+            user_id=token.user_id, family=token.family, ip_address=self.ip,
+            detail=f"refresh token #{token.pk} replayed {elapsed:.1f} s after its rotation "
+                   f"(replay {replays} of {int(token_settings.REFRESH_TOKEN_GRACE_REPLAYS)})",
+        )
+
+        def notify() -> None:
+            if not signals.refresh_token_replayed.has_listeners(RefreshToken):
+                return
+            try:
+                user = token.user
+            except ObjectDoesNotExist:  # deleted meanwhile
+                user = None
+            signals.refresh_token_replayed.send(
+                sender=RefreshToken, client=client, user=user, family=token.family, token=token,
+                replays=replays, elapsed=elapsed, ip=self.ip,
+            )
+
+        transaction.on_commit(notify, using=using)
+
     # -- revocation ---------------------------------------------------------------
     def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
-        revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip)
+        detail = f"{reason}: {self._refused_because}" if reason == "reuse" and self._refused_because else reason
+        revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip, detail=detail)
 
     def revoke_code_tokens(self, code: AuthorizationCode) -> None:
         revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
 
 def revoke_family(
-    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None
+    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None,
+    detail: str = "",
 ) -> int:
-    """Revoke every refresh and access token of ``family``; returns how many rows changed."""
+    """Revoke every refresh and access token of ``family``; returns how many rows changed.
+    ``detail`` (default: ``reason``) goes in the audit event."""
     now = models.now()
     kind = {
         "reuse": TokenEvent.REUSE_DETECTED,
@@ -361,7 +419,7 @@ def revoke_family(
         count += AccessToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=now)
         TokenEvent.objects.create(
             kind=kind, client=client, client_identifier=client.client_id if client else "",
-            user=user, family=family, ip_address=ip, detail=reason,
+            user=user, family=family, ip_address=ip, detail=(detail or reason)[:255],
         )
         revocation.changed()
 

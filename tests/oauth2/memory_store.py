@@ -3,7 +3,8 @@
 It follows the same contract as the ORM store (DESIGN.md section 4): codes and
 refresh tokens are single-use, rotation is compare-and-swap, the immediately
 previous refresh token may be retried inside the grace window and gets the
-same successor pair, and a family is revoked as a whole. Time only moves when a
+same successor pair (``replays`` times at most), a family ends
+``family_lifetime`` after its code exchange, and a family is revoked as a whole. Time only moves when a
 test calls ``advance()``. No Django import.
 """
 
@@ -59,11 +60,13 @@ class MemRefreshToken:
     scope: str
     family: uuid.UUID
     expires_at: datetime
+    family_started_at: datetime
     parent: MemRefreshToken | None = None
     used_at: datetime | None = None
     revoked_at: datetime | None = None
     successor: MemRefreshToken | None = None
     successor_response: TokenSet | None = None
+    grace_replays: int = 0
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id
@@ -78,9 +81,12 @@ class MemAccessToken:
 
 
 class MemoryStore:
-    def __init__(self, *, grace: int = 10, access_lifetime: int = 3600, refresh_lifetime: int = 30 * 86400) -> None:
+    def __init__(self, *, grace: int = 10, access_lifetime: int = 3600, refresh_lifetime: int = 30 * 86400,
+                 family_lifetime: int = 90 * 86400, replays: int = 1) -> None:
         self.clock = EPOCH
         self.grace = grace
+        self.replays = replays
+        self.family_lifetime = family_lifetime
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.clients: dict[str, MemClient] = {}
@@ -134,8 +140,10 @@ class MemoryStore:
         if refresh_scope is not None:
             assert family is not None
             refresh = "rt-" + secrets.token_urlsafe(16)
-            row = MemRefreshToken(refresh, client.client_id, refresh_scope, family,
-                                  self.clock + timedelta(seconds=self.refresh_lifetime), parent=parent)
+            started = parent.family_started_at if parent is not None else self.clock
+            expires = min(self.clock + timedelta(seconds=self.refresh_lifetime),
+                          started + timedelta(seconds=self.family_lifetime))
+            row = MemRefreshToken(refresh, client.client_id, refresh_scope, family, expires, started, parent=parent)
             self.refresh_tokens[refresh] = row
             if parent is not None:
                 parent.successor = row
@@ -165,13 +173,20 @@ class MemoryStore:
         self.events.append(("refreshed", token.family))
         return tokens
 
-    def grace_successor(self, token: MemRefreshToken, presented: str) -> TokenSet | None:
+    def family_expires_at(self, token: MemRefreshToken, client: MemClient) -> datetime:
+        return token.family_started_at + timedelta(seconds=self.family_lifetime)
+
+    def grace_successor(self, token: MemRefreshToken, client: MemClient, presented: str) -> TokenSet | None:
         if token.used_at is None or token.revoked_at is not None or token.successor_response is None:
             return None
         elapsed = (self.clock - token.used_at).total_seconds()
         successor = token.successor
         if elapsed > self.grace or successor is None or successor.used_at or successor.revoked_at:
             return None
+        if token.grace_replays >= self.replays:
+            return None
+        token.grace_replays += 1
+        self.events.append(("grace_replay", token.family))
         return replace(token.successor_response, expires_in=max(0, int(token.successor_response.expires_in - elapsed)))
 
     def revoke_family(self, token: MemRefreshToken, *, reason: str) -> None:

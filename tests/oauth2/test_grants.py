@@ -269,6 +269,24 @@ def test_reuse_after_the_grace_window_revokes_the_family(store, conf, first):
         refresh(store, conf, second.refresh_token)
 
 
+def test_a_replay_beyond_the_stores_cap_revokes_the_family(store, conf, first):
+    second = refresh(store, conf, first.refresh_token)
+    assert refresh(store, conf, first.refresh_token).refresh_token == second.refresh_token
+    with pytest.raises(InvalidGrant, match="already used"):
+        refresh(store, conf, first.refresh_token)  # the store allows one replay
+    assert [kind for kind, _ in store.events[-2:]] == ["grace_replay", "reuse"]
+    assert store.access(second.access_token).revoked_at is not None
+
+
+def test_a_token_of_a_family_past_its_end_is_refused_without_rotating(store, conf, first):
+    store.family_lifetime = 3600  # shortened after the family began
+    store.advance(3600)
+    with pytest.raises(InvalidGrant, match="maximum lifetime"):
+        refresh(store, conf, first.refresh_token)
+    assert store.find_refresh_token(first.refresh_token).used_at is None
+    assert store.events[-1][0] != "reuse"
+
+
 def test_retry_with_the_grandparent_revokes_the_family(store, conf, first):
     second = refresh(store, conf, first.refresh_token)
     third = refresh(store, conf, second.refresh_token)

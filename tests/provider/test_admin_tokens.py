@@ -230,7 +230,8 @@ def test_signing_key_admin_never_shows_the_private_key(admin_client, states):
 def test_token_event_list(admin_client, states):
     flow = states["flow"]
     # A security event: a rotated refresh token presented again outside the grace window.
-    flow.refresh(states["tokens"]["first"]["refresh_token"])  # inside the window: the same pair, no event
+    # Inside the window: the same pair, recorded as a grace replay.
+    assert flow.refresh(states["tokens"]["first"]["refresh_token"]).status_code == 200
     RefreshToken.objects.filter(pk=states["rotated"].pk).update(used_at=timezone.now() - timedelta(minutes=1))
     assert flow.refresh(states["tokens"]["first"]["refresh_token"]).json()["error"] == "invalid_grant"
     # And a failed client authentication.
@@ -238,7 +239,7 @@ def test_token_event_list(admin_client, states):
     response = admin_client.get(f"{BASE}/tokenevent/")
     assert response.status_code == 200
     kinds = {e.kind for e in response.context["cl"].result_list}
-    assert kinds == {TokenEvent.REUSE_DETECTED, TokenEvent.AUTH_FAILED}
+    assert kinds == {TokenEvent.GRACE_REPLAYED, TokenEvent.REUSE_DETECTED, TokenEvent.AUTH_FAILED}
     assert listed(admin_client, "tokenevent", "?kind__exact=reuse_detected") == set(
         TokenEvent.objects.filter(kind="reuse_detected", family=states["rotated"].family).values_list("pk", flat=True)
     )

@@ -3,8 +3,12 @@ RFC 9700 section 4.14.2, DESIGN.md section 4).
 
 A refresh token is single-use. The store rotates it with one compare-and-swap;
 the loser of a race, or a client retrying inside the grace window with the
-immediately previous token, gets the same successor pair. Any other reuse
-revokes the whole family and answers ``invalid_grant``.
+immediately previous token, gets the same successor pair, as many times as the
+store's replay cap allows. Any other reuse (later, an older token, or one replay
+beyond the cap) revokes the whole family and answers ``invalid_grant``.
+
+A family ends: each token lives its idle lifetime from its rotation, and no token
+outlives the family's absolute lifetime (``store.family_expires_at``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
 INVALID_TOKEN = "The refresh token is invalid or has expired"
 REUSED_TOKEN = "The refresh token was already used"
+FAMILY_ENDED = "The refresh token has expired: its grant reached its maximum lifetime; authorize again"
 
 
 class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
@@ -35,8 +40,13 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
             # family, even when the tombstone itself has expired meanwhile.
             self.scope: tuple[str, ...] = ()
             return
-        if token.expires_at <= self.store.now():
+        now = self.store.now()
+        if token.expires_at <= now:
             raise InvalidGrant(INVALID_TOKEN)
+        # A token's expiry is already capped at its family's end when it is issued;
+        # this also ends families when the family lifetime was shortened since.
+        if self.store.family_expires_at(token, self.client) <= now:
+            raise InvalidGrant(FAMILY_ENDED)
         # Narrower is fine; wider is invalid_scope. The family keeps the grant's scope,
         # minus any scope the client has lost since.
         granted = scopes.parse(token.scope)
@@ -53,7 +63,7 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
                 return tokens
             # Lost the race: a sibling request rotated it an instant ago.
             token = self.store.find_refresh_token(presented) or token
-        successor = self.store.grace_successor(token, presented)
+        successor = self.store.grace_successor(token, self.client, presented)
         if successor is not None:
             return successor
         self.store.revoke_family(token, reason="reuse")
