@@ -57,10 +57,17 @@ DEFAULTS: dict[str, Any] = {
     # grace-window successor and the consumer's stored tokens. Empty derives
     # one from SECRET_KEY (a check warns in production).
     "ENCRYPTION_KEYS": [],
-    # Client-authentication throttle: this many failures per client id or
-    # address inside the window give 429 until the window passes.
+    # Client-authentication throttle. A correct secret always authenticates;
+    # after this many failures for one client id from one address inside the
+    # window, further *wrong* secrets from that address get 429 (not 401) until
+    # the window passes. The same count for one client id from any addresses
+    # raises one alert per window (TokenEvent and signal client_auth_failures).
+    # 0 turns the throttle and the alert off.
     "CLIENT_AUTH_FAILURE_LIMIT": 10,
     "CLIENT_AUTH_FAILURE_WINDOW": 60,
+    # Failures from one address, whatever client ids they name, before its wrong
+    # secrets get 429 (a NAT or a proxy may carry several clients). 0: no limit.
+    "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": 50,
     # Reverse proxies in front of the app. 0 uses REMOTE_ADDR as the client's
     # address (throttle, audit); N uses the Nth entry from the right of
     # X-Forwarded-For. Behind a proxy, leaving 0 makes every client share the
@@ -150,6 +157,7 @@ DURATIONS: dict[str, bool] = {
 #: Settings that are whole numbers (True: must be > 0, False: >= 0).
 COUNTS: dict[str, bool] = {
     "CLIENT_AUTH_FAILURE_LIMIT": False,
+    "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": False,
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,
     "VERIFIED_TOKEN_CACHE_SIZE": False,

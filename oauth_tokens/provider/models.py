@@ -264,6 +264,9 @@ class TokenEvent(models.Model):
     CODE_REPLAYED = "code_replayed"
     REVOKED = "revoked"
     AUTH_FAILED = "client_auth_failed"
+    #: An alert: a confidential client's id reached CLIENT_AUTH_FAILURE_LIMIT failures
+    #: inside the window, from any addresses (at most one per window per client).
+    AUTH_FAILURES = "client_auth_failures"
     KINDS = [
         (ISSUED, _("Tokens issued")),
         (REFRESHED, _("Refresh token rotated")),
@@ -271,6 +274,7 @@ class TokenEvent(models.Model):
         (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),
+        (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)

@@ -84,6 +84,7 @@ def test_timedeltas_become_seconds_and_pass_the_checks():
     ("MAX_BODY_SIZE", 0),
     ("VERIFIED_TOKEN_CACHE_SIZE", 1.5),
     ("CLIENT_AUTH_FAILURE_LIMIT", False),
+    ("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", -1),
 ])
 def test_a_wrong_value_is_a_check_error_naming_the_key(key, value):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, key: value}):
