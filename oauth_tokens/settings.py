@@ -82,6 +82,11 @@ DEFAULTS: dict[str, Any] = {
     # reads a revocation version at most this often: from REVOCATION_CACHE when
     # that cache is shared, else from the database).
     "REVOCATION_POLL_INTERVAL": 1.0,
+    # Revocation requests that no confidential client authenticated (a bare
+    # access token, or a public client's client_id) accepted per address inside
+    # the window; past it 429 temporarily_unavailable with Retry-After. 0: no limit.
+    "UNAUTHENTICATED_REVOCATION_LIMIT": 30,
+    "UNAUTHENTICATED_REVOCATION_WINDOW": 60,
     # Cache alias holding the revocation version; ignored when the cache is
     # per-process (locmem, dummy). None always reads the database.
     "REVOCATION_CACHE": "default",
@@ -147,6 +152,7 @@ DURATIONS: dict[str, bool] = {
     "ID_TOKEN_LIFETIME": True,
     "REFRESH_TOKEN_GRACE_PERIOD": False,
     "CLIENT_AUTH_FAILURE_WINDOW": True,
+    "UNAUTHENTICATED_REVOCATION_WINDOW": True,
     "REVOCATION_POLL_INTERVAL": False,
     "JWKS_CACHE_TTL": False,
     "JWKS_MIN_REFETCH_INTERVAL": False,
@@ -158,6 +164,7 @@ DURATIONS: dict[str, bool] = {
 COUNTS: dict[str, bool] = {
     "CLIENT_AUTH_FAILURE_LIMIT": False,
     "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": False,
+    "UNAUTHENTICATED_REVOCATION_LIMIT": False,
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,
     "VERIFIED_TOKEN_CACHE_SIZE": False,

@@ -157,6 +157,14 @@ class TooManyRequests(OAuth2Error):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RateLimited(TooManyRequests):
+    """A request refused for its rate alone (429 with ``Retry-After``), not for
+    what it carries: retry later, as with a 503 (RFC 7009 section 2.2.1)."""
+
+    error = "temporarily_unavailable"
+    description = "Too many requests from this address; try again later"
+
+
 class ServerError(OAuth2Error):
     error = "server_error"
     status_code = 500

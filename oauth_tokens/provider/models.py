@@ -299,7 +299,8 @@ class RevocationState(models.Model):
     """One row: a counter bumped by every transaction that revokes tokens.
 
     Resource servers poll it (at most once per REVOCATION_POLL_INTERVAL) instead
-    of querying the token tables on every request.
+    of querying the token tables on every request; its row lock orders the
+    revocation log (``RevokedToken``).
     """
 
     version = models.BigIntegerField(default=0)
@@ -310,8 +311,11 @@ class RevocationState(models.Model):
 
 
 class RevokedToken(models.Model):
-    """The id of a revoked access token whose row is gone (its user or client was
-    deleted), kept until the token would have expired."""
+    """The revocation log: the id of every revoked access token (and of every
+    unexpired one whose row went with its user or client), kept until the token
+    would have expired. Appended by ``revocation.changed`` after it bumped the
+    ``RevocationState`` version in the same transaction, so the primary key grows
+    in commit order: processes load the rows above the last id they hold."""
 
     jti = models.CharField(max_length=64, unique=True, editable=False)
     expires_at = models.DateTimeField(db_index=True)

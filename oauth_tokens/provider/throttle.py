@@ -1,4 +1,4 @@
-"""Failed client authentications, counted in
+"""Failed client authentications and unauthenticated revocations, counted in
 Django's default cache (RFC 6749 section 2.3.1, OAuth 2.1: protect the token
 endpoint against brute force).
 
@@ -47,6 +47,10 @@ def _pair_key(client_id: str, ip: str) -> str:
 
 def _ip_key(ip: str) -> str:
     return "oauth_tokens:authfail:ip:" + ip
+
+
+def _revocation_key(ip: str) -> str:
+    return "oauth_tokens:revoke:ip:" + ip
 
 
 def _cache_failed(what: str) -> None:
@@ -107,3 +111,15 @@ def failure(client_id: str | None, ip: str) -> Failure:
         count = _count(_client_key(client_id), window)
         alert_count = count if count == limit else None
     return Failure(throttled, alert_count)
+
+
+def revocation_allowed(ip: str) -> bool:
+    """Count a revocation request that no confidential client authenticated; False
+    once ``ip`` has sent ``UNAUTHENTICATED_REVOCATION_LIMIT`` of them inside the
+    window. Every such revocation makes every process load the revoked ids again
+    (incrementally), so their rate is bounded per address."""
+    limit = int(token_settings.UNAUTHENTICATED_REVOCATION_LIMIT)
+    if limit <= 0 or not ip:
+        return True
+    count = _count(_revocation_key(ip), int(token_settings.UNAUTHENTICATED_REVOCATION_WINDOW))
+    return count is None or count <= limit
