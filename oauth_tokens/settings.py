@@ -72,10 +72,17 @@ DEFAULTS: dict[str, Any] = {
     # grace-window successor and the consumer's stored tokens. Empty derives
     # one from SECRET_KEY (a check warns in production).
     "ENCRYPTION_KEYS": [],
-    # Client-authentication throttle: this many failures per client id or
-    # address inside the window give 429 until the window passes.
+    # Client-authentication throttle. A correct secret always authenticates;
+    # after this many failures for one client id from one address inside the
+    # window, further *wrong* secrets from that address get 429 (not 401) until
+    # the window passes. The same count for one client id from any addresses
+    # raises one alert per window (TokenEvent and signal client_auth_failures).
+    # 0 turns the throttle and the alert off.
     "CLIENT_AUTH_FAILURE_LIMIT": 10,
     "CLIENT_AUTH_FAILURE_WINDOW": 60,
+    # Failures from one address, whatever client ids they name, before its wrong
+    # secrets get 429 (a NAT or a proxy may carry several clients). 0: no limit.
+    "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": 50,
     # Reverse proxies in front of the app. 0 uses REMOTE_ADDR as the client's
     # address (throttle, audit); N uses the Nth entry from the right of
     # X-Forwarded-For. Behind a proxy, leaving 0 makes every client share the
@@ -90,6 +97,11 @@ DEFAULTS: dict[str, Any] = {
     # reads a revocation version at most this often: from REVOCATION_CACHE when
     # that cache is shared, else from the database).
     "REVOCATION_POLL_INTERVAL": 1.0,
+    # Revocation requests that no confidential client authenticated (a bare
+    # access token, or a public client's client_id) accepted per address inside
+    # the window; past it 429 temporarily_unavailable with Retry-After. 0: no limit.
+    "UNAUTHENTICATED_REVOCATION_LIMIT": 30,
+    "UNAUTHENTICATED_REVOCATION_WINDOW": 60,
     # Cache alias holding the revocation version; ignored when the cache is
     # per-process (locmem, dummy). None always reads the database.
     "REVOCATION_CACHE": "default",
@@ -166,6 +178,7 @@ DURATIONS: dict[str, bool] = {
     "REFRESH_TOKEN_GRACE_PERIOD": False,
     "REFRESH_TOKEN_GRACE_PERIOD_PUBLIC": False,
     "CLIENT_AUTH_FAILURE_WINDOW": True,
+    "UNAUTHENTICATED_REVOCATION_WINDOW": True,
     "REVOCATION_POLL_INTERVAL": False,
     "JWKS_CACHE_TTL": False,
     "JWKS_MIN_REFETCH_INTERVAL": False,
@@ -181,6 +194,8 @@ OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
 COUNTS: dict[str, bool] = {
     "REFRESH_TOKEN_GRACE_REPLAYS": False,
     "CLIENT_AUTH_FAILURE_LIMIT": False,
+    "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": False,
+    "UNAUTHENTICATED_REVOCATION_LIMIT": False,
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,
     "VERIFIED_TOKEN_CACHE_SIZE": False,

@@ -34,6 +34,15 @@ refresh_token_replayed = Signal()
 #: ``reason``. Consumer kwargs: ``provider``, ``user``, ``token``.
 token_revoked = Signal()
 
+#: Provider: wrong secrets were sent in a confidential client's name
+#: ``CLIENT_AUTH_FAILURE_LIMIT`` times inside ``CLIENT_AUTH_FAILURE_WINDOW`` seconds,
+#: from any addresses (someone may be guessing, or a deployment has a stale
+#: secret). Sent at most once per window per client; nothing is refused because
+#: of it. kwargs: ``client`` (Client row), ``ip`` (the address of the failure that
+#: reached the limit, or None), ``count``, ``window`` (seconds). A
+#: ``client_auth_failures`` TokenEvent records the same.
+client_auth_failures = Signal()
+
 #: Consumer: the stored refresh token is dead; the user must connect again.
 #: kwargs: ``provider``, ``user``, ``token`` (ExternalToken row), ``url``.
 reauthorization_required = Signal()

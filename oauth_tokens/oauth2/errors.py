@@ -141,18 +141,28 @@ class InsufficientScope(OAuth2Error):
 
 
 class TooManyRequests(OAuth2Error):
-    """Client authentication throttled (RFC 6749 section 2.3.1: protect against brute force)."""
+    """A wrong client secret from an address past its failure budget (RFC 6749
+    section 2.3.1: protect against brute force). Only ever raised for a failed
+    authentication: a correct secret is never answered with it."""
 
     error = "invalid_client"
     status_code = 429
-    description = "Too many failed client authentications; try again later"
+    description = "Client authentication failed; too many failures from this address, try again later"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__()
+    def __init__(self, retry_after: int, description: str | None = None) -> None:
+        super().__init__(description)
         self.retry_after = max(1, int(retry_after))
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(TooManyRequests):
+    """A request refused for its rate alone (429 with ``Retry-After``), not for
+    what it carries: retry later, as with a 503 (RFC 7009 section 2.2.1)."""
+
+    error = "temporarily_unavailable"
+    description = "Too many requests from this address; try again later"
 
 
 class ServerError(OAuth2Error):

@@ -20,7 +20,7 @@ from django.db.models.signals import post_delete, post_save
 
 from oauth_tokens.oauth2 import verifier as spec
 from oauth_tokens.oauth2.errors import TemporarilyUnavailable
-from oauth_tokens.oauth2.revocation_list import RevocationList
+from oauth_tokens.oauth2.revocation_list import Entry, RevocationList
 from oauth_tokens.provider import keys, models, revocation
 from oauth_tokens.settings import token_settings
 
@@ -80,12 +80,19 @@ def wall_clock() -> float:
 
 revocations = RevocationList(
     version=revocation.current_version,
-    load=revocation.revoked_ids,
+    load=revocation.load_revoked,
     interval=lambda: float(token_settings.REVOCATION_POLL_INTERVAL),
     clock=time.monotonic,
-    authoritative_version=revocation.database_version,
+    wall_clock=wall_clock,
+    authoritative_version=revocation.authoritative_version,
 )
-revocation.on_local_change(revocations.invalidate)
+
+
+def _revoked_here(entries: list[Entry], *, committed: bool) -> None:
+    revocations.add(entries, provisional=not committed)
+
+
+revocation.on_local_change(_revoked_here)
 
 _verifier = spec.CachingVerifier(
     key_for=keys.verification_key,
@@ -109,6 +116,7 @@ def decode(token: str) -> dict[str, Any]:
 def reset() -> None:
     """Forget verified tokens and reload revocations (settings or keys changed)."""
     _verifier.clear()
+    revocation.forget_pending()
     revocations.invalidate()
     forget_lifetimes()
 

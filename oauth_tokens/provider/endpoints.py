@@ -8,7 +8,9 @@ with 200. Without client credentials, presenting a valid access token is proof
 enough to revoke *that* token (seed 003: ``token=ACCESS_TOKEN``); a refresh
 token needs its client: confidential clients authenticate, public ones send
 ``client_id`` (section 5). Revoking a refresh token revokes its whole family,
-access tokens included.
+access tokens included. Revocations that no confidential client authenticated
+are rate-limited per address (``UNAUTHENTICATED_REVOCATION_LIMIT``): each one
+makes every process load the newly revoked ids.
 
 Introspection: the caller must authenticate as a confidential client (section
 2.1); it sees its own tokens, and a client allowed the ``INTROSPECTION_SCOPE``
@@ -26,9 +28,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import bearer, scopes
-from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken
+from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import authority, client_auth, revocation, stores
+from oauth_tokens.provider import authority, client_auth, revocation, stores, throttle
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
@@ -74,6 +76,12 @@ class RevokeView(OAuthView):
         token_request = parse_request(request)
         store = stores.OrmTokenStore(ip=token_request.client_ip)
         client = authenticate(token_request, store, required=False)
+        if (client is None or not client.is_confidential) and not throttle.revocation_allowed(store.ip or ""):
+            raise RateLimited(
+                retry_after=int(token_settings.UNAUTHENTICATED_REVOCATION_WINDOW),
+                description="Too many revocation requests without client authentication from this address; "
+                            "retry later, or authenticate as a confidential client",
+            )
         token = token_request.require("token")
         for kind in _search_order(token_request.get("token_type_hint")):
             if kind == "access_token":

@@ -305,6 +305,9 @@ class TokenEvent(models.Model):
     CODE_REPLAYED = "code_replayed"
     REVOKED = "revoked"
     AUTH_FAILED = "client_auth_failed"
+    #: An alert: a confidential client's id reached CLIENT_AUTH_FAILURE_LIMIT failures
+    #: inside the window, from any addresses (at most one per window per client).
+    AUTH_FAILURES = "client_auth_failures"
     KINDS = [
         (ISSUED, _("Tokens issued")),
         (REFRESHED, _("Refresh token rotated")),
@@ -313,6 +316,7 @@ class TokenEvent(models.Model):
         (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),
+        (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
@@ -337,7 +341,8 @@ class RevocationState(models.Model):
     """One row: a counter bumped by every transaction that revokes tokens.
 
     Resource servers poll it (at most once per REVOCATION_POLL_INTERVAL) instead
-    of querying the token tables on every request.
+    of querying the token tables on every request; its row lock orders the
+    revocation log (``RevokedToken``).
     """
 
     version = models.BigIntegerField(default=0)
@@ -348,8 +353,11 @@ class RevocationState(models.Model):
 
 
 class RevokedToken(models.Model):
-    """The id of a revoked access token whose row is gone (its user or client was
-    deleted), kept until the token would have expired."""
+    """The revocation log: the id of every revoked access token (and of every
+    unexpired one whose row went with its user or client), kept until the token
+    would have expired. Appended by ``revocation.changed`` after it bumped the
+    ``RevocationState`` version in the same transaction, so the primary key grows
+    in commit order: processes load the rows above the last id they hold."""
 
     jti = models.CharField(max_length=64, unique=True, editable=False)
     expires_at = models.DateTimeField(db_index=True)

@@ -1,34 +1,51 @@
 """Revoking tokens, and the revocation state every process polls.
 
-``changed()`` is called inside every transaction that revokes tokens
-(``stores.revoke_family``, ``revoke_rows``, ``revoke_client``, ``revoke_user``).
-It bumps the one-row ``RevocationState`` counter in that transaction, marks
-this process's revocation list stale at once (the revoking process refuses the
-token immediately), and after commit publishes the new version to the shared
-cache. Other processes read the version at most once per
-``REVOCATION_POLL_INTERVAL`` (from the cache when it is shared, else from the
-database) and reload the revoked ids when it moved: no query per request,
-revocation everywhere within the interval, with or without a shared cache.
+``changed(revoked)`` is called inside every transaction that revokes tokens
+(``stores.revoke_family``, ``revoke_rows``, ``revoke_client``, ``revoke_user``,
+``bury``). It bumps the one-row ``RevocationState`` version in that
+transaction, then appends the access tokens it revoked to the revocation log
+(``RevokedToken`` rows), hands their ids to this process's revocation list at
+once, and after commit publishes the new version to the shared cache. Other
+processes read the version at most once per ``REVOCATION_POLL_INTERVAL`` (from
+the cache when it is shared, else from the database) and, when it moved, load
+the log rows added since the last one they hold (``load_revoked``): no query
+per request, revocation everywhere within the interval, and a poll after one
+revocation reads one row, not every revoked id.
 
-The version is written to the cache before the commit as well as after it, and
-each process records the *database* version alongside the ids it loaded, so a
-process that dies right after committing cannot leave the others behind.
+Why the log's primary key is a cursor no revocation can slip under: the bump
+takes the ``RevocationState`` row's lock (SQLite: the database's write lock)
+and holds it until commit, and the log rows are inserted after it. Revoking
+transactions therefore insert and commit one after the other, so a log row
+with a smaller id than one a reader sees was committed before it; a
+revocation that commits late (after a long lock wait) also gets its ids late.
+Ids are never reused, not even after a rollback (sequences, AUTO_INCREMENT,
+SQLite AUTOINCREMENT). Nothing may insert log rows without bumping first.
+
+The version (with its ``changed_at``, so that a number reused after a rolled
+back bump still reads as a change) is written to the cache before the commit as
+well as after it, and each process records the *database* version alongside
+what it loaded, so a process that dies right after committing cannot leave the
+others behind.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import router, transaction
-from django.db.models import F
+from django.db.models import F, Max, Min, QuerySet
 
 from oauth_tokens import signals
+from oauth_tokens.oauth2.revocation_list import PROVISIONAL_SECONDS, Entry, Loaded
 from oauth_tokens.provider import models
 from oauth_tokens.provider.models import AccessToken, RefreshToken, RevocationState, RevokedToken, TokenEvent
 from oauth_tokens.settings import token_settings
@@ -39,18 +56,20 @@ VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
 #: Bound on how long a lost cache write can hide a revocation from other processes.
 VERSION_CACHE_TTL = 30
 
-#: Callbacks run when this process revoked something (the local verifier's
-#: revocation list registers its ``invalidate``).
-_local_listeners: list[Callable[[], None]] = []
+#: Callbacks run when this process revoked access tokens: ``callback(entries,
+#: committed=...)`` (the local verifier's revocation list registers its ``add``).
+_local_listeners: list[Callable[..., None]] = []
 
 
-def on_local_change(callback: Callable[[], None]) -> None:
+def on_local_change(callback: Callable[..., None]) -> None:
     _local_listeners.append(callback)
 
 
-def _notify_local() -> None:
+def _notify_local(entries: list[Entry], *, committed: bool) -> None:
+    if not entries:
+        return
     for callback in list(_local_listeners):
-        callback()
+        callback(entries, committed=committed)
 
 
 def shared_cache():
@@ -65,14 +84,23 @@ def shared_cache():
     return cache
 
 
-def _db_version() -> int:
-    row = RevocationState.objects.filter(pk=1).values_list("version", flat=True).first()
-    return int(row or 0)
+def _db_version() -> tuple[int, str]:
+    """The committed version stamp: the counter and when it last moved."""
+    row = RevocationState.objects.filter(pk=1).values_list("version", "changed_at").first()
+    if row is None:
+        return (0, "")
+    return (int(row[0]), row[1].isoformat() if row[1] is not None else "")
 
 
-def database_version() -> int:
-    """The committed revocation version (what a reload of the revoked ids sees)."""
+def database_version() -> tuple[int, str]:
+    """The committed revocation version (what a load of the revoked ids sees)."""
     return _db_version()
+
+
+def authoritative_version() -> tuple[int, str] | None:
+    """The database's version when ``current_version`` read a shared cache, which may
+    run ahead of the commit; None when there is none (it read the database itself)."""
+    return _db_version() if shared_cache() is not None else None
 
 
 def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
@@ -89,48 +117,159 @@ def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def current_version() -> int:
+def current_version() -> Any:
     """The revocation version: from the shared cache when there is one, else the database."""
     cached = _cache_call("get", VERSION_CACHE_KEY)
     if cached is not None:
-        return int(cached)
+        return tuple(cached) if isinstance(cached, list | tuple) else cached
     version = _db_version()
     _cache_call("add", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
     return version
 
 
-def revoked_ids() -> list[str]:
-    """Ids of revoked access tokens that could still pass verification: unexpired, or
-    expired less than ``JWT_LEEWAY`` ago (the verifier's clock-skew allowance)."""
-    t = models.now() - timedelta(seconds=int(token_settings.JWT_LEEWAY))
-    ids = list(
-        AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", flat=True)
-    )
-    ids += RevokedToken.objects.filter(expires_at__gt=t).values_list("jti", flat=True)
-    return ids
+def _leeway() -> timedelta:
+    return timedelta(seconds=int(token_settings.JWT_LEEWAY))
 
 
-def changed() -> None:
-    """Hook: tokens were revoked in the current transaction."""
-    updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
-    if not updated:
-        RevocationState.objects.get_or_create(pk=1)
-        RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
-    version = _db_version()
-    # Now for this thread's next request (it sees its own transaction), and
-    # again after commit for the other threads of this process.
-    _notify_local()
+def _entries(rows: Iterable[tuple[str, datetime]]) -> list[Entry]:
+    """(jti, until when it matters): a revoked token could still pass verification
+    until its ``exp`` plus ``JWT_LEEWAY`` (the verifier's clock-skew allowance)."""
+    leeway = _leeway().total_seconds()
+    return [(jti, exp.timestamp() + leeway) for jti, exp in rows]
+
+
+def load_revoked(cursor: Any) -> Loaded:
+    """The revoked ids added to the log after ``cursor`` (a log id), or all revoked,
+    unexpired ids when ``cursor`` is None; with the cursor for the next call.
+
+    The full load reads ids only (no datetime per row: on SQLite converting them
+    cost ten times the load), kept as one set until the latest expiry among them.
+    It also reads revoked access-token rows missing from the log: revocations
+    recorded before the log existed, or by a process still running an earlier
+    version during an upgrade (normally none: an anti-join, no rows to convert)."""
+    t = models.now() - _leeway()
+    # Ids this thread's open transaction revoked: its own uncommitted rows are
+    # visible here, and must not stay in the list if it rolls back. They are
+    # skipped, with the cursor kept below them (read again once committed).
+    pending = _pending_here()
+    if cursor is None:
+        # The highest id first: every log row at or below it was committed before it
+        # (see the module docstring), so the rows read next include them all.
+        top = RevokedToken.objects.aggregate(top=Max("pk"))["top"] or 0
+        ids = sorted(pending)
+        for start in range(0, len(ids), 500):  # bounded IN lists (SQLite's variable limit)
+            first = RevokedToken.objects.filter(jti__in=ids[start:start + 500]).aggregate(first=Min("pk"))["first"]
+            top = min(top, first - 1) if first is not None else top
+        logged = frozenset(RevokedToken.objects.filter(expires_at__gt=t).values_list("jti", flat=True)) - pending
+        unlogged = AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).exclude(
+            jti__in=RevokedToken.objects.values("jti")
+        )
+        legacy = [jti for jti in unlogged.values_list("jti", flat=True) if jti not in pending]
+        # Read after the ids, so it bounds every one of them (no expiry ever moves down).
+        bounds = []
+        if logged:
+            bounds.append(RevokedToken.objects.aggregate(until=Max("expires_at"))["until"])
+        if legacy:
+            bounds.append(AccessToken.objects.filter(revoked_at__isnull=False).aggregate(
+                until=Max("expires_at"))["until"])
+        until = max((bound for bound in bounds if bound is not None), default=None)
+        return Loaded(
+            cursor=int(top),
+            ids=logged.union(legacy),
+            until=(until + _leeway()).timestamp() if until is not None else -math.inf,
+        )
+    since = int(cursor)
+    rows = list(RevokedToken.objects.filter(pk__gt=since).order_by().values_list("pk", "jti", "expires_at"))
+    top = max((pk for pk, _jti, _exp in rows), default=since)
+    skipped = [pk for pk, jti, _exp in rows if jti in pending]
+    if skipped:
+        top = min(skipped) - 1
+    return Loaded(cursor=top, entries=_entries((jti, exp) for _pk, jti, exp in rows if exp > t and jti not in pending))
+
+
+#: Per thread: jti -> deadline (``time.monotonic``) of access tokens its open
+#: transaction revoked. Cleared on commit; after a rollback (Django tells nobody)
+#: they lapse with the revocation list's provisional entries.
+_pending = threading.local()
+
+
+def _pending_map() -> dict[str, float]:
+    pending = getattr(_pending, "jtis", None)
+    if pending is None:
+        pending = _pending.jtis = {}
+    return pending
+
+
+def forget_pending() -> None:
+    """Forget this thread's uncommitted revocations (a reset: tests, settings changed)."""
+    _pending_map().clear()
+
+
+def _pending_here() -> frozenset[str]:
+    pending = _pending_map()
+    if not pending:
+        return frozenset()
+    now = time.monotonic()
+    for jti in [jti for jti, deadline in pending.items() if deadline <= now]:
+        del pending[jti]
+    return frozenset(pending)
+
+
+Revoked = QuerySet[AccessToken] | Iterable[tuple[str, datetime]] | None
+
+
+def changed(revoked: Revoked) -> None:
+    """Hook: tokens were revoked in the current transaction.
+
+    ``revoked`` names the access tokens it revoked: a queryset (its revoked,
+    unexpired rows are logged; rows revoked earlier are harmless, the log keeps
+    each id once), a list of ``(jti, expires_at)``, or None when only refresh
+    tokens were revoked. Required, so that no caller forgets the log."""
+    # One transaction for the bump and the log rows, whatever the caller did (no
+    # savepoint, so no extra statement when the caller's transaction is open).
+    with transaction.atomic(using=router.db_for_write(RevocationState), savepoint=False):
+        updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
+        if not updated:
+            RevocationState.objects.get_or_create(pk=1)
+            RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
+        # From here on this transaction holds the version row: the log rows below get
+        # ids above every committed one, and below every later revocation's.
+        version = _db_version()
+        entries = _log(revoked)
+    # This process refuses them at once (provisionally: the transaction may still
+    # roll back), and for good after the commit.
+    deadline = time.monotonic() + PROVISIONAL_SECONDS
+    pending = _pending_map()
+    pending.update((jti, deadline) for jti, _until in entries)
+    _notify_local(entries, committed=False)
     # Publish before commit too: a process that dies right after committing must
-    # not leave the cache behind. Readers record the database version with the set
-    # they load, so one that reloads before the commit reloads again after it.
+    # not leave the cache behind. Readers record the database version with the rows
+    # they load, so one that polls before the commit polls again after it.
     # A failed write is bounded by VERSION_CACHE_TTL, like a lost one.
     _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
 
     def publish() -> None:
+        for jti, _until in entries:
+            pending.pop(jti, None)
         _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
-        _notify_local()
+        _notify_local(entries, committed=True)
 
     transaction.on_commit(publish)
+
+
+def _log(revoked: Revoked) -> list[Entry]:
+    if revoked is None:
+        return []
+    t = models.now() - _leeway()
+    if isinstance(revoked, QuerySet):
+        rows = list(revoked.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", "expires_at"))
+    else:
+        rows = [(jti, exp) for jti, exp in revoked if exp > t]
+    if rows:
+        RevokedToken.objects.bulk_create(
+            [RevokedToken(jti=jti, expires_at=exp) for jti, exp in rows], ignore_conflicts=True, batch_size=500
+        )
+    return _entries(rows)
 
 
 def _atomic():
@@ -153,7 +292,7 @@ def revoke_rows(queryset) -> int:
         lock_rows(queryset.filter(revoked_at__isnull=True))
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=models.now())
         if count:
-            changed()
+            changed(queryset if queryset.model is AccessToken else None)
     return count
 
 
@@ -182,7 +321,7 @@ def revoke_user(user: Any, *, reason: str) -> int:
 def revoke_access_token(row: AccessToken, *, reason: str = "revoked", ip: str | None = None) -> None:
     with _atomic():
         if AccessToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=models.now()):
-            changed()
+            changed([(row.jti, row.expires_at)])
             _record(TokenEvent.REVOKED, client=row.client, user=row.user, reason=reason, ip=ip, family=row.family)
 
 
@@ -194,10 +333,7 @@ def bury(queryset) -> int:
     if not rows:
         return 0
     with _atomic():
-        RevokedToken.objects.bulk_create(
-            [RevokedToken(jti=jti, expires_at=exp) for jti, exp in rows], ignore_conflicts=True
-        )
-        changed()
+        changed(rows)  # the log is where these ids outlive their rows
     return len(rows)
 
 

@@ -421,7 +421,7 @@ def revoke_family(
             kind=kind, client=client, client_identifier=client.client_id if client else "",
             user=user, family=family, ip_address=ip, detail=(detail or reason)[:255],
         )
-        revocation.changed()
+        revocation.changed(AccessToken.objects.filter(family=family))  # its revoked ids go to the log
 
         def notify() -> None:
             if reason == "reuse":

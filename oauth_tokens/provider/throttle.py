@@ -1,37 +1,36 @@
-"""Brute-force protection for client authentication (RFC 6749 section 2.3.1,
-OAuth 2.1 makes it a MUST): failures are counted in Django's cache per client
-id and per address; past the limit the endpoint answers 429 with Retry-After.
+"""Failed client authentications and unauthenticated revocations, counted in
+Django's default cache (RFC 6749 section 2.3.1, OAuth 2.1: protect the token
+endpoint against brute force).
 
-A client id is public (it travels in authorization URLs), so anyone could lock
-a confidential client out by sending bad secrets in its name. An address that
-authenticated as that client successfully in the last week is therefore not
-held back by the client-id lockout (its own address counter still applies).
-Secrets are 256-bit random, so the lockout is about load and noise, not about
-making a guess feasible.
+A correct secret always authenticates: the counters are consulted only *after*
+a secret turned out wrong, so nothing here can keep a working client out, and
+nothing that a restart or a cache eviction loses decides whether it gets in.
+Client ids are public and secrets are 256-bit random values, so the counters
+are about cost and noise, not about making a guess feasible:
+
+- per (client id, address) and per address: past ``CLIENT_AUTH_FAILURE_LIMIT``
+  (resp. ``CLIENT_AUTH_ADDRESS_FAILURE_LIMIT``) failures inside
+  ``CLIENT_AUTH_FAILURE_WINDOW`` seconds, a *wrong* secret from that address is
+  answered 429 instead of 401, without an audit row per attempt;
+- per client id (any address): reaching ``CLIENT_AUTH_FAILURE_LIMIT`` failures
+  inside the window raises an alert (``client_auth.alert``), at most once per
+  window. It never refuses anything.
+
+The cache is best effort: when it fails, the error is logged and the request is
+not throttled (a 401 or a 200, never a 500).
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
+import logging
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from oauth_tokens.oauth2.errors import TooManyRequests
 from oauth_tokens.settings import token_settings
 
-#: How long an address that authenticated as a client stays exempt from that
-#: client id's lockout, counted from its last successful authentication.
-TRUSTED_ADDRESS_TTL = 7 * 24 * 3600
-#: The exemption mark is rewritten at most this often (not on every request); it
-#: is written to live TRUSTED_ADDRESS_TTL + TRUSTED_ADDRESS_RENEWAL, so it always
-#: covers the full TTL after the last success.
-TRUSTED_ADDRESS_RENEWAL = 24 * 3600
-
-
-def _now() -> float:
-    """The clock of the exemption marks; tests patch it."""
-    return time.time()
+logger = logging.getLogger(__name__)
 
 
 def _hash(*parts: str) -> str:
@@ -42,56 +41,85 @@ def _client_key(client_id: str) -> str:
     return "oauth_tokens:authfail:c:" + _hash(client_id)
 
 
+def _pair_key(client_id: str, ip: str) -> str:
+    return "oauth_tokens:authfail:ci:" + _hash(client_id, ip)
+
+
 def _ip_key(ip: str) -> str:
     return "oauth_tokens:authfail:ip:" + ip
 
 
-def _trusted_key(client_id: str, ip: str) -> str:
-    return "oauth_tokens:authok:" + _hash(client_id, ip)
+def _revocation_key(ip: str) -> str:
+    return "oauth_tokens:revoke:ip:" + ip
 
 
-def check(client_id: str | None, ip: str) -> float | None:
-    """Raise ``TooManyRequests`` while this address, or this client id for an
-    address not known to belong to the client, is locked out. Returns when this
-    address last became trusted for this client id (for ``record_success``)."""
+def _cache_failed(what: str) -> None:
+    # The exception may name the cache's address, never a request value: keys are
+    # digests and addresses, and no secret is ever passed to the cache.
+    logger.warning("Throttle cache unavailable (%s); not throttling this request", what, exc_info=True)
+
+
+def _count(key: str, window: int) -> int | None:
+    """Add one to the fixed-window counter ``key``; its new value, or None when
+    the cache failed. The window starts at the first count (``add``) and is not
+    extended by later ones (``incr`` keeps the expiry)."""
+    try:
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # no counter yet (or it just expired)
+            if cache.add(key, 1, timeout=window):
+                return 1
+            return int(cache.incr(key))  # another request created it meanwhile
+    except Exception:
+        _cache_failed("count")
+        return None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What one failed client authentication amounts to."""
+
+    #: This address is past its budget: answer 429, do not audit the attempt.
+    throttled: bool
+    #: The client id's failures inside the window just reached the limit: alert
+    #: with this count (once per counter window; None otherwise).
+    alert_count: int | None
+
+
+def failure(client_id: str | None, ip: str) -> Failure:
+    """Count a failed client authentication from ``ip``. ``client_id`` only when it
+    names a confidential client (a public client has no secret to guess, and
+    counting unknown ids would let anyone fill the cache with them).
+
+    Counted first, judged on the new values: ``incr`` is atomic in every cache
+    backend, so under a burst of concurrent failures exactly ``limit`` of them
+    get a 401 and exactly one reaches the alert."""
     limit = int(token_settings.CLIENT_AUTH_FAILURE_LIMIT)
     if limit <= 0:
-        return None
-    keys = ([_ip_key(ip)] if ip else []) + ([_client_key(client_id)] if client_id else [])
-    if client_id and ip:
-        keys.append(_trusted_key(client_id, ip))
-    values = cache.get_many(keys)
-    trusted_since = values.get(_trusted_key(client_id, ip)) if client_id and ip else None
-    locked = ip and int(values.get(_ip_key(ip), 0)) >= limit
-    if client_id and int(values.get(_client_key(client_id), 0)) >= limit:
-        locked = locked or trusted_since is None
-    if locked:
-        raise TooManyRequests(retry_after=int(token_settings.CLIENT_AUTH_FAILURE_WINDOW))
-    return trusted_since if isinstance(trusted_since, (int, float)) else None
-
-
-def record_failure(client_id: str | None, ip: str) -> None:
+        return Failure(False, None)
+    address_limit = int(token_settings.CLIENT_AUTH_ADDRESS_FAILURE_LIMIT)
     window = int(token_settings.CLIENT_AUTH_FAILURE_WINDOW)
-    keys = ([_client_key(client_id)] if client_id else []) + ([_ip_key(ip)] if ip else [])
-    for key in keys:
-        if not cache.add(key, 1, timeout=window):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=window)
+    throttled = False
+    if ip and address_limit > 0:
+        count = _count(_ip_key(ip), window)
+        throttled = count is not None and count > address_limit
+    if ip and client_id:
+        count = _count(_pair_key(client_id, ip), window)
+        throttled = throttled or (count is not None and count > limit)
+    alert_count = None
+    if client_id:
+        count = _count(_client_key(client_id), window)
+        alert_count = count if count == limit else None
+    return Failure(throttled, alert_count)
 
 
-def record_success(client_id: str, ip: str, trusted_since: float | None = None) -> None:
-    """``ip`` authenticated as ``client_id``: exempt it from that client id's lockout.
-
-    The mark is rewritten only when missing or older than a day, not on every
-    request: with a shared cache that is one write (a Redis round trip) saved per
-    token request. It lives a day longer than the TTL, so the exemption still
-    lasts a full week after the last success.
-    """
-    if not ip or int(token_settings.CLIENT_AUTH_FAILURE_LIMIT) <= 0:
-        return
-    now = _now()
-    if trusted_since is not None and now - trusted_since < TRUSTED_ADDRESS_RENEWAL:
-        return
-    cache.set(_trusted_key(client_id, ip), now, timeout=TRUSTED_ADDRESS_TTL + TRUSTED_ADDRESS_RENEWAL)
+def revocation_allowed(ip: str) -> bool:
+    """Count a revocation request that no confidential client authenticated; False
+    once ``ip`` has sent ``UNAUTHENTICATED_REVOCATION_LIMIT`` of them inside the
+    window. Every such revocation makes every process load the revoked ids again
+    (incrementally), so their rate is bounded per address."""
+    limit = int(token_settings.UNAUTHENTICATED_REVOCATION_LIMIT)
+    if limit <= 0 or not ip:
+        return True
+    count = _count(_revocation_key(ip), int(token_settings.UNAUTHENTICATED_REVOCATION_WINDOW))
+    return count is None or count <= limit

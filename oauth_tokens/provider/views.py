@@ -156,8 +156,8 @@ class TokenView(OAuthView):
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
         store = OrmTokenStore(ip=token_request.client_ip)
-        # Client auth (throttle, audit) works on the ORM store itself: once the throttle
-        # lets the request through, it preloads the refresh grant's rows.
+        # Client auth (throttle, audit) works on the ORM store itself: it preloads the
+        # refresh grant's rows, then checks the secret (the throttle only sees failures).
         _client, tokens = create_token_response(
             token_request, store, lambda request, _store: client_auth.authenticate(request, store)
         )

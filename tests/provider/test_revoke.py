@@ -171,3 +171,5 @@ def test_failed_client_auth_is_throttled(flow, settings):
     auth = basic(flow.client.client_id, "wrong")
     codes = [revoke(flow.http, "token=x", HTTP_AUTHORIZATION=auth).status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
+    right = basic(flow.client.client_id, flow.client.secret)
+    assert revoke(flow.http, "token=x", HTTP_AUTHORIZATION=right).status_code == 200

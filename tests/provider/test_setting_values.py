@@ -36,6 +36,7 @@ def test_timedelta_lifetimes_reach_the_token_endpoint(flow, settings):
         "JWT_LEEWAY": timedelta(seconds=30),
         "REVOCATION_POLL_INTERVAL": timedelta(milliseconds=500),
         "CLIENT_AUTH_FAILURE_WINDOW": timedelta(minutes=1),
+        "UNAUTHENTICATED_REVOCATION_WINDOW": timedelta(minutes=2),
     }
     issued = flow.token({"grant_type": "client_credentials"})
     assert issued.status_code == 200, issued.content
@@ -88,6 +89,9 @@ def test_timedeltas_become_seconds_and_pass_the_checks():
     ("MAX_TOKEN_LIFETIME", 0),
     ("SIGNING_KEY_RELOAD_INTERVAL", 0),
     ("SIGNING_KEY_RELOAD_INTERVAL", None),
+    ("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", -1),
+    ("UNAUTHENTICATED_REVOCATION_LIMIT", "30"),
+    ("UNAUTHENTICATED_REVOCATION_WINDOW", 0),
 ])
 def test_a_wrong_value_is_a_check_error_naming_the_key(key, value):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, key: value}):

@@ -162,7 +162,7 @@ def test_failures_in_a_public_clients_name_do_not_lock_out_its_users(flow, setti
     from tests.factories import PublicClientFactory
 
     public = PublicClientFactory()
-    for _ in range(settings.OAUTH_TOKENS.get("CLIENT_AUTH_FAILURE_LIMIT", 10) + 2):
+    for _ in range(settings.OAUTH_TOKENS.get("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", 50) + 2):
         attack = flow.http.post(
             "/oauth/token",
             {"grant_type": "authorization_code", "client_id": public.client_id, "client_secret": "x", "code": "c"},

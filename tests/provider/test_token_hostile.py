@@ -177,6 +177,7 @@ def test_error_descriptions_never_echo_secrets(flow):
 
 
 # -- brute force (RFC 6749 2.3.1, OAuth 2.1: a MUST) --------------------------------------
+# More in test_client_auth_lockout.py: nobody can lock a working client out.
 def test_fifty_bad_secrets_are_throttled(flow):
     statuses = []
     for i in range(50):
@@ -186,20 +187,23 @@ def test_fifty_bad_secrets_are_throttled(flow):
     assert set(statuses[10:]) == {429}
     assert int(r["Retry-After"]) > 0
     oauth_error(r, 429, "invalid_client")
-    # Locked out: even the right secret is refused until the window passes.
-    r = flow.token({"grant_type": "client_credentials"})
-    assert r.status_code == 429 and int(r["Retry-After"]) > 0
     assert AccessToken.objects.count() == 0
     assert TokenEvent.objects.filter(kind=TokenEvent.AUTH_FAILED).count() == 10
+    # The counters only ever answer wrong secrets: the right one still authenticates.
+    assert flow.token({"grant_type": "client_credentials"}).status_code == 200
 
 
-def test_throttle_also_counts_per_address(flow, oauth_client):
-    for i in range(10):
+def wrong(flow, **headers):
+    return flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, "wrong"), **headers)
+
+
+def test_throttle_also_counts_per_address(flow, settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": 10}
+    for i in range(10):  # many client ids from one address
         flow.token({"grant_type": "client_credentials", "client_id": f"spray-{i}", "client_secret": "x"})
-    r = flow.token({"grant_type": "client_credentials"})
-    assert r.status_code == 429
-    r = flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.9")
-    assert r.status_code == 200, r.content
+    oauth_error(wrong(flow), 429, "invalid_client")
+    assert flow.token({"grant_type": "client_credentials"}).status_code == 200
+    oauth_error(wrong(flow, REMOTE_ADDR="10.0.0.9"), 401, "invalid_client")
 
 
 def test_successful_requests_are_not_throttled(flow):
@@ -211,70 +215,36 @@ def test_throttle_can_be_configured(flow, settings):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CLIENT_AUTH_FAILURE_LIMIT": 2,
                              "CLIENT_AUTH_FAILURE_WINDOW": 300}
     for _ in range(2):
-        r = flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, "x"))
-        assert r.status_code == 401
-    r = flow.token({"grant_type": "client_credentials"})
+        assert wrong(flow).status_code == 401
+    r = wrong(flow)
     assert r.status_code == 429 and r["Retry-After"] == "300"
+    assert flow.token({"grant_type": "client_credentials"}).status_code == 200
 
 
-def test_client_id_lockout_spares_addresses_that_authenticated_before(flow):
-    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
-    for i in range(10):  # someone else guesses in this client's name, from many addresses
-        r = flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, f"g{i}"),
-                       REMOTE_ADDR=f"10.0.1.{i}")
-        assert r.status_code == 401
-    r = flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.2")
-    assert r.status_code == 429  # a new address with the right secret waits out the window
-    r = flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1")
-    assert r.status_code == 200, r.content  # the client's own server keeps working
-    for i in range(10):
-        flow.token({"grant_type": "client_credentials"}, auth=basic(flow.client.client_id, "x"), REMOTE_ADDR="10.0.0.1")
-    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 429
+def test_throttle_can_be_turned_off(flow, settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CLIENT_AUTH_FAILURE_LIMIT": 0}
+    assert {wrong(flow).status_code for _ in range(15)} == {401}
+    assert not TokenEvent.objects.filter(kind=TokenEvent.AUTH_FAILURES).exists()
 
 
-def test_the_exemption_is_written_once_a_day_and_lasts_a_week_after_the_last_success(flow, monkeypatch):
-    """A client in steady use keeps its address's exemption without a cache write
-    on every token request (with Redis: a round trip saved per request)."""
-    from django.core.cache import cache
-
-    from oauth_tokens.provider import throttle
-
-    writes = []
-    real_set = cache.set
-    def recording_set(key, *args, **kwargs):
-        writes.append((key, kwargs["timeout"]))
-        return real_set(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "set", recording_set)
-    for _ in range(3):
-        assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
-    assert len(writes) == 1
-    # Written to outlive the week by the renewal interval: a success just before a
-    # renewal is due is still covered for the full week after it.
-    assert writes[0][1] == throttle.TRUSTED_ADDRESS_TTL + throttle.TRUSTED_ADDRESS_RENEWAL
-    later = throttle._now() + throttle.TRUSTED_ADDRESS_RENEWAL + 1
-    monkeypatch.setattr(throttle, "_now", lambda: later)
-    assert flow.token({"grant_type": "client_credentials"}, REMOTE_ADDR="10.0.0.1").status_code == 200
-    assert len(writes) == 2 and writes[0][0] == writes[1][0]
-
-
-def test_forwarded_for_is_ignored_without_num_proxies(flow):
+def test_forwarded_for_is_ignored_without_num_proxies(flow, settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": 10}
     for i in range(10):
         flow.token({"grant_type": "client_credentials", "client_id": f"x{i}", "client_secret": "x"},
                    HTTP_X_FORWARDED_FOR=f"192.0.2.{i}")
-    r = flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="192.0.2.200")
-    assert r.status_code == 429  # a spoofed header does not escape the address lockout
+    r = wrong(flow, HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert r.status_code == 429  # a spoofed header does not escape the address's budget
     assert set(TokenEvent.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
 
 
 def test_behind_a_proxy_the_forwarded_address_is_throttled_and_audited(flow, settings):
-    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "NUM_PROXIES": 1}
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "NUM_PROXIES": 1, "CLIENT_AUTH_ADDRESS_FAILURE_LIMIT": 10}
     for i in range(10):
         flow.token({"grant_type": "client_credentials", "client_id": f"x{i}", "client_secret": "x"},
                    HTTP_X_FORWARDED_FOR=f"10.9.9.{i}, 198.51.100.1")  # left entries are the client's choice
     assert set(TokenEvent.objects.values_list("ip_address", flat=True)) == {"198.51.100.1"}
-    assert flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
-    assert flow.token({"grant_type": "client_credentials"}, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 200
+    assert wrong(flow, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
+    assert wrong(flow, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 401
     r = flow.token({"grant_type": "client_credentials", "client_id": "y", "client_secret": "x"},
                    HTTP_X_FORWARDED_FOR="203.0.113.5, not-an-ip")
     assert r.status_code == 401 and TokenEvent.objects.filter(ip_address__isnull=True).count() == 1

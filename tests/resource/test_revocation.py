@@ -123,8 +123,9 @@ class Clock:
 
 def other_process(interval=1.0):
     clock = Clock()
-    rl = RevocationList(version=revocation.current_version, load=revocation.revoked_ids, interval=interval,
-                        clock=clock)
+    rl = RevocationList(version=revocation.current_version, load=revocation.load_revoked, interval=interval,
+                        clock=clock, wall_clock=authority.wall_clock,
+                        authoritative_version=revocation.authoritative_version)
     return rl, clock
 
 
@@ -134,20 +135,26 @@ def database_polling(settings):
 
 
 def test_another_process_sees_the_revocation_within_the_interval(flow, tokens, database_polling,
-                                                                 django_assert_num_queries):
+                                                                 django_assert_num_queries,
+                                                                 django_capture_on_commit_callbacks):
     jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
     rl, clock = other_process()
-    assert not rl.is_revoked(jti)
+    with django_assert_num_queries(4):  # version, then the full load: log top, log ids, ids missing from the log
+        assert not rl.is_revoked(jti)
     with django_assert_num_queries(0):
         for _ in range(100):
             rl.is_revoked(jti)
-    flow.http.post("/oauth/revoke", f"token={tokens['access_token']}", content_type="application/x-www-form-urlencoded")
+    with django_capture_on_commit_callbacks(execute=True):  # committed
+        flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
+                       content_type="application/x-www-form-urlencoded")
     assert not alive(flow.http, tokens["access_token"])  # the revoking process: at once
-    clock.t += 0.999
-    assert not rl.is_revoked(jti)  # the other one: not before its next poll...
-    clock.t += 0.001
-    with django_assert_num_queries(3):  # version, then the two id lists
-        assert rl.is_revoked(jti)  # ...and no later
+    clock.t += 0.899
+    with django_assert_num_queries(0):
+        assert not rl.is_revoked(jti)  # the other one: not before its next poll...
+    clock.t += 0.001  # the last tenth of the interval: the next poll starts
+    with django_assert_num_queries(2):  # version, then the log rows added since the last load
+        assert rl.is_revoked(jti)  # ...so within the interval
+    assert rl.full_reloads == 1 and rl.rows_loaded == 1
     clock.t += 5
     with django_assert_num_queries(1):  # unchanged version: no reload
         assert rl.is_revoked(jti)
@@ -193,7 +200,7 @@ def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens,
                        content_type="application/x-www-form-urlencoded")
     assert caches["revocation"].get(revocation.VERSION_CACHE_KEY) == revocation._db_version()
     clock.t += 1
-    with django_assert_num_queries(2):  # the version came from Redis; only the id lists
+    with django_assert_num_queries(2):  # the version came from Redis; the database's, and the new log rows
         assert rl.is_revoked(jti)
 
 
@@ -238,3 +245,74 @@ def test_a_shared_cache_that_is_down_falls_back_to_the_database(flow, tokens, se
     rl, clock = other_process()
     assert rl.is_revoked(jti)
     assert "Revocation cache 'dead' unavailable" in caplog.text
+
+
+# -- a revocation costs the rows it added, not every revoked id (issue 10, Low 5) ------
+
+
+def revoked_many(flow, n):
+    """``n`` revoked access tokens and one live one (its token string)."""
+    for _ in range(n + 1):
+        live = flow.token({"grant_type": "client_credentials", "scope": "read"}).json()["access_token"]
+    newest = models.AccessToken.objects.order_by("-pk").first()
+    revocation.revoke_rows(models.AccessToken.objects.exclude(pk=newest.pk))
+    return live, newest
+
+
+def test_the_revoking_process_refuses_at_once_without_loading_anything(flow, database_polling,
+                                                                      django_assert_num_queries):
+    live, row = revoked_many(flow, 30)
+    assert alive(flow.http, live)
+    with django_assert_num_queries(0):
+        assert alive(flow.http, live)
+    revocation.revoke_access_token(row)
+    with django_assert_num_queries(0):  # no reload of the revoked ids, in any thread
+        assert not alive(flow.http, live)
+
+
+def test_another_process_loads_only_what_changed_since_its_last_load(flow, database_polling,
+                                                                    django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    live, row = revoked_many(flow, 30)
+    clock = Clock()
+    with mock.patch.object(authority.revocations, "clock", clock), \
+            mock.patch.object(revocation, "_local_listeners", []):  # as if revoked by another process
+        authority.revocations.invalidate()
+        assert alive(flow.http, live)  # the full load of a starting process
+        with django_capture_on_commit_callbacks(execute=True):
+            revocation.revoke_access_token(row)
+        assert alive(flow.http, live)  # not before the next poll
+        clock.t += 1.0
+        with CaptureQueriesContext(connection) as queries:
+            assert not alive(flow.http, live)
+    sql = [q["sql"].lower() for q in queries.captured_queries]
+    assert len(sql) == 2, sql  # the version, then the log rows above the cursor
+    assert not any("oauth_tokens_provider_accesstoken" in q for q in sql)  # the revoked-id set is not re-read
+    assert "oauth_tokens_provider_revokedtoken" in sql[1] and '"id" >' in sql[1].replace("`", '"')
+
+
+def test_a_rolled_back_revocation_stops_counting_even_if_polled_inside_its_transaction(flow, tokens,
+                                                                                     database_polling):
+    from django.db import transaction
+
+    from oauth_tokens.oauth2.revocation_list import PROVISIONAL_SECONDS
+
+    row = models.AccessToken.objects.get(refresh_token__isnull=False)
+    clock = Clock()
+
+    class Boom(Exception):
+        pass
+
+    with mock.patch.object(authority.revocations, "clock", clock):
+        authority.revocations.invalidate()
+        assert alive(flow.http, tokens["access_token"])
+        with pytest.raises(Boom), transaction.atomic():
+            revocation.revoke_access_token(row)
+            clock.t += 1.0  # a poll falls due inside the transaction: it sees the uncommitted log row
+            assert not alive(flow.http, tokens["access_token"])
+            raise Boom
+        assert models.AccessToken.objects.get(pk=row.pk).revoked_at is None  # rolled back
+        clock.t += PROVISIONAL_SECONDS + 1
+        assert alive(flow.http, tokens["access_token"])

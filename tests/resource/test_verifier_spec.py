@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from oauth_tokens.oauth2.errors import InvalidToken, TemporarilyUnavailable
 from oauth_tokens.oauth2.jwt import VerificationKey
-from oauth_tokens.oauth2.revocation_list import RevocationList
+from oauth_tokens.oauth2.revocation_list import Loaded, RevocationList
 from oauth_tokens.oauth2.verifier import CachingVerifier, VerifierConfig, decode_access_token
 from tests.resource.jwt_factory import ISSUER, b64, claims, raw, sign, unsigned
 
@@ -267,9 +267,9 @@ class Source:
         self.version_reads += 1
         return self.version
 
-    def load(self):
+    def load(self, cursor):
         self.loads += 1
-        return set(self.revoked)
+        return Loaded(cursor=self.version, ids=frozenset(self.revoked))
 
     def revoke(self, jti):
         self.revoked.add(jti)
@@ -284,9 +284,9 @@ def test_revocation_list_polls_at_most_once_per_interval():
         rl.is_revoked("a")
     assert (source.version_reads, source.loads) == (1, 1)
     source.revoke("a")
-    clock.t += 0.99
+    clock.t += 0.89
     assert not rl.is_revoked("a")  # not yet polled: within the bound
-    clock.t += 0.01
+    clock.t += 0.01  # the interval's last tenth: the next poll starts
     assert rl.is_revoked("a")
     assert (source.version_reads, source.loads) == (2, 2)
     clock.t += 5
@@ -312,7 +312,8 @@ def test_revocation_list_fails_closed_and_retries():
             raise ConnectionError("database down")
         return 1
 
-    rl = RevocationList(version=version, load=lambda: ["x"], interval=1.0, clock=clock)
+    rl = RevocationList(version=version, load=lambda cursor: Loaded(cursor=1, ids=frozenset({"x"})), interval=1.0,
+                        clock=clock)
     with pytest.raises(TemporarilyUnavailable):
         rl.is_revoked("x")
     state["fail"] = False
