@@ -48,7 +48,6 @@ PHASES = [
     ("django.core.handlers.wsgi.WSGIHandler", "__call__", "whole request (WSGI handler)"),
     ("oauth_tokens.provider.views.TokenView", "post", "  token view"),
     ("oauth_tokens.provider.views", "parse_request", "    parse the body and the Basic header"),
-    ("oauth_tokens.provider.throttle", "check", "    throttle check (cache)"),
     ("oauth_tokens.provider.statements.SelectOne", "__call__", "    read: client / refresh token (1 query)"),
     ("oauth_tokens.provider.stores.OrmTokenStore", "_prepare", "    make the tokens (claims, rows)"),
     ("oauth_tokens.provider.keys", "sign", "      sign (RS256)"),
