@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote_plus
 
 import httpx
 
+from oauth_tokens.consumer import transport
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 
@@ -84,7 +85,8 @@ def client_for(provider: Provider) -> httpx.Client:
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = httpx.Client(timeout=httpx.Timeout(float(provider.timeout)), follow_redirects=False)
+                client = httpx.Client(timeout=httpx.Timeout(float(provider.timeout)), follow_redirects=False,
+                                      verify=transport.ssl_context())
                 _clients[key] = client
     return client
 

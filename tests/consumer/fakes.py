@@ -186,3 +186,45 @@ class FakeProvider:
         if self.accepts == "json":
             base["body_format"] = "json"
         return {**base, **extra}
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server that keeps connections open (wsgiref closes each one),
+    answering 200 to everything and recording which connection each request came on."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                with owner.lock:
+                    owner.requests.append({"connection": self.client_address, "path": self.path,
+                                           "authorization": self.headers.get("Authorization", "")})
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def connections(self) -> set:
+        return {r["connection"] for r in self.requests}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
