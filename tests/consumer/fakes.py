@@ -41,6 +41,7 @@ class FakeProvider:
         self.revoked: list[tuple[str, str]] = []
         self.codes: dict[str, str] = {}  # code -> challenge
         self.api_status: int | None = None  # force the API's answer
+        self.metadata: dict = {}  # overrides in the metadata document (a spoofed one)
         self.lock = threading.Lock()
         self.server = None
         self.url = ""
@@ -108,14 +109,16 @@ class FakeProvider:
             if token in self.live_access:
                 return 200, {"ok": True, "method": record["method"], "body": record["params"]}
             return 401, {"error": "invalid_token"}
-        if path == "/.well-known/oauth-authorization-server":
-            return 200, {
+        if path in ("/.well-known/oauth-authorization-server", "/metadata.json"):
+            document = {
                 "issuer": self.url,
                 "token_endpoint": self.url + "/token",
                 "authorization_endpoint": self.url + "/authorize",
                 "revocation_endpoint": self.url + "/revoke",
                 "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                **self.metadata,
             }
+            return 200, {k: v for k, v in document.items() if v is not None}
         return 404, {"error": "not_found"}
 
     def client_ok(self, record) -> bool:
