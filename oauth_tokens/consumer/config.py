@@ -29,6 +29,11 @@ OPTIONS: dict[str, Any] = {
     # Refresh this many seconds (or a timedelta) before expiry (seed 002: 5
     # minutes), capped at half the token's lifetime.
     "refresh_leeway": 300,
+    # Lifetime in seconds (or a timedelta) taken for an access token whose
+    # response has no usable expires_in, when it can be renewed (a refresh token,
+    # or client_credentials): it is then refreshed ahead of time like any other.
+    # 0: never expires (only a 401 through http_client refreshes it).
+    "assumed_lifetime": 3600,
     "metadata_url": "",
     # Expected issuer of the metadata; default: derived from metadata_url (needed
     # when metadata_url is not a /.well-known/ URL).
@@ -54,7 +59,7 @@ OPTIONS: dict[str, Any] = {
     "api_base_url": "",
 }
 #: Options in seconds: a number or a ``datetime.timedelta``.
-DURATIONS = ("refresh_leeway", "timeout", "backoff")
+DURATIONS = ("refresh_leeway", "assumed_lifetime", "timeout", "backoff")
 AUTH_METHODS = ("basic", "post", "none")
 BODY_FORMATS = ("form", "json")
 
@@ -71,6 +76,7 @@ class Provider:
     auth_method: str = "basic"
     body_format: str = "form"
     refresh_leeway: float = 300.0
+    assumed_lifetime: float = 3600.0
     metadata_url: str = ""
     issuer: str = ""
     endpoint_origins: tuple[str, ...] = ()

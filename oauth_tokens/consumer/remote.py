@@ -92,8 +92,8 @@ def client_for(provider: Provider) -> httpx.Client:
 
 
 def _lifetime(value: Any) -> int | None:
-    """A lifetime in seconds from a token response, or None (unknown: no proactive
-    refresh, a 401 still refreshes). Zero, negative, absurd or non-numeric values are
+    """A lifetime in seconds from a token response, or None (unknown: the provider's
+    ``assumed_lifetime`` applies when the token is stored). Zero, negative, absurd or non-numeric values are
     unknown rather than "already expired" (which would refresh on every call), and
     huge ones are capped (``now + expires_in`` must stay a valid datetime)."""
     try:

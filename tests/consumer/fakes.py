@@ -51,6 +51,8 @@ class FakeProvider:
         access = "at-" + secrets.token_urlsafe(16)
         self.live_access.add(access)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": self.lifetime, "scope": "read"}
+        if self.lifetime is None:  # a provider that sends no expires_in at all
+            del body["expires_in"]
         if refresh:
             rt = "rt-" + secrets.token_urlsafe(16)
             self.live_refresh.add(rt)
