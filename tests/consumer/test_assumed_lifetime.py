@@ -137,3 +137,19 @@ def test_a_bad_assumed_lifetime_is_a_system_check_error(settings):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PROVIDERS": {"p": {
         "token_url": "https://x.example/token", "client_id": "c", "client_secret": "s", "assumed_lifetime": "1h"}}}
     assert any("assumed_lifetime" in e.msg for e in check_consumer())
+
+
+def test_importing_a_pair_held_elsewhere_as_the_readme_shows(fake, register, alice, clock):
+    """README "Import tokens you already hold": an already expired pair is stored with
+    expires_in=1 and refreshed with its own refresh token at the first use."""
+    server = fake()
+    register(p=server.config())
+    old = server.mint()  # what Authlib / allauth kept
+    seconds_left = -600.0  # it expired ten minutes ago
+    row = store_tokens("p", alice, {"access_token": old["access_token"], "refresh_token": old["refresh_token"],
+                                    "token_type": "bearer", "expires_in": max(1, int(seconds_left))})
+    assert row.access_token == old["access_token"] and row.refresh_token == old["refresh_token"]
+    clock.advance(1)
+    fresh = get_access_token("p", alice)
+    assert fresh != old["access_token"] and fresh in server.live_access
+    assert server.token_requests[0]["params"]["refresh_token"] == old["refresh_token"]
