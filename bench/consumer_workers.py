@@ -1,7 +1,10 @@
 """Worker processes of ``bench.consumer_bench``: threads that call the provider's
 API through a shared, rotating token, written two ways.
 
-* ours: ``http_client(provider, user)`` from ``oauth_tokens.consumer``.
+* ours: ``http_client(provider, user)`` from ``oauth_tokens.consumer``, one
+  client per thread, reused for every call.
+* ours, per request: a new ``with http_client(provider, user) as api:`` for each
+  call, the pattern the README shows for a view.
 * Authlib: the pattern its docs show for a web app. Each call fetches the stored
   token, builds ``OAuth2Session(..., token=token, update_token=update_token)``
   and makes the request; Authlib refreshes an expired token itself and calls
@@ -83,6 +86,20 @@ def ours(db_url: str, providers: dict[str, Any], user_id: int, threads: int, sec
         if client is None:
             return http_client("remote", user_id)
         return client.get("/api/me").status_code
+
+    results.put(_threads(threads, barrier, seconds, call))
+
+
+def ours_per_request(db_url: str, providers: dict[str, Any], user_id: int, threads: int, seconds: float,
+                     barrier: Any, results: Any) -> None:
+    setup_django(db_url, providers)
+    from oauth_tokens.consumer import http_client
+
+    def call(state):
+        if state is None:
+            return True
+        with http_client("remote", user_id) as api:
+            return api.get("/api/me").status_code
 
     results.put(_threads(threads, barrier, seconds, call))
 

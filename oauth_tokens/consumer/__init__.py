@@ -5,6 +5,10 @@ Public API (imported lazily, so importing this package before the app registry
 is ready never touches a model)::
 
     from oauth_tokens.consumer import get_access_token, http_client, revoke, ReauthorizationRequired
+
+``refresh_access_token(provider, user, rejected=token)`` is for code that sees
+a 401 itself (another SDK): it returns a newer token, refreshing once across
+every worker.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 _EXPORTS = {
     "get_access_token": "oauth_tokens.consumer.service",
     "aget_access_token": "oauth_tokens.consumer.service",
+    "refresh_access_token": "oauth_tokens.consumer.service",
+    "arefresh_access_token": "oauth_tokens.consumer.service",
     "revoke": "oauth_tokens.consumer.service",
     "arevoke": "oauth_tokens.consumer.service",
     "store_tokens": "oauth_tokens.consumer.service",

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from oauth_tokens.consumer import service
+from oauth_tokens.consumer import service, transport
 from oauth_tokens.consumer.config import UnknownProvider
 from oauth_tokens.settings import token_settings
 
@@ -62,10 +62,16 @@ def _options(provider: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def http_client(provider: str, user: Any = None, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` that calls ``provider``'s APIs as ``user``. Extra
-    keyword arguments go to ``httpx.Client``. Use it as a context manager."""
-    return httpx.Client(auth=BearerAuth(provider, user), **_options(provider, kwargs))
+    keyword arguments go to ``httpx.Client``. Use it as a context manager.
+
+    Cheap to make per request: the clients of a process share one TLS context
+    and one connection pool (``oauth_tokens.consumer.transport``)."""
+    options = transport.client_options(_options(provider, kwargs), pool=True)
+    return httpx.Client(auth=BearerAuth(provider, user), **options)
 
 
 def ahttp_client(provider: str, user: Any = None, **kwargs: Any) -> httpx.AsyncClient:
-    """The ``httpx.AsyncClient`` twin of ``http_client`` for async views."""
-    return httpx.AsyncClient(auth=BearerAuth(provider, user), **_options(provider, kwargs))
+    """The ``httpx.AsyncClient`` twin of ``http_client`` for async views (shares
+    the TLS context; connections stay per client, they belong to one event loop)."""
+    options = transport.client_options(_options(provider, kwargs), pool=False)
+    return httpx.AsyncClient(auth=BearerAuth(provider, user), **options)

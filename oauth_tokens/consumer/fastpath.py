@@ -25,7 +25,7 @@ from oauth_tokens.consumer import models
 from oauth_tokens.consumer.fields import decrypt
 from oauth_tokens.consumer.models import ExternalToken
 
-#: (alias, provider, user id) -> (row id, version, access token, expires_at, obtained_at)
+#: (alias, provider, user id) -> (row id, version, access token, expiry, obtained_at)
 _memo: dict[tuple[str, str, Any], tuple[int, int, str, datetime | None, datetime | None]] = {}
 _MEMO_LIMIT = 10_000
 _sql: dict[tuple[str, bool], str] = {}
@@ -48,6 +48,8 @@ def _query(alias: str, null_user: bool) -> str:
         meta = ExternalToken._meta
         columns = ", ".join(quote(_column(name)) for name in (
             "id", "version", "status", "access_token", "expires_at", "obtained_at"))
+        # Whether the row holds a refresh token (an empty one is stored as ""), without decrypting it.
+        columns += f", CASE WHEN {quote(_column('refresh_token'))} = '' THEN 0 ELSE 1 END"
         user = quote(_column("user"))
         provider = quote(_column("provider"))
         condition = f"{user} IS NULL" if null_user else f"{user} = %s"
@@ -68,8 +70,10 @@ def _aware(value: Any) -> datetime | None:
     return value
 
 
-def fresh_token(alias: str, provider: str, user_id: Any, leeway: float) -> str | None:
-    """The stored access token when it is fresh, else None (one query)."""
+def fresh_token(alias: str, provider: str, user_id: Any, leeway: float, assumed: float = 0.0) -> str | None:
+    """The stored access token when it is fresh, else None (one query). A renewable
+    token stored without an expiry is taken to expire ``assumed`` seconds after it
+    was obtained (``ExternalToken.expiry``)."""
     params = [provider] if user_id is None else [provider, user_id]
     with connections[alias].cursor() as cursor:
         cursor.execute(_query(alias, user_id is None), params)
@@ -79,7 +83,10 @@ def fresh_token(alias: str, provider: str, user_id: Any, leeway: float) -> str |
     key = (alias, provider, user_id)
     memo = _memo.get(key)
     if memo is None or memo[0] != row[0] or memo[1] != row[1]:
-        memo = (row[0], row[1], decrypt(row[3]), _aware(row[4]), _aware(row[5]))
+        obtained_at = _aware(row[5])
+        renewable = user_id is None or bool(row[6])
+        memo = (row[0], row[1], decrypt(row[3]), models.expiry(_aware(row[4]), obtained_at,
+                                                               assumed if renewable else 0.0), obtained_at)
         with _lock:
             if len(_memo) >= _MEMO_LIMIT:
                 _memo.clear()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 
 from oauth_tokens import crypto
 from oauth_tokens.consumer import models, service, singleflight
@@ -48,21 +49,27 @@ class RefreshReport:
 def refresh_expiring(*, within: float | None = None, provider: str | None = None,
                      progress: Progress | None = None) -> RefreshReport:
     """Refresh active tokens expiring within ``within`` seconds (default: each
-    provider's ``refresh_leeway``), single-flight with live traffic."""
-    qs = ExternalToken.objects.using(singleflight.database()).filter(
-        status=ExternalToken.ACTIVE, expires_at__isnull=False
-    )
+    provider's ``refresh_leeway``), single-flight with live traffic. A renewable
+    token stored without an expiry counts as expiring ``assumed_lifetime`` after
+    it was obtained."""
+    renewable = Q(user__isnull=True) | ~Q(refresh_token="")  # "" is how an empty token is stored
+    qs = ExternalToken.objects.using(singleflight.database()).filter(status=ExternalToken.ACTIVE).filter(
+        Q(expires_at__isnull=False) | (Q(obtained_at__isnull=False) & renewable)
+    ).exclude(access_token="")
     if provider:
         qs = qs.filter(provider=provider)
     candidates = []
     report = RefreshReport()
-    for name, user_id, expires_at in qs.values_list("provider", "user_id", "expires_at"):
+    for name, user_id, expires_at, obtained_at in qs.values_list("provider", "user_id", "expires_at",
+                                                                 "obtained_at"):
         try:
-            horizon = within if within is not None else float(get_provider(name).refresh_leeway)
-        except ImproperlyConfigured as exc:  # a provider removed from settings, for example
+            config = get_provider(name)
+        except (ImproperlyConfigured, ConsumerError) as exc:  # a provider removed from settings, for example
             report.failed.append(str(exc))
             continue
-        if expires_at is not None and expires_at <= models.now() + timedelta(seconds=horizon):
+        horizon = within if within is not None else float(config.refresh_leeway)
+        expires = models.expiry(expires_at, obtained_at, config.assumed_lifetime)
+        if expires is not None and expires <= models.now() + timedelta(seconds=horizon):
             candidates.append((name, user_id, horizon))
     for index, (name, user_id, horizon) in enumerate(candidates, 1):
         try:

@@ -28,6 +28,14 @@ def now() -> datetime:
     return timezone.now()
 
 
+def expiry(expires_at: datetime | None, obtained_at: datetime | None, assumed: float = 0.0) -> datetime | None:
+    """When a token expires: ``expires_at``, or for a token stored without one,
+    ``obtained_at`` plus the provider's ``assumed_lifetime`` (0: never)."""
+    if expires_at is not None or not assumed or obtained_at is None:
+        return expires_at
+    return obtained_at + timedelta(seconds=assumed)
+
+
 def is_fresh(expires_at: datetime | None, obtained_at: datetime | None, leeway: float,
              at: datetime | None = None) -> bool:
     """An access token expiring at ``expires_at`` is still good for ``leeway`` seconds,
@@ -105,12 +113,21 @@ class ExternalToken(models.Model):
             return None
         return max(0.0, (self.expires_at - self.obtained_at).total_seconds())
 
-    def is_fresh(self, leeway: float, at: datetime | None = None) -> bool:
+    @property
+    def renewable(self) -> bool:
+        """A new access token can be had without the user: client_credentials, or a refresh token."""
+        return self.user_id is None or bool(self.refresh_token)
+
+    def expiry(self, assumed: float = 0.0) -> datetime | None:
+        """``expires_at``, or ``obtained_at + assumed`` for a renewable token stored without one."""
+        return expiry(self.expires_at, self.obtained_at, assumed if self.renewable else 0.0)
+
+    def is_fresh(self, leeway: float, at: datetime | None = None, assumed: float = 0.0) -> bool:
         """Usable for at least ``leeway`` more seconds (never more than half the
         token's lifetime, so short-lived tokens are not refreshed on every call)."""
         if self.status != self.ACTIVE or not self.access_token:
             return False
-        return is_fresh(self.expires_at, self.obtained_at, leeway, at)
+        return is_fresh(self.expiry(assumed), self.obtained_at, leeway, at)
 
     def seconds_left(self, at: datetime | None = None) -> int | None:
         if self.expires_at is None:

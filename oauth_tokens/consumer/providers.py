@@ -6,23 +6,35 @@ process and cached; explicit settings win over discovered values.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from oauth_tokens.consumer import remote
-from oauth_tokens.consumer.config import OPTIONS, Provider, UnknownProvider, options, validate
+from oauth_tokens.consumer.config import (
+    OPTIONS,
+    WELL_KNOWN,
+    Provider,
+    UnknownProvider,
+    expected_issuer,
+    options,
+    origin,
+    transport_problem,
+    validate,
+)
 from oauth_tokens.settings import token_settings
 
-__all__ = ["OPTIONS", "Provider", "UnknownProvider", "discover", "get_provider", "validate"]
-
-WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
-
+__all__ = ["OPTIONS", "WELL_KNOWN", "Provider", "UnknownProvider", "discover", "expected_issuer", "get_provider",
+           "validate"]
+logger = logging.getLogger("oauth_tokens.consumer")
+#: The endpoints taken from a metadata document, and the Provider field each fills.
+ENDPOINTS = {"token_endpoint": "token_url", "authorization_endpoint": "authorize_url",
+             "revocation_endpoint": "revoke_url"}
 
 _cache: dict[str, Provider] = {}
 _metadata: dict[str, dict[str, Any]] = {}
@@ -51,29 +63,19 @@ def get_provider(name: str) -> Provider:
         **{k: v for k, v in options(entry).items() if k in Provider.__dataclass_fields__},
     )
     if provider.metadata_url:
-        provider = _apply_metadata(provider, entry, discover(provider))
+        provider = _apply_metadata(provider, entry, discover(provider, entry))
     with _lock:
         _cache[name] = provider
     return provider
 
 
-def expected_issuer(metadata_url: str) -> str:
-    """RFC 8414 section 3.1 (well-known inserted before the path) or OIDC
-    Discovery section 4 (appended): the issuer a metadata URL was built from."""
-    parts = urlsplit(metadata_url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path
-    for suffix in WELL_KNOWN:
-        if path.startswith(suffix):
-            return origin + path[len(suffix):]
-        if path.endswith(suffix):
-            return origin + path[: -len(suffix)]
-    return ""
-
-
-def discover(provider: Provider) -> dict[str, Any]:
-    """The provider's metadata document, fetched once per process."""
-    from oauth_tokens.consumer.exceptions import ConsumerError
+def discover(provider: Provider, entry: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provider's metadata document, fetched once per process and checked:
+    its ``issuer`` must be the expected one, and every endpoint the consumer will
+    use (those not set explicitly in ``entry``) must be https (or allowed http) on
+    the issuer's origin or one of ``endpoint_origins``. Otherwise ``ProviderError``
+    (``invalid_metadata``), logged once per attempt, and retried after RETRY_AFTER."""
+    from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError
 
     url = provider.metadata_url
     if url in _metadata:
@@ -82,9 +84,12 @@ def discover(provider: Provider) -> dict[str, Any]:
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
         raise failed[1].with_traceback(None)
     try:
-        document = _fetch(provider, url)
+        document = _fetch(provider, url, entry or {})
     except ConsumerError as exc:
         _failures[url] = (time.monotonic(), exc)
+        level = logging.ERROR if isinstance(exc, ProviderError) else logging.WARNING
+        logger.log(level, "%s: endpoint discovery from %s failed, the provider cannot be used for %d s: %s",
+                   provider.name, remote.urlpath(url), RETRY_AFTER, exc)
         raise
     _failures.pop(url, None)
     with _lock:
@@ -92,16 +97,34 @@ def discover(provider: Provider) -> dict[str, Any]:
     return document
 
 
-def _fetch(provider: Provider, url: str) -> dict[str, Any]:
+def _fetch(provider: Provider, url: str, entry: dict[str, Any]) -> dict[str, Any]:
     from oauth_tokens.consumer.exceptions import ProviderError
 
+    def refuse(description: str) -> ProviderError:
+        return ProviderError(provider.name, "invalid_metadata", description)
+
     document = remote.fetch_json(provider, url)
-    issuer = provider.issuer or expected_issuer(url)
-    if issuer and str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
-        # RFC 8414 section 3.3: the issuer MUST be identical to the one the URL was built from.
-        raise ProviderError(provider.name, "invalid_metadata", "the metadata issuer does not match its URL")
-    if not document.get("token_endpoint"):
-        raise ProviderError(provider.name, "invalid_metadata", "the metadata has no token_endpoint")
+    issuer = provider.issuer or expected_issuer(url)  # validate() refused a provider with neither
+    # RFC 8414 section 3.3: the issuer MUST be identical to the one the URL was built from. (A
+    # trailing "/" is tolerated: OpenID Connect Discovery removes it before appending the suffix.)
+    if not isinstance(document.get("issuer"), str) or document["issuer"].rstrip("/") != issuer.rstrip("/"):
+        raise refuse("the metadata issuer does not match its URL")
+    if not document.get("token_endpoint") and not entry.get("token_url"):
+        raise refuse("the metadata has no token_endpoint")
+    allowed = {origin(issuer), *provider.endpoint_origins}
+    for key, option in ENDPOINTS.items():
+        value = document.get(key)
+        if value is None or value == "" or entry.get(option):
+            continue  # absent, or not used: the explicit setting wins
+        if not isinstance(value, str):
+            raise refuse(f"its {key} is not a URL")
+        problem = transport_problem(value, provider.allow_http)
+        if problem:
+            raise refuse(f"its {key} {problem}")
+        if origin(value) not in allowed:
+            # A spoofed document must not make us send the client credentials (or the user) elsewhere.
+            raise refuse(f"its {key} is on {origin(value)}, not on the issuer's origin {origin(issuer)} "
+                         f"(list the origin in 'endpoint_origins' if it belongs to the provider)")
     return document
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
 REDACTED = "[redacted]"
 _PATTERNS = [
-    # Authorization: Bearer <token> / Basic <credentials>
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1\2" + REDACTED),
+    # Authorization: Bearer <token> / Basic <credentials> (also "Bearer+<token>", form-encoded)
+    (re.compile(r"(?i)\b(bearer|basic)(\s+|\+)[A-Za-z0-9\-._~+/]+=*"), r"\1\2" + REDACTED),
     # key=value, "key": "value", 'key': 'value' for sensitive keys
     (
         re.compile(
@@ -32,10 +33,44 @@ LOGGERS = ("oauth_tokens", "oauth_tokens.consumer", "httpx", "httpcore", "django
 PREFIXES = ("oauth_tokens.", "httpx.", "httpcore.", "django.security.")
 
 
-def redact(text: str) -> str:
+#: A percent-escape (RFC 3986 section 2.1).
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+#: Decoding rounds tried (a ``next`` inside a ``next`` is encoded twice, and so on).
+MAX_DECODINGS = 8
+#: What is left encoded after MAX_DECODINGS rounds: a word that still holds an escaped "%".
+_STILL_ENCODED = re.compile(r"[^\s\"'&,;=?]*%25[^\s\"'&,;]*")
+
+
+def _redact_plain(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _decoded(text: str) -> tuple[str, bool]:
+    """``text`` percent-decoded until nothing changes (at most MAX_DECODINGS times),
+    and whether it was fully decoded."""
+    for _ in range(MAX_DECODINGS):
+        decoded = unquote(text)
+        if decoded == text:
+            return text, True
+        text = decoded
+    return text, unquote(text) == text
+
+
+def redact(text: str) -> str:
+    """``text`` with secrets replaced by ``[redacted]``. Percent-encoded secrets
+    (``next=/oauth/connect/x/callback/%3Fcode%3D...``, encoded once or several
+    times) are found in the decoded text; when that text had any, the decoded
+    text is returned, redacted. Text without secrets is returned unchanged."""
+    redacted = _redact_plain(text)
+    if not _ESCAPE.search(redacted):
+        return redacted
+    decoded, complete = _decoded(redacted)
+    cleaned = _redact_plain(decoded)
+    if not complete:  # encoded more than MAX_DECODINGS times: drop what is still encoded
+        cleaned = _STILL_ENCODED.sub(REDACTED, cleaned)
+    return cleaned if cleaned != decoded or not complete else redacted
 
 
 class RedactTokensFilter(logging.Filter):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote_plus
 
 import httpx
 
+from oauth_tokens.consumer import transport
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 
@@ -84,14 +85,15 @@ def client_for(provider: Provider) -> httpx.Client:
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = httpx.Client(timeout=httpx.Timeout(float(provider.timeout)), follow_redirects=False)
+                client = httpx.Client(timeout=httpx.Timeout(float(provider.timeout)), follow_redirects=False,
+                                      verify=transport.ssl_context())
                 _clients[key] = client
     return client
 
 
 def _lifetime(value: Any) -> int | None:
-    """A lifetime in seconds from a token response, or None (unknown: no proactive
-    refresh, a 401 still refreshes). Zero, negative, absurd or non-numeric values are
+    """A lifetime in seconds from a token response, or None (unknown: the provider's
+    ``assumed_lifetime`` applies when the token is stored). Zero, negative, absurd or non-numeric values are
     unknown rather than "already expired" (which would refresh on every call), and
     huge ones are capped (``now + expires_in`` must stay a valid datetime)."""
     try:

@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 __all__ = [
     "aget_access_token",
+    "arefresh_access_token",
     "arevoke",
     "get_access_token",
     "refresh_access_token",
@@ -53,7 +54,8 @@ def get_access_token(provider: str, user: Any = None) -> str:
     """
     config = get_provider(provider)
     user_id = user_id_of(user)
-    token = fastpath.fresh_token(singleflight.database(), provider, user_id, config.refresh_leeway)
+    token = fastpath.fresh_token(singleflight.database(), provider, user_id, config.refresh_leeway,
+                                 config.assumed_lifetime)
     if token is not None:
         return token
     return singleflight.obtain(singleflight.Request(config, user_id))
@@ -63,9 +65,16 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
                          within: float | None = None) -> str:
     """Refresh now, still single-flight.
 
-    ``rejected``: the token a resource server just refused (401); a sibling's
-    newer token is returned instead of refreshing again. ``within``: refresh
-    only if the token expires within that many seconds. Neither: always refresh.
+    ``rejected``: the token a resource server just refused (401). When another
+    worker already replaced it, its newer token is returned without asking the
+    provider; otherwise the token is refreshed (once, however many callers pass
+    the same rejected token). For code that calls the API itself (another SDK)
+    and sees the 401 there: what ``http_client`` does on a 401.
+    ``within``: refresh only if the token expires within that many seconds.
+    Neither: always refresh.
+
+    Raises what ``get_access_token`` raises (``ReauthorizationRequired`` when
+    the refresh token is dead too).
     """
     config = get_provider(provider)
     request = singleflight.Request(
@@ -76,18 +85,21 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
 
 def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapping[str, Any]) -> ExternalToken:
     """Save a fresh token response (the connect callback's code exchange) for ``user``."""
-    get_provider(provider)
+    config = get_provider(provider)
     if isinstance(response, Mapping):
         response = remote.TokenResponse.from_dict(response)
     user_id = user_id_of(user)
     at = models.now()
+    lifetime = response.expires_in
+    if lifetime is None and (user_id is None or response.refresh_token) and config.assumed_lifetime:
+        lifetime = int(config.assumed_lifetime)  # no expires_in: assumed, so it is refreshed in time
     values: dict[str, Any] = {
         "access_token": response.access_token,
         "refresh_token": response.refresh_token or "",
         "token_type": response.token_type,
         "scope": response.scope or "",
         "obtained_at": at,
-        "expires_at": at + timedelta(seconds=response.expires_in) if response.expires_in is not None else None,
+        "expires_at": at + timedelta(seconds=lifetime) if lifetime is not None else None,
         "refresh_expires_at": (
             at + timedelta(seconds=response.refresh_expires_in) if response.refresh_expires_in else None
         ),
@@ -153,6 +165,7 @@ async def aget_access_token(provider: str, user: Any = None) -> str:
 
 async def arefresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
                                 within: float | None = None) -> str:
+    """``refresh_access_token`` for async code."""
     return await _in_worker_thread(refresh_access_token)(provider, user, rejected=rejected, within=within)
 
 

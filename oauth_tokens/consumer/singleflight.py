@@ -87,8 +87,9 @@ class Request:
         if self.rejected is not None:
             return not crypto.constant_time_equals(row.access_token, self.rejected)
         if self.horizon is not None:
-            return row.expires_at is None or row.expires_at > models.now() + timedelta(seconds=self.horizon)
-        return row.is_fresh(self.provider.refresh_leeway)
+            expires = row.expiry(self.provider.assumed_lifetime)
+            return expires is None or expires > models.now() + timedelta(seconds=self.horizon)
+        return row.is_fresh(self.provider.refresh_leeway, assumed=self.provider.assumed_lifetime)
 
     def check(self, row: ExternalToken | None) -> str | None:
         """The token to use as is, None when a refresh is needed, or raise."""
@@ -120,14 +121,17 @@ class Request:
         return remote.refresh(self.provider, row.refresh_token)
 
 
-def new_values(row: ExternalToken, response: remote.TokenResponse) -> dict[str, Any]:
+def new_values(row: ExternalToken, response: remote.TokenResponse, provider: Provider) -> dict[str, Any]:
     """The columns a successful token response writes (one UPDATE: one transaction)."""
     at = models.now()
+    lifetime = response.expires_in
+    if lifetime is None and (row.renewable or response.refresh_token) and provider.assumed_lifetime:
+        lifetime = int(provider.assumed_lifetime)  # no expires_in: assumed, so it is refreshed in time
     values: dict[str, Any] = {
         "access_token": response.access_token,
         "token_type": response.token_type,
         "obtained_at": at,
-        "expires_at": at + timedelta(seconds=response.expires_in) if response.expires_in is not None else None,
+        "expires_at": at + timedelta(seconds=lifetime) if lifetime is not None else None,
         "status": ExternalToken.ACTIVE,
         "last_error": "",
         "refreshing_until": None,
@@ -269,7 +273,7 @@ def _obtain_locked(request: Request) -> str:
                     raise ProviderError(request.provider.name, "invalid_grant", exc.description)
                 reason = "invalid_grant"  # we hold the lock: nobody rotated it meanwhile
             else:
-                qs.update(version=F("version") + 1, **new_values(row, response))
+                qs.update(version=F("version") + 1, **new_values(row, response, request.provider))
                 _refreshed(row.pk)
                 return response.access_token
         qs.update(version=F("version") + 1, **reauth_values(reason))
@@ -310,7 +314,7 @@ def _obtain_leased(request: Request) -> str:
         held = qs.filter(version=row.version + 1)
         try:
             response = request.call(row)
-            saved = held.update(version=row.version + 2, **new_values(row, response))
+            saved = held.update(version=row.version + 2, **new_values(row, response, request.provider))
         except remote.GrantRejected as exc:
             if row.user_id is None:
                 held.update(version=row.version + 2, refreshing_until=None)
@@ -330,7 +334,7 @@ def _obtain_leased(request: Request) -> str:
             # refresh or a reconnect change ``obtained_at``; a revocation wins): without
             # this, a rotating provider's invalid_grant to the sibling would kill the grant.
             saved = qs.filter(obtained_at=row.obtained_at).exclude(status=ExternalToken.REVOKED).update(
-                version=F("version") + 1, **new_values(row, response)
+                version=F("version") + 1, **new_values(row, response, request.provider)
             )
             logger.warning("%s: refresh lease expired before the provider answered; %s", name,
                            "saved the new pair" if saved else "a sibling stored a newer pair")

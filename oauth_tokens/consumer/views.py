@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
@@ -52,7 +53,10 @@ def _provider(request: HttpRequest, name: str) -> Provider | HttpResponse:
         return get_provider(name)
     except UnknownProvider:
         return error_page(request, name, "This provider is not configured.", status=404)
-    except ConsumerError as exc:  # metadata discovery failed
+    except ImproperlyConfigured as exc:  # the system check reports it too (oauth_tokens_consumer.E003)
+        logger.error("%s: %s", name, exc)
+        return error_page(request, name, "This provider is not configured correctly on this site.", status=503)
+    except ConsumerError as exc:  # metadata discovery failed, or the document was refused (logged there)
         return error_page(request, name, f"The provider's configuration could not be loaded: {exc}", status=502)
 
 

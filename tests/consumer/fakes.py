@@ -41,6 +41,7 @@ class FakeProvider:
         self.revoked: list[tuple[str, str]] = []
         self.codes: dict[str, str] = {}  # code -> challenge
         self.api_status: int | None = None  # force the API's answer
+        self.metadata: dict = {}  # overrides in the metadata document (a spoofed one)
         self.lock = threading.Lock()
         self.server = None
         self.url = ""
@@ -50,6 +51,8 @@ class FakeProvider:
         access = "at-" + secrets.token_urlsafe(16)
         self.live_access.add(access)
         body = {"access_token": access, "token_type": "Bearer", "expires_in": self.lifetime, "scope": "read"}
+        if self.lifetime is None:  # a provider that sends no expires_in at all
+            del body["expires_in"]
         if refresh:
             rt = "rt-" + secrets.token_urlsafe(16)
             self.live_refresh.add(rt)
@@ -108,14 +111,16 @@ class FakeProvider:
             if token in self.live_access:
                 return 200, {"ok": True, "method": record["method"], "body": record["params"]}
             return 401, {"error": "invalid_token"}
-        if path == "/.well-known/oauth-authorization-server":
-            return 200, {
+        if path in ("/.well-known/oauth-authorization-server", "/metadata.json"):
+            document = {
                 "issuer": self.url,
                 "token_endpoint": self.url + "/token",
                 "authorization_endpoint": self.url + "/authorize",
                 "revocation_endpoint": self.url + "/revoke",
                 "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                **self.metadata,
             }
+            return 200, {k: v for k, v in document.items() if v is not None}
         return 404, {"error": "not_found"}
 
     def client_ok(self, record) -> bool:
@@ -188,3 +193,45 @@ class FakeProvider:
         if self.accepts == "json":
             base["body_format"] = "json"
         return {**base, **extra}
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server that keeps connections open (wsgiref closes each one),
+    answering 200 to everything and recording which connection each request came on."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                with owner.lock:
+                    owner.requests.append({"connection": self.client_address, "path": self.path,
+                                           "authorization": self.headers.get("Authorization", "")})
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def connections(self) -> set:
+        return {r["connection"] for r in self.requests}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -28,4 +28,5 @@ def test_consumer_bench_runs_and_meets_its_targets(tmp_path):
     assert run["fast_path"]["queries"] == 1
     ours = next(row for row in run["rotation"] if row["style"] == "ours")
     assert ours["invalid_grant"] == 0 and ours["failed"] == 0 and ours["max_per_expiry"] <= 1
-    assert {row["style"] for row in run["rotation"]} == {"ours", "authlib"}
+    assert {row["style"] for row in run["rotation"]} == {"ours", "ours-per-request", "authlib"}
+    assert run["fast_path"]["client_us"] > 0 and run["per_request_share"] > 0

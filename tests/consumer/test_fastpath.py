@@ -68,11 +68,16 @@ def test_revocation_elsewhere_is_seen(server, connected, alice):
         get_access_token("p", alice)
 
 
-def test_provider_without_expires_in(server, connected, alice, clock):
+def test_a_row_stored_without_expiry_expires_after_the_assumed_lifetime(server, connected, alice, clock):
+    """Rows stored before assumed_lifetime existed have no expires_at: the fast path
+    counts 3600 s from obtained_at (minus the 300 s leeway), then refreshes."""
     row = connected("p", server)
     ExternalToken.objects.filter(pk=row.pk).update(expires_at=None, version=F("version") + 1)
-    clock.advance(10 * 365 * 24 * 3600)
-    assert get_access_token("p", alice) == row.access_token  # refreshed only when a 401 says so
+    clock.advance(3299)
+    assert get_access_token("p", alice) == row.access_token
+    clock.advance(2)
+    assert get_access_token("p", alice) != row.access_token
+    assert len(server.token_requests) == 1
 
 
 def test_leeway_is_capped_at_half_the_lifetime(server, connected, alice, clock):

@@ -61,3 +61,49 @@ def test_tracebacks_are_redacted():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     redaction.RedactTokensFilter().filter(record)
     assert f"access_token={REFRESH}" not in record.exc_text and "[redacted]" in record.exc_text
+
+
+CODE = "Zq81XkP0vT3mW7aB"
+
+
+@pytest.mark.parametrize("line", [
+    # The connect view's ``next`` carrying a callback URL, percent-encoded once...
+    f"GET /oauth/connect/x/?next=/oauth/connect/x/callback/%3Fcode%3D{CODE}%26state%3Dabc HTTP/1.1",
+    # ...twice (a ``next`` inside a ``next``)...
+    f"GET /login/?next=/oauth/connect/x/%3Fnext%3D/oauth/connect/x/callback/%253Fcode%253D{CODE} HTTP/1.1",
+    # ...three times, and with lower-case escapes.
+    f"GET /a/?next=%25253fcode%25253d{CODE} HTTP/1.1",
+    f"GET /a/?next=%3Frefresh_token%3D{CODE}%26x%3D1 HTTP/1.1",
+    f"GET /a/?h=Bearer%20{CODE} HTTP/1.1",
+])
+def test_percent_encoded_values_are_redacted(caplog, line):
+    """What runserver and access logs write: the request line, query string as sent."""
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("django.server").info('"%s" %s %s', line, 302, 0)
+        logging.getLogger("oauth_tokens.consumer").warning("redirecting to %s", line)
+    assert CODE not in caplog.text
+    assert caplog.text.count("[redacted]") == 2
+
+
+def test_percent_escapes_without_secrets_are_left_alone():
+    text = "GET /search/?q=caf%C3%A9%20au%20lait&next=/a%3Fb%3D1 HTTP/1.1 progress=100%25"
+    assert redaction.redact(text) == text
+
+
+def test_a_value_encoded_more_often_than_decoded_is_dropped():
+    from urllib.parse import quote
+
+    value = f"?code={CODE}"
+    for _ in range(redaction.MAX_DECODINGS + 3):
+        value = quote(value, safe="")
+    redacted = redaction.redact(f"GET /a/?next={value} HTTP/1.1")
+    assert CODE not in redacted and "[redacted]" in redacted and redacted.startswith("GET /a/?next=")
+
+
+def test_redacting_a_long_hostile_line_is_quick():
+    import time
+
+    line = "GET /a/?next=" + "%25" * 20_000 + "32 HTTP/1.1"
+    start = time.perf_counter()
+    redaction.redact(line)
+    assert time.perf_counter() - start < 0.5

@@ -255,7 +255,7 @@ def test_failed_discovery_is_not_retried_by_every_request(fake, register, alice,
     from oauth_tokens.consumer import providers
 
     server = fake()
-    register(down={"metadata_url": server.url + "/.well-known/nowhere", "client_id": "cid",
+    register(down={"metadata_url": server.url + "/.well-known/nowhere", "issuer": server.url, "client_id": "cid",
                    "client_secret": "csecret"})
     ticks = [1000.0]
     monkeypatch.setattr(providers.time, "monotonic", lambda: ticks[0])

@@ -37,7 +37,9 @@ def test_a_zero_negative_or_missing_lifetime_does_not_refresh_on_every_call(expi
     for _ in range(3):
         assert get_access_token("p", alice) == token
     assert len(server.token_requests) == 1
-    assert ExternalToken.objects.get(pk=row.pk).expires_at is None  # unknown: a 401 still refreshes
+    stored = ExternalToken.objects.get(pk=row.pk)
+    # Unknown: the provider's assumed_lifetime (3600 s by default) applies, so it is refreshed in time.
+    assert (stored.expires_at - stored.obtained_at).total_seconds() == 3600
 
 
 def test_an_empty_access_token_is_an_invalid_response_and_keeps_the_pair(expired, alice):
