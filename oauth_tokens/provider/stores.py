@@ -62,11 +62,11 @@ def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str
     return claims
 
 
-def _by_digest(queryset, value: str, prepared: statements.SelectOne):
+def _by_digest(queryset, value: str, select: statements.SelectOne):
     """The row whose digest column matches ``value`` under the current or a fallback key."""
     candidates = crypto.digest_candidates(value)
     if len(candidates) == 1:
-        return prepared(candidates[0], using=router.db_for_read(queryset.model))
+        return select(candidates[0], using=router.db_for_read(queryset.model))
     return queryset.filter(digest__in=candidates).first()
 
 
