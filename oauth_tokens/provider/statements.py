@@ -69,20 +69,20 @@ def related_model(model: type[Model], name: str) -> type[Model]:
     return cast(type[Model], field(model, name).related_model)
 
 
-def _converter(field: Field, connection: Any) -> Callable[[Any], Any]:
+def _converter(column: Field, connection: Any) -> Callable[[Any], Any]:
     """Database value -> Python value, as the ORM gives it: the field's own
     ``from_db_value`` (JSONField, custom fields), then ``to_python`` (a UUID stored
     as text, a MySQL boolean stored as 0/1), and with ``USE_TZ`` an aware datetime
     (SQLite and MySQL hand back naive UTC datetimes)."""
-    from_db = getattr(field, "from_db_value", None)
-    aware = settings.USE_TZ and isinstance(field, models.DateTimeField)
+    from_db = getattr(column, "from_db_value", None)
+    aware = settings.USE_TZ and isinstance(column, models.DateTimeField)
 
     def convert(value: Any) -> Any:
         if value is None:
             return None
         if from_db is not None:
             value = from_db(value, None, connection)
-        value = field.to_python(value)
+        value = column.to_python(value)
         if aware and timezone.is_naive(value):
             value = timezone.make_aware(value, UTC)
         return value
@@ -250,11 +250,11 @@ def update_if_unset(model: type[Model], pk: Any, values: dict[str, Any], *, unse
         return int(cursor.rowcount)
 
 
-def _cast(field: Field, connection: Any) -> str:
+def _cast(column: Field, connection: Any) -> str:
     """The column's type without a length, for a typed placeholder: in a SELECT
     list an untyped parameter would be text, and a cast with a length would
     truncate where the INSERT must refuse."""
-    return re.sub(r"\(.*\)", "", field.db_type(connection) or "text").strip()
+    return re.sub(r"\(.*\)", "", column.db_type(connection) or "text").strip()
 
 
 def _rotation_sql(token_model: type[Model], access_model: type[Model], using: str, assign: tuple[str, ...],

@@ -90,6 +90,15 @@ _refresh_with_client_by_digest = statements.SelectOne(RefreshToken, "digest", re
                                                       user_is_active=True)
 
 
+def _user_of(token: RefreshToken) -> Any | None:
+    """The token's user (one query, run only when a signal has listeners), or None
+    when the user was deleted meanwhile."""
+    try:
+        return token.user
+    except ObjectDoesNotExist:
+        return None
+
+
 class OrmTokenStore:
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
@@ -312,12 +321,9 @@ class OrmTokenStore:
             # token.user is loaded (one query) only when someone listens.
             if not signals.token_refreshed.has_listeners(RefreshToken):
                 return
-            try:
-                user = token.user
-            except ObjectDoesNotExist:  # deleted meanwhile
-                user = None
             signals.token_refreshed.send(
-                sender=RefreshToken, client=client, user=user, old=token, new=new, access_token=access, ip=self.ip
+                sender=RefreshToken, client=client, user=_user_of(token), old=token, new=new, access_token=access,
+                ip=self.ip,
             )
 
         transaction.on_commit(notify, using=using)
@@ -380,12 +386,8 @@ class OrmTokenStore:
         def notify() -> None:
             if not signals.refresh_token_replayed.has_listeners(RefreshToken):
                 return
-            try:
-                user = token.user
-            except ObjectDoesNotExist:  # deleted meanwhile
-                user = None
             signals.refresh_token_replayed.send(
-                sender=RefreshToken, client=client, user=user, family=token.family, token=token,
+                sender=RefreshToken, client=client, user=_user_of(token), family=token.family, token=token,
                 replays=replays, elapsed=elapsed, ip=self.ip,
             )
 
