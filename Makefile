@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install test test-matrix demo lint bench clean package-check
+.PHONY: install test test-matrix demo lint bench clean package-check reliability
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ test-matrix: $(NOX_STAMP)
 
 # ruff, then mypy (configured in pyproject.toml: django-stubs, oauth_tokens.oauth2 strict).
 lint: $(STAMP)
-	$(BIN)/ruff check oauth_tokens tests example_project noxfile.py
+	$(BIN)/ruff check oauth_tokens tests example_project reliability noxfile.py
 	$(BIN)/mypy
 
 demo: $(STAMP)
@@ -63,6 +63,18 @@ bench: $(BENCH_STAMP)
 .PHONY: bench-consumer
 bench-consumer: $(BENCH_STAMP)
 	$(BIN)/python -m bench.consumer_bench $(BENCH_CONSUMER_ARGS)
+
+# The reliability suite (reliability/): fuzzing, load with invariants and faults
+# against the example project on gunicorn. Needs PostgreSQL and Redis
+# (DATABASE_URL, REDIS_URL; defaults: 127.0.0.1). RELIABILITY_ARGS="--short" is
+# the bounded run CI does; RELIABILITY_SCALE=N runs N times more cases / longer.
+RELIABILITY_STAMP = $(VENV)/.reliability-installed
+$(RELIABILITY_STAMP): $(STAMP) requirements-reliability.txt
+	$(BIN)/python -m pip install --quiet -r requirements-reliability.txt
+	touch $(RELIABILITY_STAMP)
+
+reliability: $(RELIABILITY_STAMP)
+	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
 # Build the sdist and the wheel, check them, and run the wheel in a clean
 # Python 3.13 venv with the newest Django (needs python3.13).
