@@ -57,6 +57,19 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The HTTP-level benchmark (bench/http.py): gunicorn, one worker per core, serving ours
+# and django-oauth-toolkit (hash_client_secret=False) side by side; wrk (from your system's
+# packages: apt install wrk) drives it on loopback. PostgreSQL on 127.0.0.1 (or DATABASE_URL's
+# server), database oauth_tokens_bench_http. BENCH_HTTP_ARGS="--quick", "--sqlite" (adds
+# SQLite), "--algorithm ES256", "--worker-class gthread --threads 4"...
+# The floor (bench/floor.py): one JWT signature + one durable INSERT, nothing else.
+.PHONY: bench-http bench-floor
+bench-http: $(BENCH_STAMP)
+	$(BIN)/python -m bench.http $(BENCH_HTTP_ARGS)
+
+bench-floor: $(BENCH_STAMP)
+	$(BIN)/python -m bench.floor --postgres $(BENCH_FLOOR_ARGS)
+
 # The consumer benchmark: get_access_token cost, and single-flight refresh under
 # 4 processes x 4 threads against a rotating provider, next to Authlib.
 # BENCH_CONSUMER_ARGS="--quick" for a short run, "--postgres" to add PostgreSQL.

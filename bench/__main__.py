@@ -24,12 +24,14 @@ DEFAULT_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def postgres_url(explicit: str | None) -> str | None:
-    """Our own database on the server that ``--postgres URL`` or ``DATABASE_URL`` names."""
+def postgres_url(explicit: str | None, name: str = DB_NAME) -> str | None:
+    """Our own database ``name`` on the server that ``--postgres URL`` or ``DATABASE_URL`` names."""
     source = explicit or os.environ.get("DATABASE_URL", "")
     if not source.startswith(("postgres://", "postgresql://")):
-        return DEFAULT_POSTGRES if explicit is not None else None
-    return urlunsplit(urlsplit(source)._replace(path=f"/{DB_NAME}"))
+        source = DEFAULT_POSTGRES if explicit is not None else ""
+        if not source:
+            return None
+    return urlunsplit(urlsplit(source)._replace(path=f"/{name}"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL",
                         help=f"also run on PostgreSQL (default server {DEFAULT_POSTGRES})")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--db-name", default=DB_NAME,
+                        help=f"the PostgreSQL database to drop and recreate (default {DB_NAME})")
+    parser.add_argument("--algorithm", choices=["RS256", "ES256", "EdDSA"], default="RS256",
+                        help="signing algorithm of our access tokens (default RS256, the package's default)")
     parser.add_argument("--driver", choices=["wsgi", "client"], default="wsgi",
                         help="call the WSGI handler directly (default) or go through django.test.Client")
     parser.add_argument("--profile", action="store_true",
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in (args.tokens or default_sizes).split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="oauth-tokens-bench-", dir=args.sqlite_dir) as tmp:
         databases = [] if args.no_sqlite else [f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"]
-        pg = postgres_url(args.postgres)
+        pg = postgres_url(args.postgres, args.db_name)
         if pg:
             databases.append(pg)
         if not databases:
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             for size in sizes:
                 out = Path(tmp) / "run.json"
                 command = [sys.executable, "-m", "bench.run", "--db-url", url, "--tokens", str(size),
-                           "--mode", mode, "--driver", args.driver, "--json-out", str(out)]
+                           "--mode", mode, "--driver", args.driver, "--json-out", str(out),
+                           "--algorithm", args.algorithm]
                 if args.profile:
                     command.append("--profile")
                 subprocess.run(command, cwd=ROOT, check=True)

@@ -12,7 +12,7 @@ class Config:
     warmup: int  # untimed requests per view before the first round
     cold_per_round: int  # first-use tokens per round (capped by the live seeded rows)
     sample: int  # requests whose SQL is captured
-    endpoint_rounds: int  # per round: ours for endpoint_seconds, then one DOT request (~0.4 s each)
+    endpoint_rounds: int  # per round: ours, then tuned DOT, for endpoint_seconds each, then one default DOT request
     endpoint_seconds: float
 
     @classmethod
@@ -22,9 +22,9 @@ class Config:
 
 MODES = {
     "full": Config(rounds=60, seconds=0.075, warmup=300, cold_per_round=175, sample=20,
-                   endpoint_rounds=6, endpoint_seconds=1.0),
+                   endpoint_rounds=12, endpoint_seconds=0.5),
     "quick": Config(rounds=20, seconds=0.04, warmup=100, cold_per_round=40, sample=10,
-                    endpoint_rounds=2, endpoint_seconds=0.5),
+                    endpoint_rounds=4, endpoint_seconds=0.25),
     "smoke": Config(rounds=1, seconds=0.0, warmup=2, cold_per_round=3, sample=2,
                     endpoint_rounds=1, endpoint_seconds=0.0),
 }

@@ -47,6 +47,12 @@ class Clients:
     dot_cc_secret: str
     dot_code: object
     dot_code_secret: str
+    # "Tuned DOT": the same applications with hash_client_secret=False, the setting a
+    # DOT user who cares about the token endpoint's speed turns off (secret compared as is).
+    tuned_cc: object = None
+    tuned_cc_secret: str = ""
+    tuned_code: object = None
+    tuned_code_secret: str = ""
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Tokens:
     ours_cold: list[str] = field(default_factory=list)
     dot_access: str = ""
     dot_refresh: str = ""
+    tuned_refresh: str = ""
     simplejwt_access: str = ""
 
 
@@ -79,7 +86,18 @@ def create_clients() -> Clients:
         name="bench code", client_type=Application.CLIENT_CONFIDENTIAL, redirect_uris=REDIRECT,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE, client_secret=dot_code_secret,
     )
-    return Clients(ours, ours_secret, dot_cc, dot_cc_secret, dot_code, dot_code_secret)
+    tuned_cc_secret, tuned_code_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    tuned_cc = Application.objects.create(
+        name="bench tuned cc", client_type=Application.CLIENT_CONFIDENTIAL, hash_client_secret=False,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, client_secret=tuned_cc_secret,
+    )
+    tuned_code = Application.objects.create(
+        name="bench tuned code", client_type=Application.CLIENT_CONFIDENTIAL, redirect_uris=REDIRECT,
+        hash_client_secret=False, authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        client_secret=tuned_code_secret,
+    )
+    return Clients(ours, ours_secret, dot_cc, dot_cc_secret, dot_code, dot_code_secret,
+                   tuned_cc, tuned_cc_secret, tuned_code, tuned_code_secret)
 
 
 def our_code_exchange(driver: Driver, clients: Clients, user) -> dict:
@@ -116,14 +134,16 @@ def sign_cold_tokens(clients: Clients, count: int) -> list[str]:
     ]
 
 
-def dot_tokens(clients: Clients, user) -> tuple[str, str]:
+def dot_tokens(clients: Clients, user, application=None) -> tuple[str, str]:
+    """An access + refresh token pair of DOT's, for ``application`` (default: the hashed-secret one)."""
     from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
     AccessToken, RefreshToken = get_access_token_model(), get_refresh_token_model()
+    application = application or clients.dot_code
     expires = timezone.now() + timedelta(hours=1)
-    access = AccessToken.objects.create(user=user, application=clients.dot_code, token=secrets.token_urlsafe(30),
+    access = AccessToken.objects.create(user=user, application=application, token=secrets.token_urlsafe(30),
                                         expires=expires, scope="read write")
-    refresh = RefreshToken.objects.create(user=user, application=clients.dot_code, token=secrets.token_urlsafe(30),
+    refresh = RefreshToken.objects.create(user=user, application=application, token=secrets.token_urlsafe(30),
                                           access_token=access)
     return access.token, refresh.token
 
@@ -146,5 +166,6 @@ def make_tokens(driver: Driver, clients: Clients, cold: int) -> Tokens:
         ours_cold=sign_cold_tokens(clients, cold),
         dot_access=dot_access,
         dot_refresh=dot_refresh,
+        tuned_refresh=dot_tokens(clients, user, clients.tuned_code)[1],
         simplejwt_access=simplejwt_token(user),
     )

@@ -28,13 +28,16 @@ def markdown(results: list[dict]) -> str:
                 + " | " + " / ".join(f"{m['queries_per_request']:.3f}".rstrip("0").rstrip(".") for m, _ in rows)
                 + " | " + " / ".join(f"{paired_ratio(m, p):.2f}" for m, p in rows) + " |"
             )
-        out += ["", "| token endpoint | ours req/s | DOT req/s | ours / DOT |", "| --- | ---: | ---: | ---: |"]
+        out += ["", "| token endpoint | ours req/s | tuned DOT req/s | **ours / tuned DOT** | DOT req/s "
+                "| ours / DOT |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for grant in GRANTS:
-            pairs = [(_by_name(r["endpoints"])[f"ours {grant}"], _by_name(r["endpoints"])[f"DOT {grant}"])
+            rows3 = [tuple(_by_name(r["endpoints"])[f"{who}{grant}"] for who in ("ours ", "tuned DOT ", "DOT "))
                      for r in runs]
-            out.append(f"| {grant} | " + " / ".join(f"{o['rate']:,.0f}" for o, _ in pairs)
-                       + " | " + " / ".join(f"{d['rate']:.1f}" for _, d in pairs)
-                       + " | " + " / ".join(f"{paired_ratio(o, d):,.0f}x" for o, d in pairs) + " |")
+            out.append(f"| {grant} | " + " / ".join(f"{o['rate']:,.0f}" for o, _, _ in rows3)
+                       + " | " + " / ".join(f"{t['rate']:,.0f}" for _, t, _ in rows3)
+                       + " | **" + " / ".join(f"{paired_ratio(o, t):.2f}x" for o, t, _ in rows3) + "**"
+                       + " | " + " / ".join(f"{d['rate']:.1f}" for _, _, d in rows3)
+                       + " | " + " / ".join(f"{paired_ratio(o, d):,.0f}x" for o, _, d in rows3) + " |")
         out.append("")
     out += ["| target | measured | status |", "| --- | --- | --- |"]
     out += [f"| {name} | {value} | {status} |" for name, value, status in target_rows(results)]

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Iterable
 
 RATIO_TARGET = 0.85
-ENDPOINT_TARGET = 100.0
+TUNED_TARGET = 2.0  # ours / DOT with hash_client_secret=False, the configuration a careful DOT user runs
 SAME_RATE_TARGET = 0.90  # largest vs smallest token table, allowing run-to-run noise
 
 PLAIN, WARM, COLD = "unauthenticated", "ours (warm)", "ours (cold)"
@@ -38,7 +38,8 @@ def run_tables(result: dict) -> str:
     plain = resource[PLAIN]
     lines = [
         f"\n== {result['backend']}, {result['tokens']:,} issued tokens per table "
-        f"(driver: {result['driver']}; load average {result['load'][0]:.1f} -> {result['load'][1]:.1f} "
+        f"(driver: {result['driver']}; our tokens signed {result.get('algorithm', 'RS256')}; "
+        f"load average {result['load'][0]:.1f} -> {result['load'][1]:.1f} "
         f"on {result['cpus']} CPUs) ==",
         f"{'view (GET, returns sub + scope)':32} {'req/s':>8} {'us/req':>8} {'queries/req':>11} {'vs unauth':>9}"
         f" {'median req/s':>12} {'cpu us/req':>10}",
@@ -46,16 +47,17 @@ def run_tables(result: dict) -> str:
     for name, row in resource.items():
         lines.append(f"{name:32} {row['rate']:8,.0f} {row['micros']:8.0f} {row['queries_per_request']:11.3f} "
                      f"{paired_ratio(row, plain):9.2f} {row['median_rate']:12,.0f} {row['cpu_micros']:10.0f}")
-    lines.append(f"{'token endpoint (POST)':32} {'req/s':>8} {'us/req':>8} {'queries/req':>11} {'ours/DOT':>9}"
-                 f" {'median req/s':>12} {'cpu us/req':>10}")
+    lines.append(f"{'token endpoint (POST)':32} {'req/s':>8} {'us/req':>8} {'queries/req':>11} {'ours/this':>9}"
+                 f" {'median req/s':>12} {'cpu us/req':>10}  cpu ours/this")
     endpoints = _by_name(result["endpoints"])
     for grant in GRANTS:
-        ours, dot = endpoints[f"ours {grant}"], endpoints[f"DOT {grant}"]
-        for row in (ours, dot):
-            ratio = f"{paired_ratio(ours, dot):8.0f}x" if row is ours else " " * 9
+        ours = endpoints[f"ours {grant}"]
+        for row in (ours, endpoints[f"tuned DOT {grant}"], endpoints[f"DOT {grant}"]):
+            ratio = f"{paired_ratio(ours, row):8.2f}x" if row is not ours else " " * 9
+            cpu = f"  {paired_cpu_ratio(ours, row):.2f}x" if row is not ours else ""
             lines.append(f"{row['name']:32} {row['rate']:8,.1f} {row['micros']:8.0f} "
                          f"{row['queries_per_request']:11.2f} {ratio} {row['median_rate']:12,.1f} "
-                         f"{row['cpu_micros']:10.0f}")
+                         f"{row['cpu_micros']:10.0f}{cpu}")
     for row in [*resource.values(), *endpoints.values()]:
         if row["sample_sql"]:
             lines.append(f"  SQL of one request, {row['name']}:")
@@ -98,11 +100,16 @@ def target_rows(results: list[dict]) -> list[tuple[str, str, str]]:
                      f"{paired_ratio(cold, plain):.2f} (best round {cold['rate']:,.0f} req/s)", "info"))
         endpoints = _by_name(result["endpoints"])
         for grant in GRANTS:
-            ours, dot = endpoints[f"ours {grant}"], endpoints[f"DOT {grant}"]
-            factor = paired_ratio(ours, dot)
-            rows.append((f"[{where}] {grant} >= {ENDPOINT_TARGET:.0f} x DOT",
-                         f"{factor:,.0f}x (best rounds {ours['rate']:,.0f} vs {dot['rate']:.2f} req/s)",
-                         _status(factor >= ENDPOINT_TARGET)))
+            ours, tuned, dot = (endpoints[f"{who}{grant}"] for who in ("ours ", "tuned DOT ", "DOT "))
+            factor = paired_ratio(ours, tuned)
+            rows.append((f"[{where}] {grant} >= {TUNED_TARGET:g} x tuned DOT (hash_client_secret=False)",
+                         f"{factor:.2f}x (CPU time {paired_cpu_ratio(ours, tuned):.2f}x; best rounds "
+                         f"{ours['rate']:,.0f} vs {tuned['rate']:,.0f} req/s)",
+                         _status(factor >= TUNED_TARGET)))
+            rows.append((f"[{where}] {grant} vs default DOT (PBKDF2 client secret; informational)",
+                         f"{paired_ratio(ours, dot):,.0f}x "
+                         f"(best rounds {ours['rate']:,.0f} vs {dot['rate']:.2f} req/s)",
+                         "info"))
     for backend in sorted({r["backend"] for r in results}):
         runs = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["tokens"])
         if len(runs) < 2:

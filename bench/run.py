@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver", choices=["wsgi", "client"], default="wsgi")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json-out")
+    parser.add_argument("--algorithm", choices=["RS256", "ES256", "EdDSA"], default="RS256")
     args = parser.parse_args(argv)
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["BENCH_DATABASE_URL"] = args.db_url
+    os.environ["BENCH_SIGNING_ALGORITHM"] = args.algorithm
     prepare_database(args.db_url)
     import django
 
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": backend,
         "tokens": args.tokens,
         "driver": args.driver,
+        "algorithm": args.algorithm,
         "mode": args.mode,
         "seed_seconds": round(seed_seconds, 1),
         "resource": [m.as_dict() for m in measured],

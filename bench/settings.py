@@ -65,10 +65,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
 
+# Per-process local memory unless BENCH_REDIS_URL names a Redis (python -m bench.http --redis):
+# the shared cache a multi-process deployment gives the throttle and the revocation poll.
+if os.environ.get("BENCH_REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["BENCH_REDIS_URL"]}}
+
 OAUTH_TOKENS = {
     "ISSUER": "https://auth.bench.test",
     "ENCRYPTION_KEYS": ["ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="],
     "DIGEST_KEY": "bench-digest-key",
+    # RS256 (the package's default) unless ``python -m bench --algorithm ES256|EdDSA``.
+    "SIGNING_ALGORITHM": os.environ.get("BENCH_SIGNING_ALGORITHM", "RS256"),
 }
 
 # Peers: their defaults (DOT hashes client secrets; simplejwt signs HS256 with SECRET_KEY).

@@ -38,5 +38,8 @@ def test_bench_runs_a_tiny_iteration(tmp_path):
     measured = {row["name"]: row for row in run["resource"] + run["endpoints"]}
     assert {"unauthenticated", "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt",
             "ours client_credentials", "DOT client_credentials", "ours refresh rotation",
-            "DOT refresh rotation"} <= set(measured)
+            "DOT refresh rotation", "tuned DOT client_credentials", "tuned DOT refresh rotation"} <= set(measured)
+    # The headline comparison: ours against DOT with hash_client_secret=False, for both grants.
+    assert "client_credentials >= 2 x tuned DOT" in result.stdout
+    assert "refresh rotation >= 2 x tuned DOT" in result.stdout
     assert all(row["rate"] > 0 for row in measured.values())
