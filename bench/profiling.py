@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pkgutil
 import pstats
 import time
@@ -23,7 +24,7 @@ from bench.harness import Driver
 
 REQUESTS = 2000
 ENDPOINT_REQUESTS = 200
-LINES = 14
+LINES = int(os.environ.get("BENCH_PROFILE_LINES", "14"))  # rows of each cProfile table
 
 
 def _profile(label: str, calls: Iterable[Callable[[], object]]) -> str:
