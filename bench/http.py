@@ -329,7 +329,7 @@ def table(run: dict) -> str:
                      f"{statistics.median(r['p99_ms'] for r in rounds):7.2f} {sum(r['errors'] for r in rounds):6}")
     lines.append("")
     for label, a, b in PAIRS:
-        lines.append(f"{label + ' (paired rounds)':32} {ratio(run, a, b):8.2f}x")
+        lines.append(f"{label + ' (paired rounds)':46} {ratio(run, a, b):6.2f}x")
     return "\n".join(lines)
 
 
