@@ -4,6 +4,7 @@ iteration on a SQLite file, skipped when the peers are not installed."""
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,25 @@ def test_bench_runs_a_tiny_iteration(tmp_path):
     assert "client_credentials >= 2 x tuned DOT" in result.stdout
     assert "refresh rotation >= 2 x tuned DOT" in result.stdout
     assert all(row["rate"] > 0 for row in measured.values())
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None or importlib.util.find_spec("gunicorn") is None,
+                    reason="the HTTP benchmark needs wrk (system package) and gunicorn")
+def test_http_bench_runs_every_scenario_without_an_error_answer(tmp_path):
+    """One short round of every scenario over HTTP on SQLite: the rotation script keeps
+    presenting live refresh tokens (a spent one would be a 400, counted as an error)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    out = tmp_path / "http.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.http", "--no-postgres", "--rounds", "1", "--seconds", "1",
+         "--connections", "4", "--json", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    (run,) = json.loads(out.read_text())
+    assert set(run["scenarios"]) == {
+        "ours client_credentials", "tuned DOT client_credentials", "ours refresh rotation",
+        "tuned DOT refresh rotation", "GET unauthenticated", "GET ours", "GET tuned DOT"}
+    for name, rounds in run["scenarios"].items():
+        assert all(r["requests"] > 0 and r["errors"] == 0 for r in rounds), (name, rounds)
+    assert "== Targets (HTTP) ==" in result.stdout
