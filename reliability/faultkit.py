@@ -101,6 +101,12 @@ class Tally:
             if problem:
                 self.violations.append(f"{label}: {problem}")
 
+    def outcome(self, name: str, seconds: float) -> None:
+        """A result that is not an HTTP status (e.g. the exception a library call raised)."""
+        with self._lock:
+            self.statuses[name] += 1
+            self.latencies.append(seconds)
+
     def timed(self, label: str, call: Callable[[], httpx.Response], **kwargs) -> httpx.Response | None:
         started = time.monotonic()
         try:

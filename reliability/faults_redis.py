@@ -191,6 +191,8 @@ def revocation_during_outage(stack: Stack, *, mode: str, outage: float, limit: f
     service = stack.fx.service
     r = tally.timed("revoke", lambda: client.revoke(token, service), allowed=(200,))
     revoked_at = time.monotonic()
+    if revoked_at - outage_started > MAX_BOUND:
+        tally.violations.append(f"the revocation took {revoked_at - outage_started:.1f} s (bound {MAX_BOUND} s)")
     if r is None or r.status_code != 200:
         if mode == "refuse":  # revoke it as another process would (an admin action, a shell)
             from oauth_tokens.provider.models import AccessToken
@@ -220,8 +222,7 @@ def revocation_during_outage(stack: Stack, *, mode: str, outage: float, limit: f
         if now - restored_at >= limit or (now - quiet_since >= 3.0 and now - restored_at >= 3.0):
             break
     for _, _, status, seconds in probes:
-        tally.statuses[status] += 1
-        tally.latencies.append(seconds)
+        tally.outcome(status, seconds)
     answered = _pids_by_probe(stack, offset)
     started_at = {seq: started for seq, started, _, _ in probes}
     refused_by = {pid for seq, (pid, status) in answered.items()
