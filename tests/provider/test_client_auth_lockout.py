@@ -80,6 +80,28 @@ def test_a_restart_or_a_cache_eviction_changes_nothing_for_a_working_client(flow
     assert AccessToken.objects.count() == 3
 
 
+def test_a_full_local_memory_cache_cannot_push_a_working_client_out(flow, other_client):
+    """Issue 11, failure 3: without Redis the counters live in the per-process
+    local-memory cache (300 entries); 400 one-off failures from other addresses
+    evicted the working client's state, and it got 429. Nothing that eviction
+    loses decides whether a correct secret gets in."""
+    assert call(flow, "token", flow.client.secret, "10.0.0.1").status_code == 200
+    for i in range(400):
+        r = flow.http.post("/oauth/token", "grant_type=client_credentials", content_type=FORM,
+                           HTTP_AUTHORIZATION=basic(other_client.client_id, f"x{i}"),
+                           REMOTE_ADDR=f"10.{80 + i // 250}.{i % 250}.1")
+        assert r.status_code == 401
+    statuses = [call(flow, "token", flow.client.secret, "10.0.0.1").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+
+@pytest.fixture
+def other_client(db):
+    from tests.factories import ClientFactory
+
+    return ClientFactory(name="other")
+
+
 def test_one_alert_per_window_per_client_with_the_address_and_no_secret(flow, django_capture_on_commit_callbacks):
     received = []
     signals.client_auth_failures.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-alert")
