@@ -11,8 +11,7 @@ delay, never a 500:
 - every call is bounded by ``CACHE_TIMEOUT`` seconds, whatever socket timeouts
   the project's ``CACHES`` entry sets (none by default with Django's
   ``RedisCache``, where a paused server blocks a call forever). The call runs in
-  a small per-process pool of threads and the request stops waiting for it at
-  the deadline; a call that starts after its caller gave up does nothing;
+  a thread of its own and the request stops waiting for it at the deadline;
 - a failed or timed-out call opens a circuit for ``CACHE_RETRY_AFTER`` seconds:
   in that time this process does not touch that cache at all (each caller gets
   its fallback at once) and then tries again.
@@ -27,8 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from django.core.cache import caches
@@ -52,27 +49,12 @@ class _Failed:
 #: What a call returns when the cache failed, timed out, or its circuit is open.
 FAILED: Any = _Failed()
 
-#: Threads per process that run calls on remote caches. A call stuck on a hung
-#: connection holds one; while both are held, new calls time out (and open the
-#: circuit) instead of queueing behind them for long.
-POOL_SIZE = 2
-
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
 _open_until: dict[str, float] = {}  # alias -> time.monotonic() until which it is not called
 
 
 def is_local(alias: str) -> bool:
     """True for a cache each process keeps for itself (it cannot hang, nor be shared)."""
     return isinstance(caches[alias], LocMemCache | DummyCache)
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="oauth_tokens-cache")
-        return _pool
 
 
 def available(alias: str) -> bool:
@@ -92,32 +74,43 @@ def call(alias: str, operation: Callable[[BaseCache], Any], what: str) -> Any:
         except Exception:
             _failed(alias, what, "raised")
             return FAILED
+    # This thread's instance (and so its connection pool, reused across requests),
+    # lent to the helper thread while this one waits.
+    cache = caches[alias]
     timeout = float(token_settings.CACHE_TIMEOUT)
     deadline = time.monotonic() + timeout
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
 
-    def run() -> Any:
-        if time.monotonic() > deadline:
-            return FAILED  # the caller stopped waiting: do not act late (a stale set)
-        return operation(caches[alias])
+    def run() -> None:
+        try:
+            # A call that starts after the caller stopped waiting does nothing (no stale set).
+            outcome.append((True, operation(cache) if time.monotonic() <= deadline else FAILED))
+        except Exception as exc:
+            outcome.append((False, exc))
+        finally:
+            done.set()
 
-    future = _executor().submit(run)
-    try:
-        return future.result(timeout=timeout)
-    except FutureTimeout:
-        future.cancel()
+    # A daemon thread per call (calls are rare: a poll per interval, a wrong secret):
+    # one stuck on a hung connection never delays this request nor the process's exit.
+    threading.Thread(target=run, name="oauth_tokens-cache", daemon=True).start()
+    if not done.wait(timeout):
         _failed(alias, what, f"did not answer within {timeout:g} s")
-    except Exception:
-        _failed(alias, what, "raised")
-    return FAILED
+        return FAILED
+    ok, value = outcome[0]
+    if not ok:
+        _failed(alias, what, "raised", value)
+        return FAILED
+    return value
 
 
-def _failed(alias: str, what: str, how: str) -> None:
+def _failed(alias: str, what: str, how: str, exc: BaseException | None = None) -> None:
     retry = float(token_settings.CACHE_RETRY_AFTER)
     _open_until[alias] = time.monotonic() + retry
     # The exception may name the cache's address, never a value: keys are digests,
     # addresses and fixed names, and no secret is ever passed to the cache.
     logger.warning("Cache %r %s (%s); not using it for %g s", alias, how, what, retry,
-                   exc_info=how == "raised")
+                   exc_info=exc if exc is not None else how == "raised")
 
 
 def reset() -> None:

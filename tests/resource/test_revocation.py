@@ -245,7 +245,8 @@ def test_a_shared_cache_that_is_down_falls_back_to_the_database(flow, tokens, se
     jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
     rl, clock = other_process()
     assert rl.is_revoked(jti)
-    assert "Cache 'dead'" in caplog.text and "(revocation version" in caplog.text  # refused, or retried past CACHE_TIMEOUT
+    # refused at once, or (redis-py retries) given up on after CACHE_TIMEOUT
+    assert "Cache 'dead'" in caplog.text and "(revocation version" in caplog.text
 
 
 @pytest.fixture
