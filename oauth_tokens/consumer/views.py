@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from oauth_tokens import crypto
 from oauth_tokens.consumer import remote, service
@@ -102,6 +102,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 
 @never_cache
 @login_required
+@require_GET  # the provider redirects with GET; another method must not spend the pending flow
 @sensitive_variables("code", "verifier", "tokens")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     config = _provider(request, provider)

@@ -58,6 +58,17 @@ def test_successful_callback_stores_tokens_and_redirects(client, alice, server):
     assert again.status_code == 400 and b"start again" in again.content
 
 
+@pytest.mark.parametrize("method", ["post", "put", "delete", "head"])
+def test_callback_answers_only_get_and_another_method_leaves_the_flow_pending(client, alice, server, method):
+    params = start(client, alice)
+    code = server.add_code(params["code_challenge"][0])
+    query = f"?code={code}&state={params['state'][0]}"
+    refused = getattr(client, method)("/oauth/connect/ext/callback/" + query)
+    assert refused.status_code == 405 and not server.token_requests
+    response = client.get("/oauth/connect/ext/callback/" + query)
+    assert response.status_code == 302 and ExternalToken.objects.filter(provider="ext", user=alice).exists()
+
+
 def test_reconnect_after_reauthorization_resets_the_row(client, alice, server):
     ExternalToken.objects.create(provider="ext", user=alice, status="needs_reauth", last_error="invalid_grant")
     params = start(client, alice)
