@@ -18,9 +18,12 @@ Failure classes (each must stay at 0):
 - ``schema`` (schemathesis cases): a status, content type, header or body the
   OpenAPI document does not describe.
 
-Not failures, counted apart: the WSGI server refusing a request before Django
-sees it (gunicorn's own 400 pages), and on browser endpoints the CSRF
-middleware's 403 and a bare 405 (pages without anything to cache).
+Not failures, counted and shown apart: the WSGI server refusing a request
+before Django sees it (gunicorn's own 400 pages), gunicorn's 500 page when
+Django itself raised before any middleware (e.g. ``WSGIRequest`` for a
+Content-Type with ``charset`` and over ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` query
+fields: no project or package code can answer it), and on browser endpoints
+the CSRF middleware's 403 and a bare 405 (pages without anything to cache).
 """
 
 from __future__ import annotations
@@ -63,7 +66,11 @@ def judge(kind: str, path: str, method: str, status: int, headers: Mapping[str, 
     cache_control = (headers.get("Cache-Control") or "").lower()
     failures: list[str] = []
     if from_gunicorn(status, headers, body):
-        return (["5xx"] if status >= 500 else []), "refused by gunicorn before Django"
+        if status >= 500:
+            # Django raised before its exception handling ran (WSGIRequest's constructor, or
+            # the DEBUG page failing on the request): no code of the package or the project runs.
+            return [], "500 from gunicorn: Django core raised before any middleware or view"
+        return [], "refused by gunicorn before Django"
     data = _json(body) if content_type == "application/json" else None
     oauth_error = isinstance(data, dict) and isinstance(data.get("error"), str)
     if status == 401 and isinstance(data, dict) and "error" not in data and "detail" in data:
@@ -102,6 +109,7 @@ class Tally:
         self.failures: Counter[str] = Counter()
         self.examples: dict[str, dict[str, str]] = defaultdict(dict)
         self.info: Counter[str] = Counter()
+        self.info_examples: dict[str, str] = {}
         self.per_endpoint_failures: dict[str, Counter[str]] = defaultdict(Counter)
 
     def record(self, endpoint: str, status: int | None, failures: list[str], info: str | None, example: str) -> None:
@@ -110,6 +118,7 @@ class Tally:
             self.statuses[endpoint][status] += 1
         if info:
             self.info[info] += 1
+            self.info_examples.setdefault(info, example)
         for name in dict.fromkeys(failures):
             self.failures[name] += 1
             self.per_endpoint_failures[endpoint][name] += 1
@@ -121,6 +130,8 @@ class Tally:
             self.statuses[endpoint].update(counter)
         self.failures.update(other.failures)
         self.info.update(other.info)
+        for name, example in other.info_examples.items():
+            self.info_examples.setdefault(name, example)
         for endpoint, counter in other.per_endpoint_failures.items():
             self.per_endpoint_failures[endpoint].update(counter)
         for name, examples in other.examples.items():
@@ -145,4 +156,6 @@ class Tally:
                 lines.append(f"      e.g. [{endpoint}] " + scrub(example))
         for name, count in self.info.items():
             lines.append(f"  (not a failure) {name}: {count}")
+            if name.startswith("500"):
+                lines.append("      e.g. " + scrub(self.info_examples[name]))
         return "\n".join(lines)
