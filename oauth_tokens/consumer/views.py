@@ -29,6 +29,7 @@ from oauth_tokens.consumer import remote, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
 from oauth_tokens.oauth2.pkce import s256
+from oauth_tokens.sessions import session_cookie_guard
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger("oauth_tokens.consumer")
@@ -67,6 +68,7 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 
 
 @never_cache
+@session_cookie_guard
 @login_required
 @require_http_methods(["GET", "POST"])
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
@@ -101,6 +103,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 @never_cache
+@session_cookie_guard
 @login_required
 @require_GET  # the provider redirects with GET; another method must not spend the pending flow
 @sensitive_variables("code", "verifier", "tokens")
@@ -142,6 +145,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
+@session_cookie_guard
 @login_required
 @require_POST
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:

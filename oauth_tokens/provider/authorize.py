@@ -12,7 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.core.exceptions import DisallowedRedirect, RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, UnreadablePostError
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -24,6 +25,7 @@ from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
 from oauth_tokens.provider.models import AuthorizationCode, Client
+from oauth_tokens.sessions import session_cookie_guard
 from oauth_tokens.settings import token_settings
 
 PARAMS = (
@@ -64,6 +66,7 @@ def _single_params(data: QueryDict) -> dict[str, str]:
 
 # CSRF protection of its own: consent must not depend on the host project
 # keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
+@method_decorator(session_cookie_guard, name="dispatch")
 @method_decorator(csrf_protect, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 @method_decorator(xframe_options_deny, name="dispatch")
@@ -73,9 +76,15 @@ class AuthorizeView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        data = request.GET if request.method == "GET" else request.POST
+        try:
+            if not request.user.is_authenticated:
+                # Django refuses to redirect to a URL over 16 KB (DisallowedRedirect).
+                return redirect_to_login(request.get_full_path())
+            data = request.GET if request.method == "GET" else request.POST
+        except (DisallowedRedirect, TooManyFieldsSent, RequestDataTooBig):
+            return self.error_page(request, "The authorization request is too large.")
+        except UnreadablePostError:
+            return self.error_page(request, "The request body could not be read.")
         try:
             params = _single_params(data)
             client_id = params.get("client_id", "")
