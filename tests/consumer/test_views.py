@@ -31,6 +31,15 @@ def test_connect_requires_login(client, server):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
+@pytest.mark.parametrize("path", ["/oauth/connect/ext/", "/oauth/connect/ext/callback/"])
+def test_a_url_too_long_for_the_login_redirect_gets_the_error_page(client, server, path):
+    """Logged out, a URL over 16 KB cannot be the login page's next (Django refuses the
+    redirect): the connect error page with no-store, not Django's bare 400."""
+    response = client.get(path, {"state": "s" * 17_000})
+    assert response.status_code == 400 and b"too large" in response.content
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_authorization_request_and_session_hold_no_secret(client, alice, server):
     params = start(client, alice)
     assert params["response_type"] == ["code"] and params["client_id"] == ["cid"]
