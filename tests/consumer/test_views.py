@@ -31,6 +31,15 @@ def test_connect_requires_login(client, server):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
+@pytest.mark.parametrize("path", ["/oauth/connect/ext/", "/oauth/connect/ext/callback/"])
+def test_a_url_too_long_for_the_login_redirect_gets_the_error_page(client, server, path):
+    """Logged out, a URL over 16 KB cannot be the login page's next (Django refuses the
+    redirect): the connect error page with no-store, not Django's bare 400."""
+    response = client.get(path, {"state": "s" * 17_000})
+    assert response.status_code == 400 and b"too large" in response.content
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_authorization_request_and_session_hold_no_secret(client, alice, server):
     params = start(client, alice)
     assert params["response_type"] == ["code"] and params["client_id"] == ["cid"]
@@ -56,6 +65,17 @@ def test_successful_callback_stores_tokens_and_redirects(client, alice, server):
     # The state is single use.
     again = client.get("/oauth/connect/ext/callback/", {"code": code, "state": params["state"][0]})
     assert again.status_code == 400 and b"start again" in again.content
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "head"])
+def test_callback_answers_only_get_and_another_method_leaves_the_flow_pending(client, alice, server, method):
+    params = start(client, alice)
+    code = server.add_code(params["code_challenge"][0])
+    query = f"?code={code}&state={params['state'][0]}"
+    refused = getattr(client, method)("/oauth/connect/ext/callback/" + query)
+    assert refused.status_code == 405 and not server.token_requests
+    response = client.get("/oauth/connect/ext/callback/" + query)
+    assert response.status_code == 302 and ExternalToken.objects.filter(provider="ext", user=alice).exists()
 
 
 def test_reconnect_after_reauthorization_resets_the_row(client, alice, server):
