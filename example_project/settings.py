@@ -116,4 +116,6 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_tokens.resource.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # Errors (401 with the bearer challenge, 403, 503) with Cache-Control: no-store.
+    "EXCEPTION_HANDLER": "oauth_tokens.resource.errors.exception_handler",
 }

@@ -11,13 +11,11 @@ is a page that says what happened, never a 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import DisallowedRedirect, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
@@ -27,11 +25,11 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from oauth_tokens import crypto
+from oauth_tokens.browser import browser_view
 from oauth_tokens.consumer import remote, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
 from oauth_tokens.oauth2.pkce import s256
-from oauth_tokens.sessions import session_cookie_guard
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger("oauth_tokens.consumer")
@@ -63,19 +61,8 @@ def _provider(request: HttpRequest, name: str) -> Provider | HttpResponse:
         return error_page(request, name, f"The provider's configuration could not be loaded: {exc}", status=502)
 
 
-def _login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """``login_required``, with an error page instead of Django's bare 400 when the
-    URL is too long to be the login page's ``next`` (DisallowedRedirect, over 16 KB)."""
-    required = login_required(view)
-
-    @wraps(view)
-    def guarded(request: HttpRequest, provider: str) -> HttpResponse:
-        try:
-            return required(request, provider)
-        except DisallowedRedirect:
-            return error_page(request, provider, "This request is too large.")
-
-    return guarded
+def _too_large(request: HttpRequest, message: str, provider: str) -> HttpResponse:
+    return error_page(request, provider, message)
 
 
 def _safe_next(request: HttpRequest, value: str) -> str:
@@ -85,8 +72,8 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 
 
 @never_cache
-@session_cookie_guard
-@_login_required
+@browser_view(_too_large)
+@login_required
 @require_http_methods(["GET", "POST"])
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     config = _provider(request, provider)
@@ -120,8 +107,8 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 @never_cache
-@session_cookie_guard
-@_login_required
+@browser_view(_too_large)
+@login_required
 @require_GET  # the provider redirects with GET; another method must not spend the pending flow
 @sensitive_variables("code", "verifier", "tokens")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
@@ -162,8 +149,9 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
-@session_cookie_guard
-@_login_required
+@never_cache
+@browser_view(_too_large)
+@login_required
 @require_POST
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """POST: revoke the user's tokens for ``provider`` (RFC 7009) and forget them."""

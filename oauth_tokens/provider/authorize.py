@@ -9,23 +9,22 @@ error page and never a redirect.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import DisallowedRedirect, RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_protect
 
+from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
 from oauth_tokens.provider.models import AuthorizationCode, Client
-from oauth_tokens.sessions import session_cookie_guard
 from oauth_tokens.settings import token_settings
 
 PARAMS = (
@@ -64,11 +63,14 @@ def _single_params(data: QueryDict) -> dict[str, str]:
     return params
 
 
-# CSRF protection of its own: consent must not depend on the host project
-# keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
-@method_decorator(session_cookie_guard, name="dispatch")
-@method_decorator(csrf_protect, name="dispatch")
+def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
+
+
+# CSRF protection of its own (browser_view): consent must not depend on the host
+# project keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(browser_view(_error_page), name="dispatch")
 @method_decorator(xframe_options_deny, name="dispatch")
 class AuthorizeView(View):
     http_method_names = ["get", "post"]
@@ -76,15 +78,9 @@ class AuthorizeView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
-        try:
-            if not request.user.is_authenticated:
-                # Django refuses to redirect to a URL over 16 KB (DisallowedRedirect).
-                return redirect_to_login(request.get_full_path())
-            data = request.GET if request.method == "GET" else request.POST
-        except (DisallowedRedirect, TooManyFieldsSent, RequestDataTooBig):
-            return self.error_page(request, "The authorization request is too large.")
-        except UnreadablePostError:
-            return self.error_page(request, "The request body could not be read.")
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
+        data = request.GET if request.method == "GET" else request.POST
         try:
             params = _single_params(data)
             client_id = params.get("client_id", "")
@@ -103,7 +99,7 @@ class AuthorizeView(View):
         return self.decide(request, client, auth_request)
 
     def error_page(self, request: HttpRequest, message: str) -> HttpResponse:
-        return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
+        return _error_page(request, message)
 
     def consent_page(
         self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest

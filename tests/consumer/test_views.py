@@ -5,6 +5,7 @@ lands in the session or a URL we build."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.oauth2.pkce import s256
@@ -170,3 +171,30 @@ def test_disconnect_revokes_and_redirects(client, alice, server, connected):
     assert response.status_code == 302 and response["Location"] == "/"
     assert [hint for hint, _ in server.revoked] == ["refresh_token", "access_token"]
     assert ExternalToken.objects.get(pk=row.pk).status == "revoked"
+
+
+# -- browser_view: what the CSRF check reads first, and too many fields (issue 11 fuzzing) ----
+
+
+@pytest.mark.parametrize("path", ["/oauth/connect/ext/", "/oauth/connect/ext/disconnect/"])
+def test_a_huge_post_to_the_consumer_views_gets_their_error_page(client, alice, server, path):
+    client.force_login(alice)
+    r = client.post(path, "x=" + "y" * 2_700_000, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and "no-store" in r["Cache-Control"]
+    assert b"Bad Request (400)" not in r.content
+
+
+def test_a_callback_with_too_many_fields_gets_the_consumer_error_page(client, alice, server):
+    client.force_login(alice)
+    extra = "&".join(f"x{i}=1" for i in range(django_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 5))
+    r = client.get("/oauth/connect/ext/callback/?" + extra)
+    assert r.status_code == 400 and "no-store" in r["Cache-Control"]
+    assert b"Bad Request (400)" not in r.content
+
+
+def test_the_consumer_disconnect_still_needs_the_csrf_token(client, alice, server):
+    from django.test import Client
+
+    http = Client(enforce_csrf_checks=True)
+    http.force_login(alice)
+    assert http.post("/oauth/connect/ext/disconnect/").status_code == 403

@@ -98,3 +98,37 @@ def test_every_answer_of_the_oauth_endpoints_is_no_store(flow, path, method):
     r = flow.http.generic(method, path)
     assert r.status_code < 500
     assert r["Cache-Control"] == "no-store" and r["Pragma"] == "no-cache"
+
+
+# -- protected DRF views: errors are no-store with the package's exception handler -----------
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic abc"])
+def test_errors_of_a_protected_drf_view_are_no_store(flow, authorization):
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    r = flow.http.get("/api/me", **extra)
+    assert r.status_code in (401, 403)
+    assert r["Cache-Control"] == "no-store"
+
+
+# -- browser views: what the CSRF check reads first is caught too ---------------------------
+
+
+def test_a_huge_consent_post_gets_the_error_page_even_with_csrf_middleware(flow, settings):
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+    flow.http.force_login(flow.user)
+    r = flow.http.post(authorize_url(flow), "allow=1&x=" + "y" * 2_700_000, content_type=FORM)
+    assert r.status_code == 400 and b"This authorization request cannot be completed" in r.content
+    assert "no-store" in r["Cache-Control"]
+
+
+def test_consent_still_needs_the_csrf_token(flow):
+    from django.test import Client
+
+    http = Client(enforce_csrf_checks=True)
+    http.force_login(flow.user)
+    r = http.post(authorize_url(flow), {"allow": "1"})
+    assert r.status_code == 403
+    from oauth_tokens.provider.models import AuthorizationCode
+
+    assert not AuthorizationCode.objects.exists()
