@@ -71,6 +71,12 @@ class TokenResponse:
         return f"<TokenResponse {self.token_type} expires_in={self.expires_in} refresh={has_refresh}>"
 
 
+class OutcomeUnknown(ProviderUnavailable):
+    """A request sent ``once`` failed after it may have reached the provider (a read
+    timeout, a dropped connection, a 500, 502 or 504): it may have been carried out.
+    The single-flight refresh then holds the refresh token back (``refresh_hold_off``)."""
+
+
 class GrantRejected(Exception):
     """``invalid_grant``: the code or refresh token is dead (handled by the service)."""
 
@@ -131,9 +137,11 @@ def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwa
     timeout, a dropped connection or another 5xx it may well have rotated the
     token, and each resend would be a replay: past the provider's grace allowance
     (one replay by default here, none at many providers) a replay is reuse, which
-    revokes the whole grant. So the call fails instead, the stored token stays,
-    and the next call presents it once: the one replay the grace window is for."""
+    revokes the whole grant. So the call fails instead (``OutcomeUnknown``), the
+    stored token stays, and it is presented once more after the provider's
+    ``refresh_hold_off``: the one replay the grace window is for."""
     last = ""
+    error: type[ProviderUnavailable] = ProviderUnavailable
     for attempt in range(provider.attempts):
         if attempt:
             sleep(provider.backoff * 2 ** (attempt - 1))
@@ -142,20 +150,23 @@ def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwa
         except httpx.TimeoutException as exc:
             last = f"timed out ({type(exc).__name__})"
             if once and not isinstance(exc, NOT_DELIVERED):
+                error = OutcomeUnknown
                 break
             continue
         except httpx.TransportError as exc:
             last = f"network error ({type(exc).__name__})"
             if once and not isinstance(exc, NOT_DELIVERED):
+                error = OutcomeUnknown
                 break
             continue
         if response.status_code in RETRY_STATUSES:
             last = f"HTTP {response.status_code}"
             if once and response.status_code not in NOT_PROCESSED_STATUSES:
+                error = OutcomeUnknown
                 break
             continue
         return response
-    raise ProviderUnavailable(provider.name, f"{urlpath(url)} failed after {attempt + 1} attempt(s): {last}")
+    raise error(provider.name, f"{urlpath(url)} failed after {attempt + 1} attempt(s): {last}")
 
 
 def urlpath(url: str) -> str:
