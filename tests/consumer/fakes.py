@@ -8,6 +8,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qsl, unquote_plus
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -36,9 +37,11 @@ class FakeProvider:
         self.form_responses = form_responses
         self.requests: list[dict] = []
         self.script: list[tuple[int, dict]] = []  # forced answers for the next token requests
-        # Statuses answered to the next token requests *after* carrying them out: the
-        # provider rotated, the answer was lost on the way (a gateway's 502, say).
-        self.lost: list[int] = []
+        # While set, token requests are carried out (a refresh token rotates) and their
+        # answer is lost on the way: ``losing`` is the status answered instead (a
+        # gateway's 502), ``stall`` the seconds before answering (a read timeout).
+        self.losing: int | None = None
+        self.stall = 0.0
         # Reuse detection with a grace allowance, as rotating providers do (None: off,
         # a spent token is just invalid_grant): a rotated refresh token presented again
         # gets its successor pair ``grace`` times, then it is reuse, which revokes the
@@ -96,8 +99,11 @@ class FakeProvider:
         with self.lock:
             self.requests.append(record)
             status, body = self.route(path, record)
-            if path == "/token" and self.lost:
-                status, body = self.lost.pop(0), {}
+            if path == "/token" and self.losing:
+                status, body = self.losing, {}
+            stall = self.stall if path == "/token" else 0.0
+        if stall:
+            time.sleep(stall)
         headers = [("Cache-Control", "no-store")]
         if self.form_responses and path == "/token" and status == 200:
             payload = "&".join(f"{k}={v}" for k, v in body.items()).encode()
