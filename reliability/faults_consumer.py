@@ -9,8 +9,13 @@ answers 500s or garbage (HTML, truncated JSON, wrong types). For each,
 token expired) must raise the documented exception (``ProviderUnavailable``
 for network errors, timeouts and 5xx; ``ProviderError`` for an answer that is
 not a token), within the configured timeouts, and leave the stored refresh
-token as it was. Once the provider is healthy the stored refresh token still
-rotates and the new access token works at the provider.
+token as it was. After a failure that may have reached the provider (a read
+timeout, a dropped connection, a 500 or 502) the refresh is held off
+(``refresh_hold_off``, the default 5 s): the second call must fail at once
+without a request reaching the provider. Once the provider is healthy and the
+hold-off has passed, the stored refresh token still rotates (the one replay the
+live server's grace window allows, when the lost request did arrive) and the
+new access token works at the provider.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Garbage(BaseHTTPRequestHandler):
     """Answers every POST with ``server.answer`` = (status, content type, body bytes)."""
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.posts += 1  # type: ignore[attr-defined]
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status, content_type, body = self.server.answer  # type: ignore[attr-defined]
         self.send_response(status)
@@ -82,6 +88,7 @@ def run(stack: Stack) -> Tally:
         store_tokens,
     )
     from oauth_tokens.consumer.models import ExternalToken
+    from oauth_tokens.provider.models import TokenEvent
 
     tally = Tally("d. consumer vs failing provider")
     user = get_user_model().objects.get(username=stack.fx.username)
@@ -89,6 +96,7 @@ def run(stack: Stack) -> Tally:
     proxy = TcpProxy(host, int(port)).start()
     garbage = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
     garbage.answer = (500, "text/plain", b"")  # type: ignore[attr-defined]
+    garbage.posts = 0  # type: ignore[attr-defined]
     threading.Thread(target=garbage.serve_forever, daemon=True).start()
     web = stack.fx.web
 
@@ -100,6 +108,9 @@ def run(stack: Stack) -> Tally:
     via_proxy = f"http://{proxy.address}/oauth/token"
     via_garbage = f"http://127.0.0.1:{garbage.server_address[1]}/oauth/token"
     client = stack.client()
+    holds: list[str] = []
+    events = TokenEvent.objects.filter(kind__in=(TokenEvent.GRACE_REPLAYED, TokenEvent.REUSE_DETECTED))
+    first_event = events.order_by("-pk").values_list("pk", flat=True).first() or 0
     try:
         def fresh_grant() -> None:
             """A new token pair for the user (each case starts from its own grant)."""
@@ -108,6 +119,11 @@ def run(stack: Stack) -> Tally:
 
         def row() -> ExternalToken:
             return ExternalToken.objects.get(provider="faulty", user_id=user.pk)
+
+        def sent() -> int:
+            """Connections the proxy accepted and requests the garbage server read: a
+            consumer whose connection timed out or was answered 5xx opens a new one."""
+            return proxy.accepted + garbage.posts  # type: ignore[attr-defined]
 
         def attempt(case: str, token_url: str, expected: str | None, *, mode: str = "pass",
                     drain: float = 0.0) -> None:
@@ -118,14 +134,20 @@ def run(stack: Stack) -> Tally:
                 before = row()
                 if call == "get_access_token":  # due: the stored access token has expired
                     ExternalToken.objects.filter(pk=before.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
+                held_off, sent_before = before.hold_off_left() > 0, sent()
                 started = time.monotonic()
-                raised = "returned"
+                raised, message = "returned", ""
                 with provider(token_url):
                     try:
                         (refresh_access_token if call == "refresh_access_token" else get_access_token)("faulty", user)
                     except ConsumerError as exc:
-                        raised = type(exc).__name__
+                        raised, message = type(exc).__name__, str(exc)
                 elapsed = time.monotonic() - started
+                if held_off:
+                    holds.append(case)
+                    if sent() != sent_before or "refresh held off" not in message:
+                        tally.violations.append(f"{case}, {call}: during the hold-off the refresh token was "
+                                                f"presented again ({sent() - sent_before} request(s)): {message}")
                 after = row()
                 label = f"{case}, {call}"
                 tally.outcome(raised, elapsed)
@@ -138,6 +160,7 @@ def run(stack: Stack) -> Tally:
                 if after.status != ExternalToken.ACTIVE:
                     tally.lost.append(f"{label}: the row is now {after.status}")
             time.sleep(drain * 2)  # requests the proxy still holds reach the provider first
+            time.sleep(row().hold_off_left())  # no refresh before the hold-off has passed: not a loss
             healthy_again(case)
 
         def healthy_again(case: str) -> bool:
@@ -166,6 +189,13 @@ def run(stack: Stack) -> Tally:
             attempt(case, via_garbage, expected)
         tally.notes.append(f"consumer timeout {TIMEOUT:.0f} s, {RETRIES} retry; "
                            f"{len(GARBAGE) + 3} provider faults, each on refresh and on a due get_access_token")
+        tally.notes.append(f"refresh held off after a lost answer (default refresh_hold_off) in {len(holds)} "
+                           f"case(s), nothing sent meanwhile: {', '.join(holds)}")
+        seen = list(events.filter(pk__gt=first_event).values_list("kind", flat=True))
+        tally.notes.append(f"at the provider: {seen.count(TokenEvent.GRACE_REPLAYED)} grace replay(s), "
+                           f"{seen.count(TokenEvent.REUSE_DETECTED)} reuse(s) detected")
+        if TokenEvent.REUSE_DETECTED in seen:
+            tally.lost.append("the provider detected refresh token reuse (a grant was revoked)")
     finally:
         client.close()
         proxy.stop()
