@@ -132,3 +132,10 @@ def test_consent_still_needs_the_csrf_token(flow):
     from oauth_tokens.provider.models import AuthorizationCode
 
     assert not AuthorizationCode.objects.exists()
+
+
+def test_a_malformed_multipart_consent_post_gets_the_error_page(flow):
+    flow.http.force_login(flow.user)
+    r = flow.http.post(authorize_url(flow), b"\xf9\xba\x99", content_type="multipart/form-data")
+    assert r.status_code == 400 and b"This authorization request cannot be completed" in r.content
+    assert "no-store" in r["Cache-Control"]
