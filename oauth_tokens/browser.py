@@ -10,7 +10,8 @@ posing as one, sends around their parameters.
   absent: the request gets a fresh, empty session (the user is anonymous and is
   sent to log in) and Django's session middleware deletes the cookie.
 - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, more fields than
-  ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, an unreadable body, or a URL too long to
+  ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, an unreadable or malformed body (a
+  multipart body without its boundary), or a URL too long to
   be the login page's ``next`` (Django refuses redirects over 16 KB) get
   ``render_error(request, message, *args, **kwargs)``: the view's own error page,
   instead of Django's bare 400.
@@ -27,8 +28,15 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import DisallowedRedirect, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedRedirect,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 TOO_LARGE = "The request is too large."
@@ -56,7 +64,7 @@ def browser_view(render_error: Callable[..., HttpResponse]) -> Callable[[Callabl
                 return protected(request, *args, **kwargs)
             except (DisallowedRedirect, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
                 return render_error(request, TOO_LARGE, *args, **kwargs)
-            except UnreadablePostError:
+            except (UnreadablePostError, MultiPartParserError, BadRequest):
                 return render_error(request, UNREADABLE, *args, **kwargs)
 
         return csrf_exempt(guarded)  # for the middleware: checked above

@@ -11,7 +11,9 @@ Failure classes (each must stay at 0):
   ``Cache-Control: no-store``;
 - ``not JSON``: an error of a JSON endpoint (token, revocation, introspection,
   userinfo, discovery, the protected API) that is not an OAuth error object
-  (``application/json``, an object with a string ``error``);
+  (``application/json``, an object with a string ``error``); the protected
+  API's own 400 / 406 / 415 (DRF's JSON ``detail`` for a body or an Accept
+  header the project's view cannot handle) need only be JSON;
 - ``stack trace``: a Python traceback or Django's debug page in a body;
 - ``no response``: the connection closed without an answer (a request over
   2.5 MB excepted: the server may close once it has answered);
@@ -91,6 +93,10 @@ def judge(kind: str, path: str, method: str, status: int, headers: Mapping[str, 
             "GET", "HEAD")):
         if "no-store" not in cache_control:
             failures.append("no-store")
+    if kind == "resource" and status not in (401, 403) and isinstance(data, dict):
+        # The project's own DRF view answering a body or an Accept header it cannot
+        # handle (400, 406, 415): DRF's JSON ``detail``, not an authentication error.
+        oauth_error = True
     if kind in ("oauth", "discovery", "resource") and status >= 400 and not head and not oauth_error:
         failures.append("not JSON")
     if kind in ("oauth", "discovery", "resource") and status >= 400 and head and content_type != "application/json":

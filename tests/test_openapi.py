@@ -42,6 +42,10 @@ def routes() -> set[str]:
 
 
 def as_openapi(route: str) -> str:
+    """``<str:x>`` -> ``{x}``; a regex route (``^...(?P<x>...)...\\Z``) the same way."""
+    if route.startswith("/^") or "(?P<" in route:
+        route = route.replace("^", "").replace("\\Z", "").replace("$", "").replace("\\.", ".")
+        route = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", r"{\1}", route)
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
 
 

@@ -132,3 +132,23 @@ def test_consent_still_needs_the_csrf_token(flow):
     from oauth_tokens.provider.models import AuthorizationCode
 
     assert not AuthorizationCode.objects.exists()
+
+
+def test_a_malformed_multipart_consent_post_gets_the_error_page(flow):
+    flow.http.force_login(flow.user)
+    r = flow.http.post(authorize_url(flow), b"\xf9\xba\x99", content_type="multipart/form-data")
+    assert r.status_code == 400 and b"This authorization request cannot be completed" in r.content
+    assert "no-store" in r["Cache-Control"]
+
+
+@pytest.mark.parametrize("path", ["/.well-known/oauth-authorization-server/a%0Ab",
+                                  "/a%0Ab/.well-known/openid-configuration"])
+def test_a_path_inserted_discovery_url_with_a_newline_is_an_oauth_404(flow, path):
+    r = flow.http.get(path)
+    oauth_error(r, 404)
+
+
+def test_too_many_query_fields_at_a_protected_drf_view_are_an_oauth_error(flow):
+    extra = "&".join(f"x{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 5))
+    r = flow.http.get("/api/me?" + extra, HTTP_AUTHORIZATION="Bearer abc")
+    oauth_error(r, 400)
