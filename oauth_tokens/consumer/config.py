@@ -51,6 +51,12 @@ OPTIONS: dict[str, Any] = {
     # Extra attempts after a network error, timeout or 5xx, with backoff.
     "retries": 2,
     "backoff": 0.25,
+    # Seconds (or a timedelta) during which no process presents the refresh token
+    # again after a refresh whose answer was lost (a read timeout, a dropped
+    # connection, a 500/502/504: the provider may have rotated it). Then it is
+    # presented once: the one replay a rotating provider's grace window allows.
+    # Longer than a blip, well inside the usual grace windows (10-60 s). 0: off.
+    "refresh_hold_off": 5.0,
     # Absolute callback URL registered at the provider; default: built from the request.
     "redirect_uri": "",
     # Extra query parameters for the authorization request (e.g. {"access_type": "offline"}).
@@ -59,7 +65,7 @@ OPTIONS: dict[str, Any] = {
     "api_base_url": "",
 }
 #: Options in seconds: a number or a ``datetime.timedelta``.
-DURATIONS = ("refresh_leeway", "assumed_lifetime", "timeout", "backoff")
+DURATIONS = ("refresh_leeway", "assumed_lifetime", "timeout", "backoff", "refresh_hold_off")
 AUTH_METHODS = ("basic", "post", "none")
 BODY_FORMATS = ("form", "json")
 
@@ -84,6 +90,7 @@ class Provider:
     timeout: float = 5.0
     retries: int = 2
     backoff: float = 0.25
+    refresh_hold_off: float = 5.0
     redirect_uri: str = ""
     authorize_params: dict[str, str] = field(default_factory=dict)
     api_base_url: str = ""

@@ -47,12 +47,15 @@ class ProviderError(ConsumerError):
 
 
 class ProviderUnavailable(ConsumerError):
-    """Network error, timeout or 5xx after the bounded retries, or a sibling's
-    refresh that did not finish in time. The stored tokens are untouched."""
+    """Network error, timeout or 5xx after the bounded retries, a sibling's
+    refresh that did not finish in time, or a refresh held off after one whose
+    answer was lost. The stored tokens are untouched. ``retry_after``: seconds
+    until a refresh will be tried again, when known (the hold-off), else None."""
 
-    def __init__(self, provider: str, detail: str) -> None:
+    def __init__(self, provider: str, detail: str, *, retry_after: float | None = None) -> None:
         self.provider = provider
         self.detail = detail
+        self.retry_after = retry_after
         super().__init__(f"{provider}: {detail}")
 
 

@@ -1,7 +1,7 @@
 """``ExternalToken``: a token pair obtained from another provider, encrypted at
 rest, with the columns the single-flight refresh needs (``version`` for
 compare-and-swap, ``refreshing_until`` for the lease used where the database
-has no row locks).
+has no row locks, and for the hold-off after a refresh whose answer was lost).
 
 One row per (provider, user); ``user`` is NULL for the project's own
 client_credentials token (RFC 6749 section 4.4). The database enforces it
@@ -52,6 +52,9 @@ class ExternalToken(models.Model):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
     REVOKED = "revoked"
+    #: ``last_error`` while the refresh is held off: the answer to the last refresh was
+    #: lost, so it may have rotated the refresh token (``refresh_hold_off``).
+    REFRESH_UNCONFIRMED = "refresh_unconfirmed"
     STATUSES = [
         (ACTIVE, _("Active")),
         (NEEDS_REAUTH, _("Needs re-authorization")),
@@ -84,7 +87,9 @@ class ExternalToken(models.Model):
     status = models.CharField(max_length=16, choices=STATUSES, default=ACTIVE, db_index=True)
     #: Bumped by every write of the tokens: the compare-and-swap guard.
     version = models.PositiveBigIntegerField(default=0, editable=False)
-    #: A worker holds the refresh lease until then (databases without row locks).
+    #: No worker starts a refresh before then: a worker holds the refresh lease
+    #: (databases without row locks), or, with ``last_error`` REFRESH_UNCONFIRMED, the
+    #: refresh is held off after one whose answer was lost (every database).
     refreshing_until = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_count = models.PositiveIntegerField(default=0, help_text=_("Refreshes since the user connected."))
     last_error = models.CharField(max_length=64, blank=True, help_text=_("OAuth error code of the last failure."))
@@ -128,6 +133,13 @@ class ExternalToken(models.Model):
         if self.status != self.ACTIVE or not self.access_token:
             return False
         return is_fresh(self.expiry(assumed), self.obtained_at, leeway, at)
+
+    def hold_off_left(self, at: datetime | None = None) -> float:
+        """Seconds until the refresh token may be presented again after a refresh whose
+        answer was lost (``refresh_hold_off``); 0 when the refresh is not held off."""
+        if self.last_error != self.REFRESH_UNCONFIRMED or self.refreshing_until is None:
+            return 0.0
+        return max(0.0, (self.refreshing_until - (at or now())).total_seconds())
 
     def seconds_left(self, at: datetime | None = None) -> int | None:
         if self.expires_at is None:

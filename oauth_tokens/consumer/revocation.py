@@ -61,6 +61,7 @@ def _revoked_values() -> dict[str, Any]:
         "expires_at": None,
         "refresh_expires_at": None,
         "refreshing_until": None,
+        "last_error": "",
         "updated_at": models.now(),
     }
 
@@ -82,7 +83,8 @@ def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
         row = _read(rows(provider.name, user_id))
         if row is None:
             return None
-        if row.refreshing_until is not None and row.refreshing_until > models.now() and time.monotonic() < deadline:
+        leased = row.refreshing_until is not None and row.refreshing_until > models.now() and not row.hold_off_left()
+        if leased and time.monotonic() < deadline:  # a sibling's refresh: wait for it (a hold-off: no need)
             singleflight.sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
             waits += 1
             continue

@@ -16,6 +16,16 @@ one statement, so a crash before it leaves the old pair in place. On
 ``invalid_grant`` the row is re-read (a sibling may have rotated it); if it is
 unchanged it is marked ``needs_reauth``, the tokens are cleared, and
 ``ReauthorizationRequired`` is raised after commit.
+
+A refresh whose answer was lost (``remote.OutcomeUnknown``: it may have rotated
+the refresh token at the provider) holds the refresh off for the provider's
+``refresh_hold_off``: ``refreshing_until`` is set that far ahead with
+``last_error`` ``refresh_unconfirmed``, and until then every worker that needs a
+refresh raises ``ProviderUnavailable`` without a request (a plain
+``get_access_token`` still gets an access token that is due but not expired).
+Then one worker, elected as above, presents the token once more: the replay a
+rotating provider's grace window allows, where a stream of replays would be
+reuse and revoke the grant.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from oauth_tokens import crypto, signals
 from oauth_tokens.consumer import models, remote
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import (
+    ConsumerError,
     NotConnected,
     ProviderError,
     ProviderUnavailable,
@@ -91,6 +102,16 @@ class Request:
             return expires is None or expires > models.now() + timedelta(seconds=self.horizon)
         return row.is_fresh(self.provider.refresh_leeway, assumed=self.provider.assumed_lifetime)
 
+    def valid_meanwhile(self, row: ExternalToken) -> bool:
+        """While the refresh is held off: a plain ``get_access_token`` (not forced, not
+        after a 401, no horizon) may have the stored access token until it expires."""
+        if self.force or self.rejected is not None or self.horizon is not None:
+            return False
+        if row.status != ExternalToken.ACTIVE or not row.access_token:
+            return False
+        expires = row.expiry(self.provider.assumed_lifetime)
+        return expires is None or expires > models.now()
+
     def check(self, row: ExternalToken | None) -> str | None:
         """The token to use as is, None when a refresh is needed, or raise."""
         name = self.provider.name
@@ -103,6 +124,14 @@ class Request:
                 raise NotConnected(name, url=connect_url(name), reason="revoked")
             if row.status == ExternalToken.NEEDS_REAUTH:
                 raise ReauthorizationRequired(name, url=connect_url(name), reason=row.last_error or "invalid_grant")
+            wait = row.hold_off_left()
+            if wait:
+                if self.valid_meanwhile(row):
+                    return row.access_token
+                raise ProviderUnavailable(
+                    name, f"refresh held off for {wait:.1f} s more: the answer to the last refresh was lost and "
+                    "may have rotated the refresh token, which is presented again once, after the hold-off",
+                    retry_after=wait)
         return None
 
     def dead_reason(self, row: ExternalToken) -> str:
@@ -158,6 +187,22 @@ def reauth_values(reason: str) -> dict[str, Any]:
         "refreshing_until": None,
         "updated_at": models.now(),
     }
+
+
+def unconfirmed(request: Request, exc: remote.OutcomeUnknown) -> tuple[dict[str, Any], ProviderUnavailable]:
+    """After a refresh whose answer was lost: the columns that hold the refresh off
+    for ``refresh_hold_off`` seconds, and the error to raise."""
+    hold = float(request.provider.refresh_hold_off)
+    if not hold:
+        return {"refreshing_until": None}, exc
+    at = models.now()
+    logger.warning("%s: the answer to a refresh for user %s was lost (%s); refresh held off for %g s",
+                   request.provider.name, request.user_id, exc.detail, hold)
+    values = {"refreshing_until": at + timedelta(seconds=hold), "last_error": ExternalToken.REFRESH_UNCONFIRMED,
+              "updated_at": at}
+    return values, ProviderUnavailable(
+        request.provider.name, f"{exc.detail}; the refresh may have reached the provider: held off for {hold:g} s, "
+        "then the refresh token is presented once more", retry_after=hold)
 
 
 def send_after_commit(signal: Any, row_pk: int, **kwargs: Any) -> None:
@@ -246,7 +291,7 @@ def set_lock_timeout(request: Request) -> None:
 
 
 def _obtain_locked(request: Request) -> str:
-    failure: ReauthorizationRequired | None = None
+    failure: ConsumerError | None = None
     if request.user_id is None and not rows(request.provider.name, None).exists():
         # Created and committed before the row is locked, never in the locking
         # transaction: on MariaDB / MySQL the INSERTs of the workers that lose the
@@ -272,12 +317,16 @@ def _obtain_locked(request: Request) -> str:
                 if row.user_id is None:
                     raise ProviderError(request.provider.name, "invalid_grant", exc.description)
                 reason = "invalid_grant"  # we hold the lock: nobody rotated it meanwhile
+            except remote.OutcomeUnknown as exc:
+                values, failure = unconfirmed(request, exc)
+                qs.update(**values)  # committed before the error is raised
             else:
                 qs.update(version=F("version") + 1, **new_values(row, response, request.provider))
                 _refreshed(row.pk)
                 return response.access_token
-        qs.update(version=F("version") + 1, **reauth_values(reason))
-        failure = _reauth(request, row.pk, reason)
+        if failure is None:  # the grant is dead
+            qs.update(version=F("version") + 1, **reauth_values(reason))
+            failure = _reauth(request, row.pk, reason)
     raise failure
 
 
@@ -308,7 +357,7 @@ def _obtain_leased(request: Request) -> str:
             continue
         # Compare-and-swap: only one worker moves the version from v to v + 1.
         if not qs.filter(version=row.version).update(
-            version=row.version + 1, refreshing_until=models.now() + timedelta(seconds=lease)
+            version=row.version + 1, refreshing_until=models.now() + timedelta(seconds=lease), last_error=""
         ):
             continue
         held = qs.filter(version=row.version + 1)
@@ -323,6 +372,10 @@ def _obtain_leased(request: Request) -> str:
             if held.update(version=row.version + 2, **reauth_values("invalid_grant")):
                 raise _reauth(request, row.pk, "invalid_grant")
             continue
+        except remote.OutcomeUnknown as exc:
+            values, error = unconfirmed(request, exc)
+            held.update(version=row.version + 2, **values)
+            raise error
         except BaseException:
             held.update(version=row.version + 2, refreshing_until=None)
             raise

@@ -8,6 +8,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qsl, unquote_plus
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -26,7 +27,7 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
 
 class FakeProvider:
     def __init__(self, *, accepts="both", auth="any", client_id="cid", client_secret="csecret",
-                 lifetime=3600, rotate=True, form_responses=False):
+                 lifetime=3600, rotate=True, form_responses=False, grace=None):
         self.accepts = accepts
         self.auth = auth
         self.client_id = client_id
@@ -36,6 +37,20 @@ class FakeProvider:
         self.form_responses = form_responses
         self.requests: list[dict] = []
         self.script: list[tuple[int, dict]] = []  # forced answers for the next token requests
+        # While set, token requests are carried out (a refresh token rotates) and their
+        # answer is lost on the way: ``losing`` is the status answered instead (a
+        # gateway's 502), ``stall`` the seconds before answering (a read timeout).
+        self.losing: int | None = None
+        self.stall = 0.0
+        # Reuse detection with a grace allowance, as rotating providers do (None: off,
+        # a spent token is just invalid_grant): a rotated refresh token presented again
+        # gets its successor pair ``grace`` times, then it is reuse, which revokes the
+        # whole grant (every successor). ``rotated``: spent token -> [successor pair,
+        # replays left]; ``replays`` and ``reuse_detected`` count what happened.
+        self.grace = grace
+        self.rotated: dict[str, list] = {}
+        self.replays = 0
+        self.reuse_detected = 0
         self.live_refresh: set[str] = set()
         self.live_access: set[str] = set()
         self.revoked: list[tuple[str, str]] = []
@@ -84,6 +99,11 @@ class FakeProvider:
         with self.lock:
             self.requests.append(record)
             status, body = self.route(path, record)
+            if path == "/token" and self.losing:
+                status, body = self.losing, {}
+            stall = self.stall if path == "/token" else 0.0
+        if stall:
+            time.sleep(stall)
         headers = [("Cache-Control", "no-store")]
         if self.form_responses and path == "/token" and status == 200:
             payload = "&".join(f"{k}={v}" for k, v in body.items()).encode()
@@ -149,10 +169,15 @@ class FakeProvider:
         if grant == "refresh_token":
             rt = params.get("refresh_token")
             if rt not in self.live_refresh:
+                if self.grace is not None and rt in self.rotated:
+                    return self.replay(rt)
                 return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid"}
             if self.rotate:
                 self.live_refresh.discard(rt)
-                return 200, self.mint()
+                body = self.mint()
+                if self.grace is not None:
+                    self.rotated[rt] = [body, self.grace]
+                return 200, body
             body = self.mint(refresh=False)
             return 200, body
         if grant == "client_credentials":
@@ -163,6 +188,23 @@ class FakeProvider:
                 return 400, {"error": "invalid_grant", "error_description": "bad code or verifier"}
             return 200, self.mint()
         return 400, {"error": "unsupported_grant_type"}
+
+    def replay(self, rt):
+        """A spent refresh token presented again: its successor pair once more while
+        the grace allowance lasts, else reuse: the whole grant is revoked."""
+        successor, left = self.rotated[rt]
+        if left > 0:
+            self.rotated[rt][1] -= 1
+            self.replays += 1
+            return 200, successor
+        self.reuse_detected += 1
+        while rt in self.rotated:  # every token issued since in this grant, and no more replays
+            successor = self.rotated[rt][0]
+            self.rotated[rt][1] = 0
+            self.live_refresh.discard(successor["refresh_token"])
+            self.live_access.discard(successor["access_token"])
+            rt = successor["refresh_token"]
+        return 400, {"error": "invalid_grant", "error_description": "refresh token reuse: the grant is revoked"}
 
     # -- server -------------------------------------------------------------
     def start(self) -> FakeProvider:

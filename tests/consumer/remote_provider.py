@@ -29,8 +29,11 @@ VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 class Counter:
     """WSGI middleware recording what reaches the token endpoint and the API."""
 
-    def __init__(self, app):
+    def __init__(self, app, lose_refresh_answers: int = 0):
         self.app = app
+        #: The answers of the first N refreshes are lost on the way (502 instead, as from
+        #: a gateway): the provider has rotated, the consumer never sees the new pair.
+        self.lose_refresh_answers = lose_refresh_answers
         self.lock = threading.Lock()
         self.token_requests: list[dict] = []
         self.api: dict[str, int] = {}
@@ -60,22 +63,29 @@ class Counter:
         else:
             grant = dict(parse_qsl(raw.decode())).get("grant_type", "")
         started = time.monotonic()
-        status_holder = []
+        answer = []
 
         def capture(status, headers, exc_info=None):
-            status_holder.append(int(status.split()[0]))
-            return start_response(status, headers, exc_info)
+            answer[:] = [status, headers]
+            return lambda data: None
 
         chunks = list(self.app(environ, capture))
+        status = int(answer[0].split()[0])
         error = ""
-        if status_holder[0] != 200:
+        if status != 200:
             try:
                 error = json.loads(b"".join(chunks)).get("error", "")
             except ValueError:
                 error = "?"
         with self.lock:
-            self.token_requests.append({"grant_type": grant, "status": status_holder[0], "error": error,
-                                        "t": started})
+            lost = grant == "refresh_token" and self.lose_refresh_answers > 0
+            self.lose_refresh_answers -= lost
+            self.token_requests.append({"grant_type": grant, "status": status, "error": error, "t": started,
+                                        "answer_lost": lost})
+        if lost:
+            start_response("502 Bad Gateway", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
+        start_response(*answer)
         return chunks
 
     def stats(self) -> dict:
@@ -88,6 +98,7 @@ class Counter:
             "token_requests": requests,
             "api": api,
             "reuse_detected": TokenEvent.objects.filter(kind=TokenEvent.REUSE_DETECTED).count(),
+            "grace_replayed": TokenEvent.objects.filter(kind=TokenEvent.GRACE_REPLAYED).count(),
             "live_refresh_tokens": RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).count(),
         }
 
@@ -118,6 +129,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--access-lifetime", type=int, default=2)
     parser.add_argument("--grace", type=int, default=0)
+    parser.add_argument("--lose-refresh-answers", type=int, default=0)
     args = parser.parse_args()
     os.environ["REMOTE_PROVIDER_DB"] = args.db
     os.environ["REMOTE_PROVIDER_GRACE"] = str(args.grace)
@@ -142,7 +154,7 @@ def main() -> None:
     pair = first_pair(user, client, secret)
     from wsgiref.simple_server import make_server
 
-    app = Counter(get_wsgi_application())
+    app = Counter(get_wsgi_application(), args.lose_refresh_answers)
     server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
     url = f"http://127.0.0.1:{server.server_port}"
     print(json.dumps({"url": url, "client_id": client.client_id, "client_secret": secret, **pair}), flush=True)
@@ -152,12 +164,14 @@ def main() -> None:
 class RemoteProvider:
     """Start ``main()`` in a subprocess; ``.info`` is its JSON line; ``.stats()`` reads /__stats__."""
 
-    def __init__(self, db_path: str, *, access_lifetime: int = 2, grace: int = 0) -> None:
+    def __init__(self, db_path: str, *, access_lifetime: int = 2, grace: int = 0,
+                 lose_refresh_answers: int = 0) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("DATABASE_URL", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.consumer.remote_provider", "--db", db_path,
-             "--access-lifetime", str(access_lifetime), "--grace", str(grace)],
+             "--access-lifetime", str(access_lifetime), "--grace", str(grace),
+             "--lose-refresh-answers", str(lose_refresh_answers)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )
         line = self.process.stdout.readline()

@@ -52,11 +52,12 @@ def test_bad_key_and_bad_providers(settings):
     assert not [m for m in text.splitlines() if "PROVIDERS['d']" in m]  # loopback http and a public client: fine
 
 
+@pytest.mark.parametrize("key", ["timeout", "refresh_hold_off"])
 @pytest.mark.parametrize("value", [-1, "5", True, timedelta(seconds=-1)])
-def test_numbers_are_validated(settings, value):
+def test_numbers_are_validated(settings, value, key):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PROVIDERS": {
-        "p": {"token_url": "https://p/token", "client_id": "x", "client_secret": "y", "timeout": value}}}
-    assert ("PROVIDERS['p']['timeout'] must be a number of seconds or a timedelta, >= 0."
+        "p": {"token_url": "https://p/token", "client_id": "x", "client_secret": "y", key: value}}}
+    assert (f"PROVIDERS['p'][{key!r}] must be a number of seconds or a timedelta, >= 0."
             in [e.msg for e in check_consumer()])
 
 
@@ -66,7 +67,15 @@ def test_durations_may_be_timedeltas(settings):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "PROVIDERS": {
         "p": {"token_url": "https://p/token", "client_id": "x", "client_secret": "y",
               "refresh_leeway": timedelta(minutes=2), "timeout": timedelta(seconds=2.5),
-              "backoff": timedelta(milliseconds=100)}}}
+              "backoff": timedelta(milliseconds=100), "refresh_hold_off": timedelta(seconds=8)}}}
     assert check_consumer() == []
     provider = get_provider("p")
-    assert (provider.refresh_leeway, provider.timeout, provider.backoff) == (120, 2.5, 0.1)
+    assert (provider.refresh_leeway, provider.timeout, provider.backoff, provider.refresh_hold_off) == (
+        120, 2.5, 0.1, 8)
+
+
+def test_the_refresh_hold_off_defaults_to_5_seconds(register):
+    from oauth_tokens.consumer.providers import get_provider
+
+    register(p={"token_url": "https://p/token", "client_id": "x", "client_secret": "y"})
+    assert get_provider("p").refresh_hold_off == 5

@@ -8,6 +8,7 @@ Time is real here (the provider has its own clock), so each run lasts seconds.
 """
 
 import multiprocessing
+from collections import Counter
 from urllib.parse import quote
 
 import pytest
@@ -29,12 +30,12 @@ def provider(tmp_path):
     remote.stop()
 
 
-def run_workers(db_url, providers, user_id, duration=DURATION):
+def run_workers(db_url, providers, user_id, duration=DURATION, target=workers.ask_for_tokens):
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES * THREADS)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=workers.ask_for_tokens,
+        ctx.Process(target=target,
                     args=(db_url, providers, "remote", user_id, THREADS, duration, barrier, results))
         for _ in range(PROCESSES)
     ]
@@ -135,3 +136,56 @@ def test_one_client_credentials_fetch_per_expiry_on_sqlite(provider, tmp_path):
         pool.apply(workers.prepare_sqlite, (db_url, providers, "remote", None))
     reports = run_workers(db_url, providers, None, duration=3.0)
     check_client_credentials(provider, reports)
+
+
+HOLD_OFF = 2.0
+
+
+@pytest.fixture
+def losing_provider(tmp_path):
+    """Our provider with a 10 s grace window (one replay), whose answer to the first
+    refresh is lost on the way (it rotates, the consumer gets a 502); 60 s tokens."""
+    remote = RemoteProvider(str(tmp_path / "provider.sqlite3"), access_lifetime=60, grace=10,
+                            lose_refresh_answers=1)
+    yield remote
+    remote.stop()
+
+
+def check_hold_off(provider, reports):
+    """16 workers kept asking for an expired token: the first refresh's answer was lost;
+    nobody presented the token again during the hold-off; then exactly one replay
+    got the grace pair, and every worker used it."""
+    stats = provider.stats()
+    refreshes = [r for r in stats["token_requests"] if r["grant_type"] == "refresh_token"]
+    assert [(r["status"], r["answer_lost"]) for r in refreshes] == [(200, True), (200, False)]
+    assert refreshes[1]["t"] - refreshes[0]["t"] >= HOLD_OFF
+    assert (stats["grace_replayed"], stats["reuse_detected"], stats["live_refresh_tokens"]) == (1, 0, 1)
+    threads = [t for r in reports for t in r["threads"]]
+    kinds = Counter(kind for t in threads for kind, _ in t["failures"])
+    assert set(kinds) == {"lost", "held"} and kinds["lost"] == 1 and kinds["held"] > len(threads), kinds
+    for thread in threads:  # each got the replayed pair, and failed only before
+        assert thread["first_success"] is not None
+        assert all(at < thread["first_success"] for _, at in thread["failures"])
+    assert len(set().union(*(r["seen"] for r in reports))) == 1
+    return kinds
+
+
+@pytest.mark.server_db
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_refresh_answer_holds_every_process_off_then_one_replay_on_a_server_database(losing_provider):
+    db_url = server_database_url()
+    providers = {"remote": losing_provider.provider_config(refresh_hold_off=HOLD_OFF)}
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "PROVIDERS": providers}):
+        user_id = workers.store_expiring("remote", losing_provider.info)
+    reports = run_workers(db_url, providers, user_id, duration=HOLD_OFF + 2, target=workers.ask_through_hold_off)
+    print(connection.vendor, "failures:", check_hold_off(losing_provider, reports))
+
+
+def test_a_lost_refresh_answer_holds_every_process_off_then_one_replay_on_sqlite(losing_provider, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'consumer.sqlite3'}"
+    providers = {"remote": losing_provider.provider_config(refresh_hold_off=HOLD_OFF)}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        user_id = pool.apply(workers.prepare_sqlite, (db_url, providers, "remote", losing_provider.info))
+    reports = run_workers(db_url, providers, user_id, duration=HOLD_OFF + 2, target=workers.ask_through_hold_off)
+    print("sqlite failures:", check_hold_off(losing_provider, reports))

@@ -105,3 +105,47 @@ def ask_for_tokens(db_url: str, providers: dict[str, Any], name: str, user_id: i
     for thread in pool:
         thread.join()
     results.put(report)
+
+
+def ask_through_hold_off(db_url: str, providers: dict[str, Any], name: str, user_id: int, threads: int,
+                         duration: float, barrier: Any, results: Any) -> None:
+    """Like ``ask_for_tokens``, pausing 20 ms after a failure as a client would; reports
+    per thread each failure's kind and time and the first success's time (seconds
+    after the barrier), and the tokens seen."""
+    setup_django(db_url, providers)
+    from django.db import connections
+
+    from oauth_tokens.consumer import ProviderUnavailable, get_access_token
+
+    report: dict[str, Any] = {"pid": os.getpid(), "threads": [], "seen": set()}
+    lock = threading.Lock()
+
+    def run() -> None:
+        failures: list[tuple[str, float]] = []
+        first_success = None
+        seen = set()
+        barrier.wait()
+        start = time.monotonic()
+        while time.monotonic() < start + duration:
+            try:
+                seen.add(fingerprint(get_access_token(name, user_id)))
+                first_success = first_success or time.monotonic() - start
+                continue
+            except ProviderUnavailable as exc:
+                kind = "held" if "refresh held off" in str(exc) else "lost" if "may have reached" in str(exc) \
+                    else repr(exc)[:300]
+            except Exception as exc:  # reported to the test, which fails on any
+                kind = repr(exc)[:300]
+            failures.append((kind, time.monotonic() - start))
+            time.sleep(0.02)
+        connections.close_all()
+        with lock:
+            report["threads"].append({"failures": failures, "first_success": first_success})
+            report["seen"] |= seen
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    results.put(report)

@@ -100,20 +100,20 @@ def test_the_process_that_signed_with_a_deleted_key_stops_signing_with_it(client
 
 
 def test_a_token_living_ten_years_is_refused_even_with_our_key(client, signing_key):
-    now = int(time.time())
-    assert status(client, forge(signing_key, exp=now + TEN_YEARS)) == (
+    now = int(time.time())  # iat as well: a slow machine must not move exp - iat under the bound
+    assert status(client, forge(signing_key, now=now, exp=now + TEN_YEARS)) == (
         401, "The access token lives longer than this issuer grants")
     # The longest lifetime we grant, plus JWT_LEEWAY (30 s), still passes.
-    assert status(client, forge(signing_key, exp=now + 3600 + 30))[0] == 200
-    assert status(client, forge(signing_key, exp=now + 3600 + 31))[0] == 401
+    assert status(client, forge(signing_key, now=now, exp=now + 3600 + 30))[0] == 200
+    assert status(client, forge(signing_key, now=now, exp=now + 3600 + 31))[0] == 401
 
 
 def test_a_clients_longer_override_is_honoured_and_bounds_forgeries(client, signing_key, issue):
     long_lived = ClientFactory(access_token_lifetime=6 * 3600)
     assert status(client, issue(oauth_client=long_lived)) == (200, "")
-    now = int(time.time())
-    assert status(client, forge(signing_key, exp=now + 6 * 3600))[0] == 200
-    assert status(client, forge(signing_key, exp=now + 6 * 3600 + 31))[0] == 401
+    now = int(time.time())  # iat as well: a slow machine must not move exp - iat under the bound
+    assert status(client, forge(signing_key, now=now, exp=now + 6 * 3600))[0] == 200
+    assert status(client, forge(signing_key, now=now, exp=now + 6 * 3600 + 31))[0] == 401
 
 
 def test_an_override_raised_in_another_process_is_not_refused(client, signing_key, issue, later):
@@ -128,9 +128,9 @@ def test_an_override_raised_in_another_process_is_not_refused(client, signing_ke
 
 def test_max_token_lifetime_setting_overrides_the_derived_bound(client, signing_key, settings):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "MAX_TOKEN_LIFETIME": 600}
-    now = int(time.time())
-    assert status(client, forge(signing_key, exp=now + 600))[0] == 200
-    assert status(client, forge(signing_key, exp=now + 700))[0] == 401
+    now = int(time.time())  # iat as well: a slow machine must not move exp - iat under the bound
+    assert status(client, forge(signing_key, now=now, exp=now + 600))[0] == 200
+    assert status(client, forge(signing_key, now=now, exp=now + 700))[0] == 401
 
 
 # Remote mode: the same, with the keys from the provider's JWKS.
@@ -151,13 +151,13 @@ def test_remote_mode_stops_a_deleted_key_at_the_next_jwks_fetch(client, signing_
 
 def test_remote_mode_refuses_ten_year_tokens_and_honours_max_token_lifetime(
         client, signing_key, provider, settings):  # noqa: F811
-    now = int(time.time())
-    assert status(client, forge(signing_key, exp=now + TEN_YEARS)) == (
+    now = int(time.time())  # iat as well: a slow machine must not move exp - iat under the bound
+    assert status(client, forge(signing_key, now=now, exp=now + TEN_YEARS)) == (
         401, "The access token lives longer than this issuer grants")
-    assert status(client, forge(signing_key, exp=now + 3600))[0] == 200  # default: ACCESS_TOKEN_LIFETIME
+    assert status(client, forge(signing_key, now=now, exp=now + 3600))[0] == 200  # default: ACCESS_TOKEN_LIFETIME
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "MAX_TOKEN_LIFETIME": 6 * 3600}
-    assert status(client, forge(signing_key, exp=now + 6 * 3600))[0] == 200
-    assert status(client, forge(signing_key, exp=now + 6 * 3600 + 31))[0] == 401
+    assert status(client, forge(signing_key, now=now, exp=now + 6 * 3600))[0] == 200
+    assert status(client, forge(signing_key, now=now, exp=now + 6 * 3600 + 31))[0] == 401
 
 
 def test_an_unreadable_key_table_at_the_reload_is_503_not_500(client, signing_key, later, monkeypatch):
