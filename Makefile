@@ -39,7 +39,7 @@ test-matrix: $(NOX_STAMP)
 
 # ruff, then mypy (configured in pyproject.toml: django-stubs, oauth_tokens.oauth2 strict).
 lint: $(STAMP)
-	$(BIN)/ruff check oauth_tokens tests example_project reliability noxfile.py
+	$(BIN)/ruff check oauth_tokens tests example_project reliability bench noxfile.py
 	$(BIN)/mypy
 
 demo: $(STAMP)
