@@ -1,0 +1,84 @@
+"""Worker memory during a load run: sampled, summarised, judged.
+
+``MemorySampler(server, every)`` reads each gunicorn worker's resident memory
+(``LiveServer.worker_memory()``) every ``every`` seconds in a thread. The summary
+gives, per worker: the first sample, the first after the warm-up, the last, and
+the least-squares slope over the second half of the run, in KiB per minute.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Series:
+    times: list[float] = field(default_factory=list)  # seconds since the sampler started
+    kib: list[int] = field(default_factory=list)
+
+
+def slope_per_minute(times: list[float], values: list[int]) -> float:
+    """Least-squares slope of ``values`` over ``times`` (seconds), per minute."""
+    n = len(times)
+    if n < 2:
+        return 0.0
+    mean_t, mean_v = sum(times) / n, sum(values) / n
+    var = sum((t - mean_t) ** 2 for t in times)
+    if var == 0:
+        return 0.0
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True)) / var
+
+
+class MemorySampler:
+    def __init__(self, server, every: float = 3.0) -> None:
+        self.server = server
+        self.every = every
+        self.series: dict[int, Series] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = 0.0
+
+    def start(self) -> MemorySampler:
+        self._started = time.monotonic()
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def sample(self) -> None:
+        at = time.monotonic() - self._started
+        for pid, kib in self.server.worker_memory().items():
+            if kib is not None:
+                series = self.series.setdefault(pid, Series())
+                series.times.append(at)
+                series.kib.append(kib)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def summary(self, *, warmup: float, max_slope: float | None = None) -> tuple[list[str], list[str]]:
+        """(lines, problems): per worker first / after ``warmup`` s / end and the
+        second half's slope; a problem when that slope exceeds ``max_slope`` KiB/min."""
+        lines = [f"  {'worker':>8} {'samples':>7} {'first MiB':>9} {'warm MiB':>9} {'end MiB':>8} "
+                 f"{'2nd-half slope KiB/min':>22}"]
+        problems = []
+        for pid, s in sorted(self.series.items()):
+            if not s.times:
+                continue
+            end = s.times[-1]
+            warm = next((v for t, v in zip(s.times, s.kib, strict=True) if t >= warmup), s.kib[-1])
+            half = [(t, v) for t, v in zip(s.times, s.kib, strict=True) if t >= end / 2]
+            slope = slope_per_minute([t for t, _ in half], [v for _, v in half])
+            lines.append(f"  {pid:>8} {len(s.times):>7} {s.kib[0] / 1024:>9.1f} {warm / 1024:>9.1f} "
+                         f"{s.kib[-1] / 1024:>8.1f} {slope:>22.0f}")
+            if max_slope is not None and len(half) >= 5 and slope > max_slope:
+                problems.append(f"worker {pid}: memory still growing over the second half of the run: "
+                                f"{slope:.0f} KiB/min (limit {max_slope:.0f})")
+        return lines, problems
