@@ -15,6 +15,7 @@ Each check returns a list of problems (empty when it holds) and a one-line figur
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -89,14 +90,17 @@ def refused_by_every_worker(base_url: str, revoked: list[RevokedToken], workers:
     time.sleep(1.2)
     started = time.monotonic()
 
+    local = threading.local()
+
     def ask(item: RevokedToken) -> tuple[list[str], int, bool]:
+        if not hasattr(local, "http"):  # one client per thread; each request on a new connection
+            local.http = httpx.Client(base_url=base_url, timeout=30, headers={"Connection": "close"})
         seen: set[int] = set()
         problems, asks = [], 0
         while not wanted <= seen and asks < MAX_ASKS_PER_TOKEN:
             asks += 1
             try:
-                r = httpx.get(base_url + "/api/me", headers={"Authorization": f"Bearer {item.token}",
-                                                             "Connection": "close"}, timeout=30)
+                r = local.http.get("/api/me", headers={"Authorization": f"Bearer {item.token}"})
             except httpx.HTTPError as exc:
                 problems.append(f"no answer for a revoked token: {exc}")
                 continue
