@@ -3,7 +3,8 @@
 ``MemorySampler(server, every)`` reads each gunicorn worker's resident memory
 (``LiveServer.worker_memory()``) every ``every`` seconds in a thread. The summary
 gives, per worker: the first sample, the first after the warm-up, the last, and
-the least-squares slope over the second half of the run, in KiB per minute.
+the least-squares slope over the last third of the run, in KiB per minute, and
+the slope over each quarter (where the growth levels off).
 """
 
 from __future__ import annotations
@@ -65,21 +66,25 @@ class MemorySampler:
 
     def summary(self, *, warmup: float, max_slope: float | None = None) -> tuple[list[str], list[str]]:
         """(lines, problems): per worker first / after ``warmup`` s / end and the
-        second half's slope; a problem when that slope exceeds ``max_slope`` KiB/min."""
+        last third's slope; a problem when that slope exceeds ``max_slope`` KiB/min."""
         lines = [f"  {'worker':>8} {'samples':>7} {'first MiB':>9} {'warm MiB':>9} {'end MiB':>8} "
-                 f"{'2nd-half slope KiB/min':>22}"]
+                 f"{'last-third slope KiB/min':>24}  slope by quarter, KiB/min"]
         problems = []
         for pid, s in sorted(self.series.items()):
             if not s.times:
                 continue
             end = s.times[-1]
             warm = next((v for t, v in zip(s.times, s.kib, strict=True) if t >= warmup), s.kib[-1])
-            half = [(t, v) for t, v in zip(s.times, s.kib, strict=True) if t >= end / 2]
+            half = [(t, v) for t, v in zip(s.times, s.kib, strict=True) if t >= end * 2 / 3]
             slope = slope_per_minute([t for t, _ in half], [v for _, v in half])
+            quarters = []
+            for q in range(4):
+                part = [(t, v) for t, v in zip(s.times, s.kib, strict=True) if q * end / 4 <= t <= (q + 1) * end / 4]
+                quarters.append(f"{slope_per_minute([t for t, _ in part], [v for _, v in part]):.0f}")
             lines.append(f"  {pid:>8} {len(s.times):>7} {s.kib[0] / 1024:>9.1f} {warm / 1024:>9.1f} "
-                         f"{s.kib[-1] / 1024:>8.1f} {slope:>22.0f}")
+                         f"{s.kib[-1] / 1024:>8.1f} {slope:>24.0f}  {' / '.join(quarters)}")
             if max_slope is not None and len(half) >= 5 and slope > max_slope:
-                problems.append(f"worker {pid}: memory still growing over the second half of the run: "
+                problems.append(f"worker {pid}: memory still growing over the last third of the run: "
                                 f"{slope:.0f} KiB/min (limit {max_slope:.0f})")
         return lines, problems
 
