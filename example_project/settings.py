@@ -84,7 +84,16 @@ if env.bool("DATABASE_PGBOUNCER", default=False):
 # -- end PgBouncer ---------------------------------------------------------------
 
 if env("REDIS_URL"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+    # Short socket timeouts: redis-py waits forever by default on a server that
+    # stopped answering. (oauth_tokens bounds its own cache calls either way:
+    # OAUTH_TOKENS["CACHE_TIMEOUT"].)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
@@ -117,4 +126,6 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["oauth_tokens.resource.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # Errors (401 with the bearer challenge, 403, 503) with Cache-Control: no-store.
+    "EXCEPTION_HANDLER": "oauth_tokens.resource.errors.exception_handler",
 }

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from example_project.demo import consumer, views
+from example_project.demo import consumer, openapi, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("oauth_tokens.provider.well_known_urls")),
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
+    path("openapi.json", openapi.openapi_json, name="openapi"),
     path("demo/callback", views.callback, name="demo-callback"),
     path("demo/consumer/", consumer.page, name="demo-consumer"),
     path("demo/consumer/call/", consumer.call_api, name="demo-consumer-call"),

@@ -105,6 +105,12 @@ DEFAULTS: dict[str, Any] = {
     # Cache alias holding the revocation version; ignored when the cache is
     # per-process (locmem, dummy). None always reads the database.
     "REVOCATION_CACHE": "default",
+    # Every call on a shared cache (the revocation version above, the throttle's
+    # counters in the default cache) gives up after this many seconds, whatever
+    # the cache's own socket timeouts; after a failure this process leaves that
+    # cache alone for CACHE_RETRY_AFTER seconds (README "Reliability").
+    "CACHE_TIMEOUT": 0.25,
+    "CACHE_RETRY_AFTER": 5,
     # Verified tokens kept per process (LRU, each until its exp).
     "VERIFIED_TOKEN_CACHE_SIZE": 10_000,
     # Revoke a user's tokens when they log out of this site.
@@ -180,6 +186,8 @@ DURATIONS: dict[str, bool] = {
     "CLIENT_AUTH_FAILURE_WINDOW": True,
     "UNAUTHENTICATED_REVOCATION_WINDOW": True,
     "REVOCATION_POLL_INTERVAL": False,
+    "CACHE_TIMEOUT": True,
+    "CACHE_RETRY_AFTER": False,
     "JWKS_CACHE_TTL": False,
     "JWKS_MIN_REFETCH_INTERVAL": False,
     "INTROSPECTION_CACHE_TTL": False,

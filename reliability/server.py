@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -91,6 +91,7 @@ class LiveServer:
         debug: bool = False,
         migrate: bool = True,
         log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
         app: str = "example_project.wsgi:application",
     ) -> None:
         self.port = port or free_port()
@@ -99,6 +100,7 @@ class LiveServer:
         self.threads = threads
         self.migrate = migrate
         self.log_path = log_path
+        self.extra_args = tuple(extra_args)  # more gunicorn options
         self.app = app  # e.g. "reliability.pid_wsgi:application" (names the answering worker)
         self.env = {
             **os.environ,
@@ -127,7 +129,7 @@ class LiveServer:
             sys.executable, "-m", "gunicorn", self.app,
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
             "--threads", str(self.threads), "--access-logfile", "-" if self.log_path else "/dev/null",
-            "--graceful-timeout", "5", "--timeout", "60",
+            "--graceful-timeout", "5", "--timeout", "60", *self.extra_args,
         ]
         self.process = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + 60

@@ -4,7 +4,9 @@
 Client authentication follows RFC 6749 section 2.3.1 (Basic with form-encoded
 id and secret, or the body). Bodies are form-encoded or JSON (the seeds use
 JSON). Network errors, timeouts, 429 and 5xx are retried ``retries`` times with
-exponential backoff, then raise ``ProviderUnavailable``; an OAuth error answer
+exponential backoff, then raise ``ProviderUnavailable`` -- except that a refresh
+or a code exchange is sent again only when it surely did not arrive (see
+``send``); an OAuth error answer
 raises ``GrantRejected`` (``invalid_grant``) or ``ProviderError``. No message
 built here contains a token or a secret.
 """
@@ -30,6 +32,10 @@ from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 sleep = time.sleep
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Answers saying the request was not carried out (too many requests, unavailable).
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: Failures before the request reached the provider.
+NOT_DELIVERED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Longest lifetime taken from a token response (a larger ``expires_in`` is capped):
 #: ten years, so ``now + expires_in`` never overflows a datetime.
 MAX_LIFETIME = 10 * 365 * 24 * 3600
@@ -116,8 +122,17 @@ def _body(response: httpx.Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def send(provider: Provider, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request with bounded retries; returns any non-retryable response."""
+def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwargs: Any) -> httpx.Response:
+    """One request with bounded retries; returns any non-retryable response.
+
+    ``once``: the request spends what it carries (a refresh token that rotates, an
+    authorization code), so it is sent again only when it surely was not carried
+    out: the connection failed, or the provider answered 429 or 503. After a read
+    timeout, a dropped connection or another 5xx it may well have rotated the
+    token, and each resend would be a replay: past the provider's grace allowance
+    (one replay by default here, none at many providers) a replay is reuse, which
+    revokes the whole grant. So the call fails instead, the stored token stays,
+    and the next call presents it once: the one replay the grace window is for."""
     last = ""
     for attempt in range(provider.attempts):
         if attempt:
@@ -126,15 +141,21 @@ def send(provider: Provider, method: str, url: str, **kwargs: Any) -> httpx.Resp
             response = client_for(provider).request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             last = f"timed out ({type(exc).__name__})"
+            if once and not isinstance(exc, NOT_DELIVERED):
+                break
             continue
         except httpx.TransportError as exc:
             last = f"network error ({type(exc).__name__})"
+            if once and not isinstance(exc, NOT_DELIVERED):
+                break
             continue
         if response.status_code in RETRY_STATUSES:
             last = f"HTTP {response.status_code}"
+            if once and response.status_code not in NOT_PROCESSED_STATUSES:
+                break
             continue
         return response
-    raise ProviderUnavailable(provider.name, f"{urlpath(url)} failed after {provider.attempts} attempt(s): {last}")
+    raise ProviderUnavailable(provider.name, f"{urlpath(url)} failed after {attempt + 1} attempt(s): {last}")
 
 
 def urlpath(url: str) -> str:
@@ -153,12 +174,14 @@ def _authenticate(provider: Provider, params: dict[str, str], headers: dict[str,
 
 
 def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
-    """POST to the token endpoint and parse the answer (RFC 6749 sections 5.1 and 5.2)."""
+    """POST to the token endpoint and parse the answer (RFC 6749 sections 5.1 and 5.2).
+    A refresh or a code exchange is sent ``once`` (see ``send``)."""
     params = {k: v for k, v in params.items() if v}
     headers = {"Accept": "application/json"}
     _authenticate(provider, params, headers)
     body: dict[str, Any] = {"json": params} if provider.body_format == "json" else {"data": params}
-    response = send(provider, "POST", provider.token_url, headers=headers, **body)
+    once = params.get("grant_type") in ("refresh_token", "authorization_code")
+    response = send(provider, "POST", provider.token_url, headers=headers, once=once, **body)
     data = _body(response)
     if response.status_code == 200 and data is not None and isinstance(data.get("access_token"), str) \
             and data["access_token"]:

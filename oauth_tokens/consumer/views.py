@@ -22,9 +22,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from oauth_tokens import crypto
+from oauth_tokens.browser import browser_view
 from oauth_tokens.consumer import remote, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
@@ -60,6 +61,10 @@ def _provider(request: HttpRequest, name: str) -> Provider | HttpResponse:
         return error_page(request, name, f"The provider's configuration could not be loaded: {exc}", status=502)
 
 
+def _too_large(request: HttpRequest, message: str, provider: str) -> HttpResponse:
+    return error_page(request, provider, message)
+
+
 def _safe_next(request: HttpRequest, value: str) -> str:
     if value and url_has_allowed_host_and_scheme(value, {request.get_host()}, require_https=request.is_secure()):
         return value
@@ -67,6 +72,7 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 
 
 @never_cache
+@browser_view(_too_large)
 @login_required
 @require_http_methods(["GET", "POST"])
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
@@ -101,7 +107,9 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 @never_cache
+@browser_view(_too_large)
 @login_required
+@require_GET  # the provider redirects with GET; another method must not spend the pending flow
 @sensitive_variables("code", "verifier", "tokens")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     config = _provider(request, provider)
@@ -141,6 +149,8 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
+@never_cache
+@browser_view(_too_large)
 @login_required
 @require_POST
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:

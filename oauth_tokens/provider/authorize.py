@@ -9,6 +9,7 @@ error page and never a redirect.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
@@ -18,8 +19,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_protect
 
+from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
@@ -62,10 +63,14 @@ def _single_params(data: QueryDict) -> dict[str, str]:
     return params
 
 
-# CSRF protection of its own: consent must not depend on the host project
-# keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
-@method_decorator(csrf_protect, name="dispatch")
+def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
+
+
+# CSRF protection of its own (browser_view): consent must not depend on the host
+# project keeping CsrfViewMiddleware, or any site could post allow=1 for a signed-in user.
 @method_decorator(never_cache, name="dispatch")
+@method_decorator(browser_view(_error_page), name="dispatch")
 @method_decorator(xframe_options_deny, name="dispatch")
 class AuthorizeView(View):
     http_method_names = ["get", "post"]
@@ -74,7 +79,7 @@ class AuthorizeView(View):
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
         data = request.GET if request.method == "GET" else request.POST
         try:
             params = _single_params(data)
@@ -94,7 +99,7 @@ class AuthorizeView(View):
         return self.decide(request, client, auth_request)
 
     def error_page(self, request: HttpRequest, message: str) -> HttpResponse:
-        return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
+        return _error_page(request, message)
 
     def consent_page(
         self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest

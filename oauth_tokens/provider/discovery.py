@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import keys
@@ -99,6 +101,7 @@ def _issuer_path_matches(issuer_path: str | None) -> None:
         raise InvalidRequest("No authorization server has this issuer", status_code=404)
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # read-only: a write is the OAuth 405, not the CSRF page
 class AuthorizationServerMetadataView(OAuthView):
     http_method_names = ["get", "head", "options"]
 
@@ -107,6 +110,7 @@ class AuthorizationServerMetadataView(OAuthView):
         return _public(authorization_server_metadata())
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # read-only: a write is the OAuth 405, not the CSRF page
 class OpenIDConfigurationView(OAuthView):
     http_method_names = ["get", "head", "options"]
 
@@ -115,6 +119,7 @@ class OpenIDConfigurationView(OAuthView):
         return _public(openid_configuration())
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # read-only: a write is the OAuth 405, not the CSRF page
 class JwksView(OAuthView):
     http_method_names = ["get", "head", "options"]
 

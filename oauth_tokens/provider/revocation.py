@@ -39,22 +39,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import router, transaction
 from django.db.models import F, Max, Min, QuerySet
 
 from oauth_tokens import signals
 from oauth_tokens.oauth2.revocation_list import PROVISIONAL_SECONDS, Entry, Loaded
-from oauth_tokens.provider import models
+from oauth_tokens.provider import models, sharedcache
 from oauth_tokens.provider.models import AccessToken, RefreshToken, RevocationState, RevokedToken, TokenEvent
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger(__name__)
 
 VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
-#: Bound on how long a lost cache write can hide a revocation from other processes.
-VERSION_CACHE_TTL = 30
 
 #: Callbacks run when this process revoked access tokens: ``callback(entries,
 #: committed=...)`` (the local verifier's revocation list registers its ``add``).
@@ -72,16 +68,30 @@ def _notify_local(entries: list[Entry], *, committed: bool) -> None:
         callback(entries, committed=committed)
 
 
-def shared_cache():
-    """The cache holding the revocation version, or None when the database must be read
-    (no cache configured, or one that each process keeps for itself)."""
+def shared_cache_alias() -> str | None:
+    """The alias of the cache holding the revocation version, or None when the
+    database must be read (no cache configured, or one that each process keeps for
+    itself)."""
     alias = token_settings.REVOCATION_CACHE
-    if not alias:
+    if not alias or sharedcache.is_local(alias):
         return None
-    cache = caches[alias]
-    if isinstance(cache, (LocMemCache, DummyCache)):
-        return None
-    return cache
+    return str(alias)
+
+
+def shared_cache():
+    """The cache holding the revocation version, or None (see ``shared_cache_alias``)."""
+    alias = shared_cache_alias()
+    return caches[alias] if alias else None
+
+
+def version_cache_ttl() -> int:
+    """How long a version written to the cache lives: one poll interval, at least
+    the cache's one-second granularity. A write that fails (cache down, slow, or
+    the value evicted) leaves the previous version there at most this long, so
+    every process honours a revocation within ``REVOCATION_POLL_INTERVAL`` plus
+    this, whatever the cache does (two seconds by default); the cost is one
+    one-row read of the database per TTL for the whole fleet."""
+    return max(1, math.ceil(float(token_settings.REVOCATION_POLL_INTERVAL)))
 
 
 def _db_version() -> tuple[int, str]:
@@ -104,17 +114,15 @@ def authoritative_version() -> tuple[int, str] | None:
 
 
 def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
-    """A call on the shared cache; None when there is none or it fails. The cache
-    only makes the poll cheaper: when it is down, the database answers instead."""
-    cache = shared_cache()
-    if cache is None:
+    """A call on the shared cache; None when there is none or it fails (bounded by
+    ``CACHE_TIMEOUT``, see ``sharedcache``). The cache only makes the poll cheaper:
+    when it is down, the database answers instead."""
+    alias = shared_cache_alias()
+    if alias is None:
         return None
-    try:
-        return getattr(cache, method)(*args, **kwargs)
-    except Exception:
-        logger.warning("Revocation cache %r unavailable; reading the database", token_settings.REVOCATION_CACHE,
-                       exc_info=True)
-        return None
+    value = sharedcache.call(alias, lambda cache: getattr(cache, method)(*args, **kwargs),
+                             f"revocation version {method}")
+    return None if value is sharedcache.FAILED else value
 
 
 def current_version() -> Any:
@@ -123,7 +131,7 @@ def current_version() -> Any:
     if cached is not None:
         return tuple(cached) if isinstance(cached, list | tuple) else cached
     version = _db_version()
-    _cache_call("add", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+    _cache_call("add", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
     return version
 
 
@@ -245,13 +253,13 @@ def changed(revoked: Revoked) -> None:
     # Publish before commit too: a process that dies right after committing must
     # not leave the cache behind. Readers record the database version with the rows
     # they load, so one that polls before the commit polls again after it.
-    # A failed write is bounded by VERSION_CACHE_TTL, like a lost one.
-    _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+    # A failed write is bounded by version_cache_ttl(), like a lost one.
+    _cache_call("set", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
 
     def publish() -> None:
         for jti, _until in entries:
             pending.pop(jti, None)
-        _cache_call("set", VERSION_CACHE_KEY, version, timeout=VERSION_CACHE_TTL)
+        _cache_call("set", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
         _notify_local(entries, committed=True)
 
     transaction.on_commit(publish)

@@ -16,21 +16,23 @@ are about cost and noise, not about making a guess feasible:
   inside the window raises an alert (``client_auth.alert``), at most once per
   window. It never refuses anything.
 
-The cache is best effort: when it fails, the error is logged and the request is
-not throttled (a 401 or a 200, never a 500).
+The cache is best effort (``sharedcache``): when it fails or does not answer
+within ``CACHE_TIMEOUT``, the error is logged and the request is not throttled
+(it fails open: a 401 or a 200, never a 500 and never a long wait). That is
+safe because the secrets are not guessable; what is lost while the cache is
+down is the 429 and the alert.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS
+from django.core.cache.backends.base import BaseCache
 
+from oauth_tokens.provider import sharedcache
 from oauth_tokens.settings import token_settings
-
-logger = logging.getLogger(__name__)
 
 
 def _hash(*parts: str) -> str:
@@ -53,26 +55,25 @@ def _revocation_key(ip: str) -> str:
     return "oauth_tokens:revoke:ip:" + ip
 
 
-def _cache_failed(what: str) -> None:
-    # The exception may name the cache's address, never a request value: keys are
-    # digests and addresses, and no secret is ever passed to the cache.
-    logger.warning("Throttle cache unavailable (%s); not throttling this request", what, exc_info=True)
+#: The counters live in Django's default cache.
+ALIAS = DEFAULT_CACHE_ALIAS
 
 
 def _count(key: str, window: int) -> int | None:
     """Add one to the fixed-window counter ``key``; its new value, or None when
     the cache failed. The window starts at the first count (``add``) and is not
     extended by later ones (``incr`` keeps the expiry)."""
-    try:
+
+    def count(cache: BaseCache) -> int:
         try:
             return int(cache.incr(key))
         except ValueError:  # no counter yet (or it just expired)
             if cache.add(key, 1, timeout=window):
                 return 1
             return int(cache.incr(key))  # another request created it meanwhile
-    except Exception:
-        _cache_failed("count")
-        return None
+
+    value = sharedcache.call(ALIAS, count, "throttle count")
+    return None if value is sharedcache.FAILED else int(value)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import OperationalError, connections, transaction
 from django.db.transaction import TransactionManagementError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
@@ -119,13 +119,26 @@ def verify_access_token(token: str) -> Mapping[str, Any]:
 
 
 class OAuthView(View):
-    """Renders any ``OAuth2Error`` and a 405 as OAuth JSON, never a bare page."""
+    """Renders any ``OAuth2Error``, a 405 and a body Django refuses to read as OAuth
+    JSON, never a bare page; every response is ``no-store`` (OPTIONS included)."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = self.answer(request, *args, **kwargs)
+        response.setdefault("Cache-Control", "no-store")
+        response.setdefault("Pragma", "no-cache")
+        return response
+
+    def answer(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
             return error_response(exc)
+        except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(InvalidRequest("The request body is too large", status_code=413))
+        except (TooManyFieldsSent, TooManyFilesSent):  # DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES
+            return error_response(InvalidRequest("The request has too many parameters"))
+        except UnreadablePostError:
+            return error_response(InvalidRequest("The request body could not be read"))
         except OperationalError as exc:
             if not transient(exc):
                 raise  # a missing table, a broken setup: Django's 500, its logging and reports

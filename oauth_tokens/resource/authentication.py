@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from django.http import HttpRequest
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, UnreadablePostError
 from rest_framework import authentication
 from rest_framework.request import Request
 
 from oauth_tokens.oauth2 import bearer
-from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
+from oauth_tokens.oauth2.errors import InvalidRequest, OAuth2Error, bearer_challenge
 from oauth_tokens.resource import verifier
 from oauth_tokens.resource.errors import OAuthAPIException
 from oauth_tokens.resource.tokens import AccessToken, ClientPrincipal, TokenUser, principal_for
@@ -34,7 +35,13 @@ _BODYLESS = ("GET", "HEAD", "OPTIONS", "DELETE")
 def _form_has_token(request: HttpRequest | Request) -> bool:
     if request.method in _BODYLESS or not (request.content_type or "").startswith(_FORM):
         return False
-    return bearer.form_has_token(request.body)
+    try:
+        body = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: it cannot be checked for a token
+        raise InvalidRequest("The request body is too large", status_code=413) from None
+    except UnreadablePostError:
+        raise InvalidRequest("The request body could not be read") from None
+    return bearer.form_has_token(body)
 
 
 def authenticate_request(request: HttpRequest | Request) -> AccessToken | None:

@@ -3,15 +3,19 @@
 ``OAuthAPIException`` carries an ``OAuth2Error`` through DRF: DRF's exception
 handler renders its ``to_dict()`` as the body, its status, and its
 ``WWW-Authenticate`` / ``Retry-After`` headers. Plain views render the same
-error with ``error_response``.
+error with ``error_response``. DRF cannot add other headers from an exception:
+``exception_handler`` (set it as DRF's ``EXCEPTION_HANDLER``) adds ``no-store``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 
-from oauth_tokens.oauth2.errors import OAuth2Error
+from oauth_tokens.oauth2.errors import InvalidRequest, OAuth2Error
 
 
 class OAuthAPIException(APIException):
@@ -29,6 +33,26 @@ def error_response(error: OAuth2Error) -> JsonResponse:
     """A plain Django response for ``error``: JSON body, status, challenge, ``no-store``."""
     response = JsonResponse(error.to_dict(), status=error.status_code)
     response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
     for name, value in error.headers().items():
         response[name] = value
+    return response
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+    """DRF's exception handler, plus ``Cache-Control: no-store`` on every error it
+    renders (a 401 with the bearer challenge, a 403 for a missing scope, a 503),
+    and OAuth JSON instead of Django's HTML 400 for a request Django refuses to
+    parse (too many query or form fields, a body over its limit):
+    ``REST_FRAMEWORK = {"EXCEPTION_HANDLER": "oauth_tokens.resource.errors.exception_handler"}``."""
+    # Imported here: rest_framework.views loads the authentication classes (this module's users).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(InvalidRequest("The request body is too large", status_code=413))
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return error_response(InvalidRequest("The request has too many parameters"))
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.setdefault("Cache-Control", "no-store")
     return response

@@ -134,13 +134,54 @@ def test_5xx_is_retried_with_backoff_then_reported(fake, register, connected, cl
     assert fresh.refreshing_until is None  # the lease (if any) was released
 
 
-def test_a_5xx_then_success_recovers(fake, register, connected, clock, alice, pauses):
+def test_a_503_then_success_recovers(fake, register, connected, clock, alice, pauses):
     server = fake()
     register(flaky=server.config())
     connected("flaky", server)
-    server.script = [(502, {"error": "bad gateway"})]
+    server.script = [(503, {"error": "temporarily_unavailable"})]
     clock.advance(3600)
     assert get_access_token("flaky", alice) in server.live_access
+    assert len(server.token_requests) == 2 and pauses == [0.25]
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_refresh_that_may_have_arrived_is_not_sent_again(fake, register, connected, clock, alice, pauses, status):
+    """Issue 11: a 500/502/504 may come after the provider rotated the token; each
+    resend would be a replay, and past the provider's grace allowance a replay
+    revokes the grant. The call fails, the stored token stays, the next call
+    presents it once (the replay a grace window is for) and recovers."""
+    server = fake()
+    register(flaky=server.config())
+    row = connected("flaky", server)
+    server.script = [(status, {})]
+    clock.advance(3600)
+    with pytest.raises(ProviderUnavailable, match=rf"1 attempt\(s\): HTTP {status}"):
+        get_access_token("flaky", alice)
+    assert len(server.token_requests) == 1 and pauses == []
+    assert ExternalToken.objects.get(pk=row.pk).refresh_token == row.refresh_token
+    assert get_access_token("flaky", alice) in server.live_access
+    assert len(server.token_requests) == 2
+
+
+def test_a_refresh_whose_answer_timed_out_is_not_sent_again(register, connected, clock, alice, fake, pauses):
+    server = fake()
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        register(slow=server.config(token_url=f"http://127.0.0.1:{port}/token", timeout=0.05, retries=2))
+        connected("slow", server)
+        clock.advance(3600)
+        with pytest.raises(ProviderUnavailable, match=r"1 attempt\(s\): timed out \(ReadTimeout\)"):
+            get_access_token("slow", alice)
+    assert pauses == []
+
+
+def test_client_credentials_are_asked_again_after_any_5xx(fake, register, pauses):
+    server = fake()
+    register(service=server.config())
+    server.script = [(502, {})]
+    assert get_access_token("service") in server.live_access
     assert len(server.token_requests) == 2 and pauses == [0.25]
 
 

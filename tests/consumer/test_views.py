@@ -5,6 +5,7 @@ lands in the session or a URL we build."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.oauth2.pkce import s256
@@ -29,6 +30,15 @@ def start(client, user, query=""):
 def test_connect_requires_login(client, server):
     response = client.get("/oauth/connect/ext/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("path", ["/oauth/connect/ext/", "/oauth/connect/ext/callback/"])
+def test_a_url_too_long_for_the_login_redirect_gets_the_error_page(client, server, path):
+    """Logged out, a URL over 16 KB cannot be the login page's next (Django refuses the
+    redirect): the connect error page with no-store, not Django's bare 400."""
+    response = client.get(path, {"state": "s" * 17_000})
+    assert response.status_code == 400 and b"too large" in response.content
+    assert "no-store" in response["Cache-Control"]
 
 
 def test_authorization_request_and_session_hold_no_secret(client, alice, server):
@@ -56,6 +66,17 @@ def test_successful_callback_stores_tokens_and_redirects(client, alice, server):
     # The state is single use.
     again = client.get("/oauth/connect/ext/callback/", {"code": code, "state": params["state"][0]})
     assert again.status_code == 400 and b"start again" in again.content
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "head"])
+def test_callback_answers_only_get_and_another_method_leaves_the_flow_pending(client, alice, server, method):
+    params = start(client, alice)
+    code = server.add_code(params["code_challenge"][0])
+    query = f"?code={code}&state={params['state'][0]}"
+    refused = getattr(client, method)("/oauth/connect/ext/callback/" + query)
+    assert refused.status_code == 405 and not server.token_requests
+    response = client.get("/oauth/connect/ext/callback/" + query)
+    assert response.status_code == 302 and ExternalToken.objects.filter(provider="ext", user=alice).exists()
 
 
 def test_reconnect_after_reauthorization_resets_the_row(client, alice, server):
@@ -150,3 +171,30 @@ def test_disconnect_revokes_and_redirects(client, alice, server, connected):
     assert response.status_code == 302 and response["Location"] == "/"
     assert [hint for hint, _ in server.revoked] == ["refresh_token", "access_token"]
     assert ExternalToken.objects.get(pk=row.pk).status == "revoked"
+
+
+# -- browser_view: what the CSRF check reads first, and too many fields (issue 11 fuzzing) ----
+
+
+@pytest.mark.parametrize("path", ["/oauth/connect/ext/", "/oauth/connect/ext/disconnect/"])
+def test_a_huge_post_to_the_consumer_views_gets_their_error_page(client, alice, server, path):
+    client.force_login(alice)
+    r = client.post(path, "x=" + "y" * 2_700_000, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and "no-store" in r["Cache-Control"]
+    assert b"Bad Request (400)" not in r.content
+
+
+def test_a_callback_with_too_many_fields_gets_the_consumer_error_page(client, alice, server):
+    client.force_login(alice)
+    extra = "&".join(f"x{i}=1" for i in range(django_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 5))
+    r = client.get("/oauth/connect/ext/callback/?" + extra)
+    assert r.status_code == 400 and "no-store" in r["Cache-Control"]
+    assert b"Bad Request (400)" not in r.content
+
+
+def test_the_consumer_disconnect_still_needs_the_csrf_token(client, alice, server):
+    from django.test import Client
+
+    http = Client(enforce_csrf_checks=True)
+    http.force_login(alice)
+    assert http.post("/oauth/connect/ext/disconnect/").status_code == 403

@@ -7,6 +7,7 @@ eviction loses decides it. The failure counters only make the guesser's own
 address answer 429, and raise one alert per window per client id.
 """
 
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -79,6 +80,28 @@ def test_a_restart_or_a_cache_eviction_changes_nothing_for_a_working_client(flow
     assert AccessToken.objects.count() == 3
 
 
+def test_a_full_local_memory_cache_cannot_push_a_working_client_out(flow, other_client):
+    """Issue 11, failure 3: without Redis the counters live in the per-process
+    local-memory cache (300 entries); 400 one-off failures from other addresses
+    evicted the working client's state, and it got 429. Nothing that eviction
+    loses decides whether a correct secret gets in."""
+    assert call(flow, "token", flow.client.secret, "10.0.0.1").status_code == 200
+    for i in range(400):
+        r = flow.http.post("/oauth/token", "grant_type=client_credentials", content_type=FORM,
+                           HTTP_AUTHORIZATION=basic(other_client.client_id, f"x{i}"),
+                           REMOTE_ADDR=f"10.{80 + i // 250}.{i % 250}.1")
+        assert r.status_code == 401
+    statuses = [call(flow, "token", flow.client.secret, "10.0.0.1").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+
+@pytest.fixture
+def other_client(db):
+    from tests.factories import ClientFactory
+
+    return ClientFactory(name="other")
+
+
 def test_one_alert_per_window_per_client_with_the_address_and_no_secret(flow, django_capture_on_commit_callbacks):
     received = []
     signals.client_auth_failures.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-alert")
@@ -121,24 +144,52 @@ def test_no_alert_below_the_limit_nor_for_unknown_or_public_client_ids(flow, pub
     assert not TokenEvent.objects.filter(kind=TokenEvent.AUTH_FAILURES).exists()
 
 
-class BrokenCache:
-    """A cache whose every call fails (Redis down)."""
+@pytest.fixture
+def flaky_default_cache(settings):
+    """The default cache (the throttle's) as a shared server that a test takes down."""
+    from tests.flakycache import FlakyCache
 
-    def __getattr__(self, name):
-        def fail(*args, **kwargs):
-            raise ConnectionError("cache down")
+    FlakyCache.restore()
+    settings.CACHES = {"default": {"BACKEND": "tests.flakycache.FlakyCache"}}
+    yield FlakyCache
+    FlakyCache.restore()
 
-        return fail
 
-
-def test_a_cache_that_fails_degrades_to_no_throttle_never_a_500(flow, caplog, monkeypatch):
-    from oauth_tokens.provider import throttle
-
-    monkeypatch.setattr(throttle, "cache", BrokenCache())
+def test_a_cache_that_fails_degrades_to_no_throttle_never_a_500(flow, caplog, flaky_default_cache):
+    flaky_default_cache.mode = "down"
     statuses = [call(flow, "token", f"g{i}", "10.0.0.9").status_code for i in range(LIMIT + 2)]
     assert statuses == [401] * (LIMIT + 2)
     assert call(flow, "token", flow.client.secret, "10.0.0.9").status_code == 200
     assert call(flow, "revoke", "wrong", "10.0.0.9").status_code == 401
     assert flow.http.post("/oauth/revoke", "token=x", content_type=FORM).status_code == 200
-    assert "not throttling" in caplog.text
+    assert "throttle count" in caplog.text and "Connection refused" in caplog.text
     assert "g1" not in caplog.text and flow.client.secret not in caplog.text
+
+
+def test_a_hung_cache_costs_one_short_wait_per_retry_period_not_one_per_request(flow, caplog, settings,
+                                                                              flaky_default_cache):
+    """Redis paused (a connection that never answers, no socket timeout set): the
+    first wrong secret waits CACHE_TIMEOUT, then the cache is left alone for
+    CACHE_RETRY_AFTER seconds, and a correct secret never waits at all."""
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CACHE_TIMEOUT": 0.2, "CACHE_RETRY_AFTER": 30}
+    flaky_default_cache.mode, flaky_default_cache.hang_seconds = "hang", 3.0
+    started = time.monotonic()
+    assert call(flow, "token", "wrong", "10.0.0.9").status_code == 401
+    assert time.monotonic() - started < 1.5
+    calls = flaky_default_cache.calls
+    started = time.monotonic()
+    statuses = [call(flow, "token", f"g{i}", "10.0.0.9").status_code for i in range(LIMIT + 2)]
+    assert statuses == [401] * (LIMIT + 2)
+    assert call(flow, "token", flow.client.secret, "10.0.0.9").status_code == 200
+    assert time.monotonic() - started < 1.5
+    assert flaky_default_cache.calls == calls  # the circuit is open: the cache is not asked
+    assert "did not answer within 0.2 s" in caplog.text
+
+
+def test_the_throttle_is_back_once_the_cache_is(flow, settings, flaky_default_cache):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CACHE_RETRY_AFTER": 0}
+    flaky_default_cache.mode = "down"
+    assert call(flow, "token", "wrong", "10.0.0.9").status_code == 401
+    flaky_default_cache.mode = "up"
+    statuses = [call(flow, "token", f"g{i}", "10.0.0.9").status_code for i in range(LIMIT + 1)]
+    assert statuses == [401] * LIMIT + [429]

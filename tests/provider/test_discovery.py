@@ -61,6 +61,19 @@ def test_discovery_documents_refuse_writes(client):
     assert response.status_code == 405 and response.json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("path", ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
+                                  "/.well-known/jwks.json"])
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+def test_writes_to_discovery_get_the_oauth_405_not_the_csrf_page(path, method):
+    """With CsrfViewMiddleware enforcing (as for a browser), a write is still the OAuth
+    405 JSON with no-store, not Django's HTML 403 "CSRF verification failed"."""
+    from django.test import Client
+
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 405 and response.json()["error"] == "invalid_request"
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_jwks_has_public_keys_only(client):
     kid, _, _ = keys.current_key()
     body = client.get("/.well-known/jwks.json").json()

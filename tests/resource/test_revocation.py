@@ -3,6 +3,7 @@ and within REVOCATION_POLL_INTERVAL in another one (simulated here by a second
 revocation list with its own clock; tests/e2e proves it with real processes)."""
 
 import os
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -244,7 +245,81 @@ def test_a_shared_cache_that_is_down_falls_back_to_the_database(flow, tokens, se
     jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
     rl, clock = other_process()
     assert rl.is_revoked(jti)
-    assert "Revocation cache 'dead' unavailable" in caplog.text
+    # refused at once, or (redis-py retries) given up on after CACHE_TIMEOUT
+    assert "Cache 'dead'" in caplog.text and "(revocation version" in caplog.text
+
+
+@pytest.fixture
+def flaky_revocation_cache(settings):
+    """REVOCATION_CACHE as a shared server that goes down and comes back holding
+    what it held (FlakyCache: expiry on a clock the test moves)."""
+    from tests.flakycache import FlakyCache
+
+    FlakyCache.restore()
+    settings.CACHES = {**settings.CACHES, "flaky": {"BACKEND": "tests.flakycache.FlakyCache"}}
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": "flaky", "CACHE_RETRY_AFTER": 0}
+    yield FlakyCache
+    FlakyCache.restore()
+
+
+def test_a_revocation_made_while_the_cache_is_down_is_honoured_within_two_intervals(
+        flow, tokens, flaky_revocation_cache, django_capture_on_commit_callbacks):
+    """Issue 11, failure 1: the version write fails during the outage and the cache
+    comes back with the old version. A process that was idle meanwhile must not
+    trust it past its TTL (one interval): it refuses the token within the interval
+    plus that TTL, not 30 s later."""
+    cache = flaky_revocation_cache
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    rl, clock = other_process(interval=1.0)
+    assert not rl.is_revoked(jti)  # loaded; the version is in the cache now
+    assert cache.store  # ...with the version
+    cache.mode = "down"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
+                                  content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    cache.mode = "up"  # back, still holding the version from before the revocation
+    assert not alive(flow.http, tokens["access_token"])  # the revoking process: at once
+    clock.t += 1.0
+    cache.now += 1.0
+    assert rl.is_revoked(jti)  # the idle process, at its next poll after the TTL
+
+
+def test_a_version_written_once_the_cache_is_back_reaches_the_others_at_once(
+        flow, tokens, flaky_revocation_cache, django_capture_on_commit_callbacks):
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    rl, clock = other_process(interval=1.0)
+    assert not rl.is_revoked(jti)
+    with django_capture_on_commit_callbacks(execute=True):
+        flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
+                       content_type="application/x-www-form-urlencoded")
+    clock.t += 1.0  # the cached version changed: no need to wait for its TTL
+    assert rl.is_revoked(jti)
+
+
+def test_a_hung_revocation_cache_costs_one_short_wait_then_the_database_answers(
+        flow, tokens, flaky_revocation_cache, settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CACHE_TIMEOUT": 0.2, "CACHE_RETRY_AFTER": 30}
+    cache = flaky_revocation_cache
+    jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
+    cache.mode, cache.hang_seconds = "hang", 3.0
+    rl, clock = other_process(interval=1.0)
+    started = time.monotonic()
+    assert not rl.is_revoked(jti)
+    for _ in range(5):
+        clock.t += 1.0
+        assert not rl.is_revoked(jti)
+    assert time.monotonic() - started < 1.5
+    assert cache.calls == 1  # the circuit stays open: one wait, then the database only
+
+
+def test_the_version_lives_in_the_cache_one_interval(settings):
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 1.0}
+    assert revocation.version_cache_ttl() == 1
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 0.2}
+    assert revocation.version_cache_ttl() == 1  # the cache's granularity
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 2.5}
+    assert revocation.version_cache_ttl() == 3
 
 
 # -- a revocation costs the rows it added, not every revoked id (issue 10, Low 5) ------
