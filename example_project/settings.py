@@ -73,6 +73,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
 
+# -- PgBouncer (transaction pooling) ------------------------------------------
+# DATABASE_PGBOUNCER=1 when DATABASE_URL points at PgBouncer in transaction mode:
+# a server connection belongs to a client only for one transaction, so no
+# server-side cursors (they outlive it), and no prepared statements (PgBouncer
+# before 1.21 cannot route them; Django's psycopg 3 default, made explicit).
+if env.bool("DATABASE_PGBOUNCER", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# -- end PgBouncer ---------------------------------------------------------------
+
 if env("REDIS_URL"):
     # Short socket timeouts: redis-py waits forever by default on a server that
     # stopped answering. (oauth_tokens bounds its own cache calls either way:

@@ -92,6 +92,7 @@ class LiveServer:
         migrate: bool = True,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
+        app: str = "example_project.wsgi:application",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -100,6 +101,7 @@ class LiveServer:
         self.migrate = migrate
         self.log_path = log_path
         self.extra_args = tuple(extra_args)  # more gunicorn options
+        self.app = app  # e.g. "reliability.pid_wsgi:application" (names the answering worker)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -124,7 +126,7 @@ class LiveServer:
             self.manage("migrate", "--noinput")
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         command = [
-            sys.executable, "-m", "gunicorn", "example_project.wsgi:application",
+            sys.executable, "-m", "gunicorn", self.app,
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
             "--threads", str(self.threads), "--access-logfile", "-" if self.log_path else "/dev/null",
             "--graceful-timeout", "5", "--timeout", "60", *self.extra_args,

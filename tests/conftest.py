@@ -99,3 +99,45 @@ def _urlencode(data) -> str:
 @pytest.fixture
 def flow(client, oauth_client, user):
     return Flow(client, oauth_client, user)
+
+
+# -- PgBouncer (PGBOUNCER=1) ------------------------------------------------------
+# With PGBOUNCER=1 and DATABASE_URL on PostgreSQL, the session starts PgBouncer in
+# transaction mode (reliability/pgbouncer.py) once the test database exists, and
+# every connection made after that (the tests', the live server threads') goes
+# through it, with the settings the README gives for transaction pooling. The
+# test database is created and dropped straight on PostgreSQL (PgBouncer keeps
+# server connections open that would block the DROP).
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    import os
+
+    from django.db import connections
+
+    if os.environ.get("PGBOUNCER", "") in ("", "0") or connections["default"].vendor != "postgresql":
+        yield None
+        return
+    from reliability.pgbouncer import PgBouncer
+
+    settings_dict = connections["default"].settings_dict  # shared by every thread's connection
+    upstream = f"postgres://{settings_dict['USER'] or 'postgres'}@{settings_dict['HOST'] or '127.0.0.1'}:" \
+               f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    saved = {key: settings_dict.get(key) for key in ("HOST", "PORT", "DISABLE_SERVER_SIDE_CURSORS")}
+    bouncer = PgBouncer(upstream, pool_size=30).start()
+    with django_db_blocker.unblock():
+        connections.close_all()
+    settings_dict.update(HOST="127.0.0.1", PORT=str(bouncer.port), DISABLE_SERVER_SIDE_CURSORS=True)
+    settings_dict.setdefault("OPTIONS", {})["prepare_threshold"] = None
+    try:
+        yield bouncer
+    finally:
+        with django_db_blocker.unblock():
+            connections.close_all()
+        bouncer.stop()
+        settings_dict.update(saved)
+
+
+@pytest.fixture
+def pgbouncer(django_db_setup):
+    """The PgBouncer the session runs (PGBOUNCER=1), or None."""
+    return django_db_setup
