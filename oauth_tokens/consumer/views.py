@@ -29,7 +29,7 @@ from oauth_tokens.browser import browser_view
 from oauth_tokens.consumer import remote, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
-from oauth_tokens.oauth2.pkce import s256
+from oauth_tokens.oauth2.pkce import S256, s256
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger("oauth_tokens.consumer")
@@ -98,7 +98,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
         "redirect_uri": redirect_uri,
         "state": state,
         "code_challenge": s256(verifier),
-        "code_challenge_method": "S256",
+        "code_challenge_method": S256,
         **({"scope": config.scope} if config.scope else {}),
         **config.authorize_params,
     }

@@ -111,11 +111,6 @@ class AccessDenied(OAuth2Error):
     description = "The resource owner denied the request"
 
 
-class UnsupportedTokenType(OAuth2Error):
-    error = "unsupported_token_type"
-    description = "The server does not support revocation of this token type"
-
-
 class InvalidToken(OAuth2Error):
     """Bearer token rejected (RFC 6750 section 3.1)."""
 
@@ -163,12 +158,6 @@ class RateLimited(TooManyRequests):
 
     error = "temporarily_unavailable"
     description = "Too many requests from this address; try again later"
-
-
-class ServerError(OAuth2Error):
-    error = "server_error"
-    status_code = 500
-    description = "The server could not complete the request"
 
 
 class TemporarilyUnavailable(OAuth2Error):

@@ -13,7 +13,8 @@ from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 #: An S256 challenge is base64url(sha256) without padding: exactly 43 characters.
 CHALLENGE_RE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
-SUPPORTED_METHODS = ("S256",)
+#: The only code_challenge_method accepted (and sent by the consumer).
+S256 = "S256"
 
 
 def s256(verifier: str) -> str:
@@ -28,7 +29,7 @@ def validate_challenge(challenge: str | None, method: str | None, *, required: b
         if required:
             raise InvalidRequest("code_challenge is required (PKCE with S256)")
         return "", ""
-    if method != "S256":
+    if method != S256:
         # RFC 7636 4.3: an omitted method means "plain", which we do not accept.
         raise InvalidRequest("code_challenge_method must be S256")
     if not CHALLENGE_RE.match(challenge):
@@ -47,5 +48,5 @@ def verify(challenge: str, method: str, verifier: str | None) -> None:
         raise InvalidRequest("Missing required parameter: code_verifier")
     if not VERIFIER_RE.match(verifier):
         raise InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]")
-    if method != "S256" or not hmac.compare_digest(s256(verifier), challenge):
+    if method != S256 or not hmac.compare_digest(s256(verifier), challenge):
         raise InvalidGrant("code_verifier does not match the code_challenge")

@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
+from oauth_tokens.oauth2 import pkce
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import keys
 from oauth_tokens.provider.responses import json_response
@@ -59,7 +60,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
+        "code_challenge_methods_supported": [pkce.S256],
     }
 
 

@@ -66,9 +66,6 @@ class AccessToken:
         return f"<AccessToken client_id={self.client_id!r} sub={self.subject!r} scope={self.scope!r}>"
 
 
-#: Kept for code written against the first version of this module.
-VerifiedToken = AccessToken
-
 
 class UserGone(InvalidToken):
     description = "The token's user no longer exists or is inactive"
