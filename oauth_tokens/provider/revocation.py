@@ -110,7 +110,7 @@ def database_version() -> tuple[int, str]:
 def authoritative_version() -> tuple[int, str] | None:
     """The database's version when ``current_version`` read a shared cache, which may
     run ahead of the commit; None when there is none (it read the database itself)."""
-    return _db_version() if shared_cache() is not None else None
+    return _db_version() if shared_cache_alias() is not None else None
 
 
 def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import OperationalError, connections, transaction
 from django.db.transaction import TransactionManagementError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -30,6 +29,7 @@ from oauth_tokens.provider import authority, client_auth, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
+from oauth_tokens.refusals import REFUSED, as_oauth_error
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger(__name__)
@@ -77,10 +77,8 @@ def read_body(request: HttpRequest) -> bytes:
         raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
     try:
         body = request.body
-    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE is below MAX_BODY_SIZE
-        raise InvalidRequest("The request body is too large", status_code=413) from None
-    except UnreadablePostError:
-        raise InvalidRequest("The request body could not be read") from None
+    except REFUSED as exc:  # e.g. DATA_UPLOAD_MAX_MEMORY_SIZE below MAX_BODY_SIZE
+        raise as_oauth_error(exc) from None
     if len(body) > limit:
         raise InvalidRequest(f"The request body is larger than {limit} bytes", status_code=413)
     return body
@@ -133,12 +131,8 @@ class OAuthView(View):
             return super().dispatch(request, *args, **kwargs)
         except OAuth2Error as exc:
             return error_response(exc)
-        except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE
-            return error_response(InvalidRequest("The request body is too large", status_code=413))
-        except (TooManyFieldsSent, TooManyFilesSent):  # DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES
-            return error_response(InvalidRequest("The request has too many parameters"))
-        except UnreadablePostError:
-            return error_response(InvalidRequest("The request body could not be read"))
+        except REFUSED as exc:  # a body or parameters Django refuses to read
+            return error_response(as_oauth_error(exc))
         except OperationalError as exc:
             if not transient(exc):
                 raise  # a missing table, a broken setup: Django's 500, its logging and reports

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, UnreadablePostError
+from django.http import HttpRequest
 from rest_framework import authentication
 from rest_framework.request import Request
 
 from oauth_tokens.oauth2 import bearer
-from oauth_tokens.oauth2.errors import InvalidRequest, OAuth2Error, bearer_challenge
+from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
+from oauth_tokens.refusals import REFUSED, as_oauth_error
 from oauth_tokens.resource import verifier
 from oauth_tokens.resource.errors import OAuthAPIException
 from oauth_tokens.resource.tokens import AccessToken, ClientPrincipal, TokenUser, principal_for
@@ -37,10 +37,8 @@ def _form_has_token(request: HttpRequest | Request) -> bool:
         return False
     try:
         body = request.body
-    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: it cannot be checked for a token
-        raise InvalidRequest("The request body is too large", status_code=413) from None
-    except UnreadablePostError:
-        raise InvalidRequest("The request body could not be read") from None
+    except REFUSED as exc:  # e.g. over DATA_UPLOAD_MAX_MEMORY_SIZE: it cannot be checked for a token
+        raise as_oauth_error(exc) from None
     return bearer.form_has_token(body)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 
-from oauth_tokens.oauth2.errors import InvalidRequest, OAuth2Error
+from oauth_tokens.oauth2.errors import OAuth2Error
+from oauth_tokens.refusals import REFUSED, as_oauth_error
 
 
 class OAuthAPIException(APIException):
@@ -43,15 +43,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """DRF's exception handler, plus ``Cache-Control: no-store`` on every error it
     renders (a 401 with the bearer challenge, a 403 for a missing scope, a 503),
     and OAuth JSON instead of Django's HTML 400 for a request Django refuses to
-    parse (too many query or form fields, a body over its limit):
+    parse (``refusals``: too many query or form fields, a body over its limit or unreadable):
     ``REST_FRAMEWORK = {"EXCEPTION_HANDLER": "oauth_tokens.resource.errors.exception_handler"}``."""
     # Imported here: rest_framework.views loads the authentication classes (this module's users).
     from rest_framework.views import exception_handler as drf_exception_handler
 
-    if isinstance(exc, RequestDataTooBig):
-        return error_response(InvalidRequest("The request body is too large", status_code=413))
-    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return error_response(InvalidRequest("The request has too many parameters"))
+    if isinstance(exc, REFUSED):
+        return error_response(as_oauth_error(exc))
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.setdefault("Cache-Control", "no-store")

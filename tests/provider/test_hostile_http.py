@@ -152,3 +152,16 @@ def test_too_many_query_fields_at_a_protected_drf_view_are_an_oauth_error(flow):
     extra = "&".join(f"x{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 5))
     r = flow.http.get("/api/me?" + extra, HTTP_AUTHORIZATION="Bearer abc")
     oauth_error(r, 400)
+
+
+def test_the_drf_exception_handler_maps_every_refused_request_like_the_oauth_endpoints():
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+    from django.http import UnreadablePostError
+
+    from oauth_tokens.resource.errors import exception_handler
+
+    answers = {kind.__name__: exception_handler(kind("x"), {})
+               for kind in (RequestDataTooBig, TooManyFieldsSent, UnreadablePostError)}
+    assert {name: r.status_code for name, r in answers.items()} == {
+        "RequestDataTooBig": 413, "TooManyFieldsSent": 400, "UnreadablePostError": 400}
+    assert all(r["Cache-Control"] == "no-store" for r in answers.values())
