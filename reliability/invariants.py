@@ -25,8 +25,11 @@ import jwt
 
 from reliability.loadgen import RevokedToken
 
-#: Requests per token before giving up on reaching a worker.
+#: Requests per token before setting it aside; the tokens set aside are asked
+#: again, one at a time, with ``MAX_ASKS_RETRY`` requests each (a worker busy
+#: with the other threads' requests may not accept for a while).
 MAX_ASKS_PER_TOKEN = 80
+MAX_ASKS_RETRY = 600
 
 
 def database_checks(reuse_seen_by_clients: int = 0) -> tuple[list[str], list[str]]:
@@ -92,12 +95,12 @@ def refused_by_every_worker(base_url: str, revoked: list[RevokedToken], workers:
 
     local = threading.local()
 
-    def ask(item: RevokedToken) -> tuple[list[str], int, bool]:
+    def ask(item: RevokedToken, budget: int = MAX_ASKS_PER_TOKEN) -> tuple[list[str], int, bool]:
         if not hasattr(local, "http"):  # one client per thread; each request on a new connection
             local.http = httpx.Client(base_url=base_url, timeout=30, headers={"Connection": "close"})
         seen: set[int] = set()
         problems, asks = [], 0
-        while not wanted <= seen and asks < MAX_ASKS_PER_TOKEN:
+        while not wanted <= seen and asks < budget:
             asks += 1
             try:
                 r = local.http.get("/api/me", headers={"Authorization": f"Bearer {item.token}"})
@@ -113,13 +116,19 @@ def refused_by_every_worker(base_url: str, revoked: list[RevokedToken], workers:
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         answers = list(pool.map(ask, sample))
-    problems = [p for found, _, _ in answers for p in found]
-    asks = sum(a for _, a, _ in answers)
-    partial = sum(1 for _, _, all_seen in answers if not all_seen)
+    # Tokens that missed a worker are asked again, one at a time, so that no
+    # other request of ours keeps a worker busy.
+    missed = [item for item, (_, _, all_seen) in zip(sample, answers, strict=True) if not all_seen]
+    retried = [ask(item, MAX_ASKS_RETRY) for item in missed]
+    problems = [p for found, _, _ in answers + retried for p in found]
+    asks = sum(a for _, a, _ in answers + retried)
+    partial = sum(1 for _, _, all_seen in retried if not all_seen)
     if partial:
-        problems.append(f"{partial} token(s) could not reach every worker in {MAX_ASKS_PER_TOKEN} requests")
+        problems.append(f"{partial} token(s) could not reach every worker in "
+                        f"{MAX_ASKS_PER_TOKEN} + {MAX_ASKS_RETRY} requests")
     sampled = f" (a sample of {len(tokens)})" if sample != tokens else ""
-    figure = (f"{len(sample)} revoked access tokens{sampled} x {len(wanted)} workers: {asks} requests in "
+    again = f", {len(missed)} asked again alone" if missed else ""
+    figure = (f"{len(sample)} revoked access tokens{sampled} x {len(wanted)} workers{again}: {asks} requests in "
               f"{time.monotonic() - started:.1f} s, "
               f"{sum(1 for p in problems if 'answered' in p)} accepted")
     return problems, figure
