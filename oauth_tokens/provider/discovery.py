@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth_tokens.oauth2 import pkce
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import keys
-from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import OAuthView
+from oauth_tokens.responses import json_response
 from oauth_tokens.settings import token_settings
 
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]

@@ -32,8 +32,8 @@ from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, Invalid
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.provider import authority, client_auth, revocation, stores, throttle
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
-from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
+from oauth_tokens.responses import bearer_token_of, json_response
 from oauth_tokens.settings import token_settings
 
 INACTIVE = {"active": False}
@@ -163,13 +163,6 @@ def _user_active(user: Any) -> bool:
     return user is None or bool(getattr(user, "is_active", True))
 
 
-def _form_has_token(request: HttpRequest) -> bool:
-    """RFC 6750 section 2: a token in the form body as well as the header is two methods."""
-    if request.method != "POST" or not (request.content_type or "").startswith("application/x-www-form-urlencoded"):
-        return False
-    return bearer.form_has_token(request.body)
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 class UserInfoView(OAuthView):
     """OIDC Core section 5.3: the claims of the token's user, for scope ``openid``."""
@@ -177,12 +170,7 @@ class UserInfoView(OAuthView):
     http_method_names = ["get", "post", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        meta = request.META
-        token = bearer.token_from(
-            meta.get("HTTP_AUTHORIZATION", ""),
-            query_string=meta.get("QUERY_STRING", ""),
-            form_has_token=lambda: _form_has_token(request),
-        )
+        token = bearer_token_of(request)
         if token is None:
             raise bearer.MissingToken()
         claims = authority.verifier().verify(token)

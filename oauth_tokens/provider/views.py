@@ -27,9 +27,9 @@ from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
 from oauth_tokens.provider import authority, client_auth, models
 from oauth_tokens.provider.dberrors import transient
-from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
+from oauth_tokens.responses import error_response, json_response
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger(__name__)

@@ -19,38 +19,19 @@ from django.http import HttpRequest
 from rest_framework import authentication
 from rest_framework.request import Request
 
-from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
-from oauth_tokens.refusals import REFUSED, as_oauth_error
 from oauth_tokens.resource import verifier
 from oauth_tokens.resource.errors import OAuthAPIException
 from oauth_tokens.resource.tokens import AccessToken, ClientPrincipal, TokenUser, principal_for
+from oauth_tokens.responses import bearer_token_of
 
 __all__ = ["BearerTokenAuthentication", "ClientPrincipal", "TokenUser", "authenticate_request"]
-
-_FORM = "application/x-www-form-urlencoded"
-_BODYLESS = ("GET", "HEAD", "OPTIONS", "DELETE")
-
-
-def _form_has_token(request: HttpRequest | Request) -> bool:
-    if request.method in _BODYLESS or not (request.content_type or "").startswith(_FORM):
-        return False
-    try:
-        body = request.body
-    except REFUSED as exc:  # e.g. over DATA_UPLOAD_MAX_MEMORY_SIZE: it cannot be checked for a token
-        raise as_oauth_error(exc) from None
-    return bearer.form_has_token(body)
 
 
 def authenticate_request(request: HttpRequest | Request) -> AccessToken | None:
     """The verified bearer token of a Django request, None without bearer credentials,
     or an ``OAuth2Error`` (RFC 6750 section 3.1)."""
-    meta = request.META
-    raw = bearer.token_from(
-        meta.get("HTTP_AUTHORIZATION", ""),
-        query_string=meta.get("QUERY_STRING", ""),
-        form_has_token=lambda: _form_has_token(request),
-    )
+    raw = bearer_token_of(request)
     return None if raw is None else verifier.verify(raw)
 
 

@@ -3,7 +3,7 @@
 ``OAuthAPIException`` carries an ``OAuth2Error`` through DRF: DRF's exception
 handler renders its ``to_dict()`` as the body, its status, and its
 ``WWW-Authenticate`` / ``Retry-After`` headers. Plain views render the same
-error with ``error_response``. DRF cannot add other headers from an exception:
+error with ``oauth_tokens.responses.error_response`` (re-exported here). DRF cannot add other headers from an exception:
 ``exception_handler`` (set it as DRF's ``EXCEPTION_HANDLER``) adds ``no-store``.
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 
 from oauth_tokens.oauth2.errors import OAuth2Error
 from oauth_tokens.refusals import REFUSED, as_oauth_error
+from oauth_tokens.responses import error_response
+
+__all__ = ["OAuthAPIException", "error_response", "exception_handler"]
 
 
 class OAuthAPIException(APIException):
@@ -27,16 +29,6 @@ class OAuthAPIException(APIException):
         self.auth_header = headers.get("WWW-Authenticate")
         retry_after = headers.get("Retry-After")
         self.wait = int(retry_after) if retry_after else None
-
-
-def error_response(error: OAuth2Error) -> JsonResponse:
-    """A plain Django response for ``error``: JSON body, status, challenge, ``no-store``."""
-    response = JsonResponse(error.to_dict(), status=error.status_code)
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    for name, value in error.headers().items():
-        response[name] = value
-    return response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
