@@ -20,8 +20,8 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.signals import setting_changed
 
+from oauth_tokens import process_caches
 from oauth_tokens.settings import token_settings
 
 __all__ = [
@@ -127,14 +127,7 @@ def decrypt_bound(secret: str, ciphertext: str, *, ttl: int | None = None) -> st
     return _bound_fernet(secret).decrypt(ciphertext.encode(), ttl=ttl).decode()
 
 
+@process_caches.resets_on("OAUTH_TOKENS", "SECRET_KEY", "SECRET_KEY_FALLBACKS")
 def reset_keys() -> None:
     _digest_keys.cache_clear()
     _fernet.cache_clear()
-
-
-def _reset_on_change(*, setting: str, **kwargs: object) -> None:
-    if setting in ("OAUTH_TOKENS", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        reset_keys()
-
-
-setting_changed.connect(_reset_on_change)

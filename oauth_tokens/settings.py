@@ -22,7 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
+
+from oauth_tokens import process_caches
 
 DEFAULTS: dict[str, Any] = {
     # Identity of this authorization server: the ``iss`` of every token and the
@@ -302,12 +303,9 @@ class TokenSettings:
 token_settings = TokenSettings()
 
 
-def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting == "OAUTH_TOKENS":
-        token_settings.reload()
-
-
-setting_changed.connect(_reload)
+@process_caches.resets_on("OAUTH_TOKENS")
+def _reload() -> None:
+    token_settings.reload()
 
 
 @checks.register(checks.Tags.security)

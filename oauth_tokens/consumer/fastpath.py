@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import Field
 from django.utils.dateparse import parse_datetime
 
+from oauth_tokens import process_caches
 from oauth_tokens.consumer import models
 from oauth_tokens.consumer.fields import decrypt
 from oauth_tokens.consumer.models import ExternalToken
@@ -96,15 +96,8 @@ def fresh_token(alias: str, provider: str, user_id: Any, leeway: float, assumed:
     return memo[2]
 
 
-def reset(**kwargs: Any) -> None:
+@process_caches.resets_on("OAUTH_TOKENS", "DATABASES", "SECRET_KEY")
+def reset() -> None:
     with _lock:
         _memo.clear()
         _sql.clear()
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("OAUTH_TOKENS", "DATABASES", "SECRET_KEY"):
-        reset()
-
-
-setting_changed.connect(_on_setting_changed)

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 
+from oauth_tokens import process_caches
 from oauth_tokens.consumer import remote
 from oauth_tokens.consumer.config import (
     OPTIONS,
@@ -141,17 +141,10 @@ def _apply_metadata(provider: Provider, entry: dict[str, Any], document: dict[st
     return replace(provider, **changes)
 
 
+@process_caches.resets_on("OAUTH_TOKENS")
 def reset() -> None:
     """Forget parsed providers and fetched metadata (settings changed)."""
     with _lock:
         _cache.clear()
         _metadata.clear()
         _failures.clear()
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == "OAUTH_TOKENS":
-        reset()
-
-
-setting_changed.connect(_on_setting_changed)

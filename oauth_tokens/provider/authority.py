@@ -13,11 +13,11 @@ import math
 import time
 from typing import Any
 
-from django.core.signals import setting_changed
 from django.db import DatabaseError
 from django.db.models import Max
 from django.db.models.signals import post_delete, post_save
 
+from oauth_tokens import process_caches
 from oauth_tokens.oauth2 import verifier as spec
 from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.oauth2.revocation_list import Entry, RevocationList
@@ -113,20 +113,13 @@ def decode(token: str) -> dict[str, Any]:
     return spec.decode_access_token(token, key_for=keys.verification_key, config=config(), now=wall_clock())
 
 
+@process_caches.resets_on("OAUTH_TOKENS", "SECRET_KEY")
 def reset() -> None:
     """Forget verified tokens and reload revocations (settings or keys changed)."""
     _verifier.clear()
     revocation.forget_pending()
     revocations.invalidate()
     forget_lifetimes()
-
-
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("OAUTH_TOKENS", "SECRET_KEY"):
-        reset()
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="oauth_tokens.provider.authority")
 
 
 def register() -> None:

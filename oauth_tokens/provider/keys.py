@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.db.models import Max
 
-from oauth_tokens import crypto
+from oauth_tokens import crypto, process_caches
 from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.provider import models
@@ -143,6 +143,7 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
     return {"keys": [dict(k.public_jwk) for k in published_keys()]}
 
 
+@process_caches.resets_on("OAUTH_TOKENS", "SECRET_KEY", "SECRET_KEY_FALLBACKS")
 def reset_cache() -> None:
     """Forget every key this process loaded (as a fresh process would)."""
     global _current

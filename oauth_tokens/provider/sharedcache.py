@@ -33,6 +33,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 
+from oauth_tokens import process_caches
 from oauth_tokens.settings import token_settings
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def _failed(alias: str, what: str, how: str, exc: BaseException | None = None) -
                    exc_info=exc if exc is not None else how == "raised")
 
 
+@process_caches.resets_on("CACHES")
 def reset() -> None:
     """Close every circuit (tests, settings changed)."""
     _open_until.clear()

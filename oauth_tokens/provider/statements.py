@@ -27,10 +27,11 @@ from datetime import UTC
 from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.db import connections, models, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
+
+from oauth_tokens import process_caches
 
 M = TypeVar("M", bound=Model)
 
@@ -333,14 +334,7 @@ def savepoint_if_in_transaction(using: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def reset(**kwargs: Any) -> None:
+@process_caches.resets_on("DATABASES", "AUTH_USER_MODEL", "OAUTH_TOKENS", "USE_TZ")
+def reset() -> None:
     with _lock:
         _cache.clear()
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("DATABASES", "AUTH_USER_MODEL", "OAUTH_TOKENS", "USE_TZ"):
-        reset()
-
-
-setting_changed.connect(_on_setting_changed)

@@ -13,11 +13,9 @@ expires; revocation is still checked on every request.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 
+from oauth_tokens import process_caches
 from oauth_tokens.oauth2 import verifier as spec
 from oauth_tokens.resource.tokens import AccessToken
 from oauth_tokens.settings import token_settings
@@ -52,14 +50,7 @@ def verify(token: str) -> AccessToken:
     return AccessToken(get_verifier().verify(token))
 
 
+@process_caches.resets_on("OAUTH_TOKENS", "INSTALLED_APPS")
 def reset() -> None:
     global _chosen
     _chosen = None
-
-
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("OAUTH_TOKENS", "INSTALLED_APPS"):
-        reset()
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="oauth_tokens.resource.verifier")
