@@ -30,7 +30,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from oauth_tokens.oauth2 import bearer, scopes
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import authority, client_auth, revocation, stores, throttle
+from oauth_tokens.provider import client_auth, local_verifier, revocation, stores, throttle
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.responses import json_response
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
@@ -59,7 +59,7 @@ def find_access_token(token: str) -> tuple[dict[str, Any], AccessToken] | None:
     if token.count(".") != 2:
         return None
     try:
-        claims = authority.decode(token)
+        claims = local_verifier.decode(token)
     except InvalidToken:
         return None
     row = AccessToken.objects.select_related("client", "user").filter(jti=claims["jti"]).first()
@@ -185,7 +185,7 @@ class UserInfoView(OAuthView):
         )
         if token is None:
             raise bearer.MissingToken()
-        claims = authority.verifier().verify(token)
+        claims = local_verifier.verifier().verify(token)
         granted = scopes.parse(str(claims.get("scope", "")))
         if "openid" not in granted:
             raise InsufficientScope(scope="openid")

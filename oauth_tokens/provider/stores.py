@@ -5,7 +5,7 @@ PostgreSQL) or one transaction. Rotation and code redemption are a conditional
 UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
 give one successor on SQLite and PostgreSQL alike; the grace replays of a
 rotation are counted the same way (``... WHERE grace_replays < cap``). The hot statements are
-written once (``statements.py``). Signals go out after commit.
+written once (``precompiled_sql.py``). Signals go out after commit.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import TokenSet
-from oauth_tokens.provider import keys, models, revocation, statements
+from oauth_tokens.provider import keys, models, precompiled_sql, revocation
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -62,7 +62,7 @@ def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str
     return claims
 
 
-def _by_digest(queryset, value: str, select: statements.SelectOne):
+def _by_digest(queryset, value: str, select: precompiled_sql.SelectOne):
     """The row whose digest column matches ``value`` under the current or a fallback key."""
     candidates = crypto.digest_candidates(value)
     if len(candidates) == 1:
@@ -81,12 +81,12 @@ def _of_active_user(row):
     return row if active else None
 
 
-# The token endpoint's lookups, their SQL written once (statements.py). A refresh
+# The token endpoint's lookups, their SQL written once (precompiled_sql.py). A refresh
 # token comes with its user's ``is_active`` (a scalar subquery), not the user.
-_client_by_id = statements.SelectOne(Client, "client_id")
-_code_by_digest = statements.SelectOne(AuthorizationCode, "digest", related=("client", "user"))
-_refresh_by_digest = statements.SelectOne(RefreshToken, "digest", user_is_active=True)
-_refresh_with_client_by_digest = statements.SelectOne(RefreshToken, "digest", related=("client",),
+_client_by_id = precompiled_sql.SelectOne(Client, "client_id")
+_code_by_digest = precompiled_sql.SelectOne(AuthorizationCode, "digest", related=("client", "user"))
+_refresh_by_digest = precompiled_sql.SelectOne(RefreshToken, "digest", user_is_active=True)
+_refresh_with_client_by_digest = precompiled_sql.SelectOne(RefreshToken, "digest", related=("client",),
                                                       user_is_active=True)
 
 
@@ -133,7 +133,7 @@ class OrmTokenStore:
         return models.now()
 
     # -- lookups -------------------------------------------------------------
-    # The hot lookups write their SQL once (statements.py), not on every request.
+    # The hot lookups write their SQL once (precompiled_sql.py), not on every request.
     def get_client(self, client_id: str) -> Client | None:
         preloaded = self._preloaded.pop(("client", client_id), None)
         if preloaded is not None:
@@ -262,10 +262,10 @@ class OrmTokenStore:
         )
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
-            if statements.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
+            if precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
                                           using=using) != 1:
                 return None
-            statements.insert_linked(access, link="refresh_token", linked=refresh, using=using)
+            precompiled_sql.insert_linked(access, link="refresh_token", linked=refresh, using=using)
             transaction.on_commit(
                 lambda: signals.token_issued.send(
                     sender=Client, client=client, user=code.user, access_token=access,
@@ -279,8 +279,8 @@ class OrmTokenStore:
         tokens, access, _ = self._prepare(client, None, scope, now=self.now(), family=None)
         using = router.db_for_write(AccessToken)
         # One INSERT: atomic on its own, no transaction to open and commit around it.
-        with statements.savepoint_if_in_transaction(using):
-            statements.insert(access, using=using)
+        with precompiled_sql.savepoint_if_in_transaction(using):
+            precompiled_sql.insert(access, using=using)
         transaction.on_commit(
             lambda: signals.token_issued.send(
                 sender=Client, client=client, user=None, access_token=access,
@@ -310,7 +310,7 @@ class OrmTokenStore:
         # rows: one statement on PostgreSQL, one transaction elsewhere. The spent
         # token is the only existing row it locks, so a family revocation running
         # at the same time cannot deadlock with it.
-        if not statements.swap_and_insert(
+        if not precompiled_sql.swap_and_insert(
             token, {"used_at": now, "successor_response": sealed}, unset=["used_at", "revoked_at"],
             successor=new, access=access, link="refresh_token", using=using,
         ):

@@ -25,7 +25,7 @@ from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import authority, client_auth, models
+from oauth_tokens.provider import client_auth, local_verifier, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.responses import error_response, json_response
 from oauth_tokens.provider.stores import OrmTokenStore
@@ -113,7 +113,7 @@ def bearer_token(request: HttpRequest) -> str:
 def verify_access_token(token: str) -> Mapping[str, Any]:
     """Claims of a valid, unrevoked access token issued here, or ``InvalidToken``
     (the same cached verifier the resource side uses: no query per call)."""
-    return authority.verifier().verify(token)
+    return local_verifier.verifier().verify(token)
 
 
 class OAuthView(View):

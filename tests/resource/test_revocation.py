@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from oauth_tokens.oauth2.revocation_list import RevocationList
-from oauth_tokens.provider import authority, models, revocation
+from oauth_tokens.provider import local_verifier, models, revocation
 from oauth_tokens.provider.models import Client
 from tests.conftest import REDIRECT, VERIFIER, Flow
 
@@ -99,7 +99,7 @@ def test_deleting_the_user_or_client_keeps_their_tokens_refused(flow, tokens, wh
     cc = flow.token({"grant_type": "client_credentials", "scope": "read"}).json()["access_token"]
     assert alive(flow.http, cc)
     (flow.user if what == "user" else flow.client).delete()
-    authority.reset()  # as in a process that never saw the rows
+    local_verifier.reset()  # as in a process that never saw the rows
     assert not alive(flow.http, tokens["access_token"])
     if what == "client":
         assert not alive(flow.http, cc)
@@ -125,7 +125,7 @@ class Clock:
 def other_process(interval=1.0):
     clock = Clock()
     rl = RevocationList(version=revocation.current_version, load=revocation.load_revoked, interval=interval,
-                        clock=clock, wall_clock=authority.wall_clock,
+                        clock=clock, wall_clock=local_verifier.wall_clock,
                         authoritative_version=revocation.authoritative_version)
     return rl, clock
 
@@ -164,8 +164,8 @@ def test_another_process_sees_the_revocation_within_the_interval(flow, tokens, d
 def test_warm_requests_cost_no_query_across_many_poll_intervals_only_one_version_read(flow, tokens, database_polling,
                                                                                      django_assert_num_queries):
     clock = Clock()
-    with mock.patch.object(authority.revocations, "clock", clock):
-        authority.revocations.invalidate()
+    with mock.patch.object(local_verifier.revocations, "clock", clock):
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, tokens["access_token"])
         with django_assert_num_queries(0):
             for _ in range(50):
@@ -352,9 +352,9 @@ def test_another_process_loads_only_what_changed_since_its_last_load(flow, datab
 
     live, row = revoked_many(flow, 30)
     clock = Clock()
-    with mock.patch.object(authority.revocations, "clock", clock), \
+    with mock.patch.object(local_verifier.revocations, "clock", clock), \
             mock.patch.object(revocation, "_local_listeners", []):  # as if revoked by another process
-        authority.revocations.invalidate()
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, live)  # the full load of a starting process
         with django_capture_on_commit_callbacks(execute=True):
             revocation.revoke_access_token(row)
@@ -380,8 +380,8 @@ def test_a_rolled_back_revocation_stops_counting_even_if_polled_inside_its_trans
     class Boom(Exception):
         pass
 
-    with mock.patch.object(authority.revocations, "clock", clock):
-        authority.revocations.invalidate()
+    with mock.patch.object(local_verifier.revocations, "clock", clock):
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, tokens["access_token"])
         with pytest.raises(Boom), transaction.atomic():
             revocation.revoke_access_token(row)

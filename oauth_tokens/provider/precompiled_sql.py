@@ -1,4 +1,5 @@
-"""The token endpoint's hot statements, their SQL written once, from public API only.
+"""Precompiled SQL: the token endpoint's hot statements, written once per model and
+database alias from public API only, then only bound to values on each call.
 
 The ORM builds and compiles every query on every call. For the statements of
 a token request (find the client, find the refresh token, the rotation's

@@ -126,11 +126,11 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
         reset()
 
 
-setting_changed.connect(_settings_changed, dispatch_uid="oauth_tokens.provider.authority")
+setting_changed.connect(_settings_changed, dispatch_uid="oauth_tokens.provider.local_verifier")
 
 
 def register() -> None:
     spec.register_local_verifier(verifier)
-    uid = "oauth_tokens.provider.authority.lifetimes"
+    uid = "oauth_tokens.provider.local_verifier.lifetimes"
     post_save.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_saved")
     post_delete.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_deleted")
