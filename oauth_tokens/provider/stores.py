@@ -396,39 +396,9 @@ class OrmTokenStore:
     # -- revocation ---------------------------------------------------------------
     def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
         detail = f"{reason}: {self._refused_because}" if reason == "reuse" and self._refused_because else reason
-        revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip, detail=detail)
+        revocation.revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip,
+                                 detail=detail)
 
     def revoke_code_tokens(self, code: AuthorizationCode) -> None:
-        revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
+        revocation.revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
-
-def revoke_family(
-    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None,
-    detail: str = "",
-) -> int:
-    """Revoke every refresh and access token of ``family``; returns how many rows changed.
-    ``detail`` (default: ``reason``) goes in the audit event."""
-    now = models.now()
-    kind = {
-        "reuse": TokenEvent.REUSE_DETECTED,
-        "code_replay": TokenEvent.CODE_REPLAYED,
-    }.get(reason, TokenEvent.REVOKED)
-    with transaction.atomic(using=router.db_for_write(RefreshToken)):
-        revocation.lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
-        count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
-            revoked_at=now, successor_response=""
-        )
-        count += AccessToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=now)
-        TokenEvent.objects.create(
-            kind=kind, client=client, client_identifier=client.client_id if client else "",
-            user=user, family=family, ip_address=ip, detail=(detail or reason)[:255],
-        )
-        revocation.changed(AccessToken.objects.filter(family=family))  # its revoked ids go to the log
-
-        def notify() -> None:
-            if reason == "reuse":
-                signals.refresh_token_reused.send(sender=RefreshToken, client=client, user=user, family=family, ip=ip)
-            signals.token_revoked.send(sender=RefreshToken, client=client, user=user, family=family, reason=reason)
-
-        transaction.on_commit(notify)
-    return count
