@@ -163,10 +163,12 @@ class TokenView(OAuthView):
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
         store = OrmTokenStore(ip=token_request.client_ip)
-        # Client auth (throttle, audit) works on the ORM store itself: it preloads the
-        # refresh grant's rows, then checks the secret (the throttle only sees failures).
+        # A refresh request reads its refresh token and that token's client in one
+        # query: client authentication (with its throttle and audit) checks that
+        # client row, the grant gets that token (OrmTokenStore.read_ahead).
+        clients = store.read_ahead(token_request)
         _client, tokens = create_token_response(
-            token_request, store, lambda request, _store: client_auth.authenticate(request, store)
+            token_request, store, lambda request, _store: client_auth.authenticate(request, clients)
         )
         return json_response(tokens.to_dict())
 

@@ -151,26 +151,45 @@ def test_client_credentials_is_one_read_and_one_insert(flow):
     assert statements_of(queries) == ["SELECT", "INSERT"]
 
 
-def test_a_preloaded_row_is_handed_out_once():
+def refresh_request(client, value: str) -> TokenRequest:
+    return TokenRequest.build(
+        content_type="application/x-www-form-urlencoded",
+        body=f"grant_type=refresh_token&refresh_token={value}".encode(),
+        authorization=basic(client.client_id, client.secret),
+    )
+
+
+def test_a_row_read_ahead_is_handed_out_once():
     """After losing a rotation race the grant looks the token up again: it must see
     the row as it is now, not the copy read ahead."""
     client = ClientFactory()
     value = crypto.new_token()
     row = RefreshToken.objects.create(digest=crypto.digest(value), family=crypto.time_ordered_uuid(),
                                       client=client, scope="read", expires_at=timezone.now() + timedelta(days=1))
-    request = TokenRequest.build(
-        content_type="application/x-www-form-urlencoded",
-        body=f"grant_type=refresh_token&refresh_token={value}".encode(),
-        authorization=basic(client.client_id, client.secret),
-    )
     store = stores.OrmTokenStore()
-    store.preload(request)
+    clients = store.read_ahead(refresh_request(client, value))
     RefreshToken.objects.filter(pk=row.pk).update(used_at=timezone.now())
     with CaptureQueriesContext(connection) as queries:
-        assert store.get_client(client.client_id) == client
+        assert clients.get_client(client.client_id) == client
         assert store.find_refresh_token(value).used_at is None  # the read-ahead copy
     assert len(queries) == 0
     assert store.find_refresh_token(value).used_at is not None  # read again
+
+
+def test_the_store_looks_clients_up_in_the_database_whatever_was_read_ahead():
+    """Only the lookup that ``read_ahead`` returned holds the client it read: the
+    store's own ``get_client`` keeps no state between calls."""
+    client = ClientFactory()
+    value = crypto.new_token()
+    RefreshToken.objects.create(digest=crypto.digest(value), family=crypto.time_ordered_uuid(), client=client,
+                                scope="read", expires_at=timezone.now() + timedelta(days=1))
+    store = stores.OrmTokenStore()
+    store.read_ahead(refresh_request(client, value))
+    Client.objects.filter(pk=client.pk).update(is_active=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert store.get_client(client.client_id).is_active is False
+    assert len(queries) == 1
+    assert store.read_ahead(refresh_request(ClientFactory(), value)) is store  # another client's token
 
 
 def test_a_token_of_another_client_is_not_preloaded_for_this_one(flow):
