@@ -49,12 +49,13 @@ PHASES = [
     ("django.core.handlers.wsgi.WSGIHandler", "__call__", "whole request (WSGI handler)"),
     ("oauth_tokens.provider.views.TokenView", "post", "  token view"),
     ("oauth_tokens.provider.views", "parse_request", "    parse the body and the Basic header"),
-    ("oauth_tokens.provider.statements.SelectOne", "__call__", "    read: client / refresh token (1 query)"),
-    ("oauth_tokens.provider.stores.OrmTokenStore", "_prepare", "    make the tokens (claims, rows)"),
+    ("oauth_tokens.provider.precompiled_sql.SelectOne", "__call__", "    read: client / refresh token (1 query)"),
+    ("oauth_tokens.provider.issuing", "access_token", "    make the access token (claims, row)"),
+    ("oauth_tokens.provider.issuing", "refresh_token", "    make the refresh token (row)"),
     ("oauth_tokens.provider.keys", "sign", "      sign (RS256)"),
     ("oauth_tokens.crypto", "encrypt_bound", "    seal the grace-window successor"),
-    ("oauth_tokens.provider.statements", "insert", "    write: INSERT"),
-    ("oauth_tokens.provider.statements", "swap_and_insert", "    write: swap + INSERTs"),
+    ("oauth_tokens.provider.precompiled_sql", "insert", "    write: INSERT"),
+    ("oauth_tokens.provider.precompiled_sql", "swap_and_insert", "    write: swap + INSERTs"),
     ("oauth_tokens.provider.views", "json_response", "    render the JSON response"),
 ]
 

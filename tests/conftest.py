@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import cache
 
 from oauth_tokens.oauth2.pkce import s256
-from oauth_tokens.provider import authority, keys, sharedcache
+from oauth_tokens.provider import keys, local_verifier, sharedcache
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -16,7 +16,7 @@ REDIRECT = "https://app.example.test/cb"
 def _fresh_process_state():
     cache.clear()
     keys.reset_cache()
-    authority.reset()  # verified-token cache and revocation list start empty
+    local_verifier.reset()  # verified-token cache and revocation list start empty
     sharedcache.reset()  # no cache circuit left open by an earlier test
     yield
     keys.reset_cache()

@@ -132,7 +132,7 @@ class ClientAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         # The rows of their access tokens go with them: keep every live one refused.
         with transaction.atomic():
-            revocation.bury(AccessToken.objects.filter(client__in=queryset))
+            revocation.revoke_before_delete(AccessToken.objects.filter(client__in=queryset))
             super().delete_queryset(request, queryset)
 
     @admin.action(description=_("Regenerate secret (the old one stops working)"))

@@ -4,7 +4,8 @@ state (active / rotated / expired / revoked); actions "revoke selected" and
 
 Revocation is a flag on a row, so deleting rows here first makes sure nothing
 comes back to life: deleted live access tokens stay refused
-(``revocation.bury``), and deleting a refresh token revokes its family.
+(``revocation.revoke_before_delete``), and deleting a refresh token revokes
+its family.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens.provider import models, revocation
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent
-from oauth_tokens.provider.stores import revoke_family
 
 
 def audit(request, client, user=None, *, family=None, detail: str) -> None:
@@ -92,7 +92,7 @@ class TokenAdmin(admin.ModelAdmin):
                 lone.append(row.pk)  # client_credentials tokens have no family
             elif row.family not in seen:
                 seen.add(row.family)
-                revoke_family(row.family, client=row.client, user=row.user, reason="admin")
+                revocation.revoke_family(row.family, client=row.client, user=row.user, reason="admin")
         n = self.revoke_rows(request, self.model.objects.filter(pk__in=lone)) if lone else 0
         self.message_user(
             request, _("Revoked %(f)d famil(ies) and %(n)d token(s) without one.") % {"f": len(seen), "n": n}
@@ -134,7 +134,7 @@ class RefreshTokenAdmin(TokenAdmin):
         with transaction.atomic():
             families = {row.family: row for row in queryset.select_related("client", "user")}
             for family, row in families.items():
-                revoke_family(family, client=row.client, user=row.user, reason="admin")
+                revocation.revoke_family(family, client=row.client, user=row.user, reason="admin")
             queryset.delete()
 
 
@@ -149,7 +149,7 @@ class AccessTokenAdmin(TokenAdmin):
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
-            revocation.bury(queryset)  # the row is what keeps a revoked token revoked
+            revocation.revoke_before_delete(queryset)  # the row is what keeps a revoked token revoked
             queryset.delete()
 
 

@@ -9,10 +9,10 @@ class ProviderConfig(AppConfig):
 
     def ready(self) -> None:
         from oauth_tokens.provider import (
-            authority,
             checks,  # noqa: F401  (registers system checks)
+            local_verifier,
             receivers,
         )
 
-        authority.register()  # the resource side of this project verifies with our keys
+        local_verifier.register()  # the resource side of this project verifies with our keys
         receivers.connect()  # deactivation, password change, logout, deletion revoke tokens

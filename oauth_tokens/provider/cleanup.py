@@ -56,7 +56,7 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
             RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size
         ),
     }
-    # Ids kept revoked after their user or client was deleted (revocation.bury).
+    # Ids kept revoked after their user or client was deleted (revocation.revoke_before_delete).
     _delete_in_batches(RevokedToken.objects.filter(expires_at__lte=access_cutoff), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")

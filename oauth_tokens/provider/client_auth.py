@@ -17,32 +17,32 @@ from oauth_tokens import signals
 from oauth_tokens.oauth2.errors import InvalidClient, TooManyRequests
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import authenticate_client
+from oauth_tokens.oauth2.store import ClientLookup
 from oauth_tokens.provider import models, throttle
 from oauth_tokens.provider.models import Client, TokenEvent
-from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.settings import token_settings
 
 
 class _Lookup:
-    """The store as ``authenticate_client`` sees it, keeping the row it found, so
+    """``clients`` as ``authenticate_client`` sees it, keeping the row it found, so
     that a failure needs no second query to know whose id was claimed."""
 
-    def __init__(self, store: OrmTokenStore) -> None:
-        self.store = store
+    def __init__(self, clients: ClientLookup[Client]) -> None:
+        self.clients = clients
         self.asked: str | None = None
         self.found: Client | None = None
 
     def get_client(self, client_id: str) -> Client | None:
-        self.asked, self.found = client_id, self.store.get_client(client_id)
+        self.asked, self.found = client_id, self.clients.get_client(client_id)
         return self.found
 
 
-def authenticate(request: TokenRequest, store: OrmTokenStore) -> Client:
+def authenticate(request: TokenRequest, clients: ClientLookup[Client]) -> Client:
     """The client ``request`` authenticates as, or ``InvalidClient`` (counted and
-    audited), or ``TooManyRequests`` (a wrong secret from an address past its budget)."""
+    audited), or ``TooManyRequests`` (a wrong secret from an address past its budget).
+    ``clients`` is where its row is found: the store, or what it read ahead."""
     claimed_id, ip = request.credentials.client_id, request.client_ip
-    store.preload(request)
-    lookup = _Lookup(store)
+    lookup = _Lookup(clients)
     try:
         return authenticate_client(request, lookup)
     except InvalidClient:

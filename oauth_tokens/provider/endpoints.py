@@ -27,10 +27,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens.oauth2 import bearer, scopes
+from oauth_tokens.oauth2 import bearer, oidc, scopes
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import authority, client_auth, revocation, stores, throttle
+from oauth_tokens.provider import client_auth, issuing, local_verifier, revocation, stores, throttle
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
 from oauth_tokens.responses import bearer_token_of, json_response
@@ -59,7 +59,7 @@ def find_access_token(token: str) -> tuple[dict[str, Any], AccessToken] | None:
     if token.count(".") != 2:
         return None
     try:
-        claims = authority.decode(token)
+        claims = local_verifier.decode(token)
     except InvalidToken:
         return None
     row = AccessToken.objects.select_related("client", "user").filter(jti=claims["jti"]).first()
@@ -149,7 +149,7 @@ class IntrospectView(OAuthView):
             "token_type": "refresh_token",
             "iss": token_settings.issuer,
             "client_id": row.client.client_id,
-            "sub": stores.subject_for(row.client, row.user_id),
+            "sub": oidc.subject(row.client.client_id, row.user_id),
             "scope": row.scope,
             "iat": int(row.created_at.timestamp()),
             "exp": int(row.expires_at.timestamp()),
@@ -173,14 +173,14 @@ class UserInfoView(OAuthView):
         token = bearer_token_of(request)
         if token is None:
             raise bearer.MissingToken()
-        claims = authority.verifier().verify(token)
+        claims = local_verifier.verifier().verify(token)
         granted = scopes.parse(str(claims.get("scope", "")))
         if "openid" not in granted:
             raise InsufficientScope(scope="openid")
         row = AccessToken.objects.select_related("client", "user").filter(jti=claims["jti"]).first()
         if row is None or row.user is None or not _user_active(row.user):
             raise InvalidToken("The access token does not speak for an active user")
-        body = {"sub": claims["sub"], **stores.user_claims(row.user, row.client, granted)}
+        body = {"sub": claims["sub"], **issuing.user_claims(row.user, row.client, granted)}
         return json_response(body)
 
     post = get

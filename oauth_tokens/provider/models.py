@@ -355,9 +355,9 @@ class RevocationState(models.Model):
 class RevokedToken(models.Model):
     """The revocation log: the id of every revoked access token (and of every
     unexpired one whose row went with its user or client), kept until the token
-    would have expired. Appended by ``revocation.changed`` after it bumped the
-    ``RevocationState`` version in the same transaction, so the primary key grows
-    in commit order: processes load the rows above the last id they hold."""
+    would have expired. Appended by ``revocation_broadcast.changed`` after it
+    bumped the ``RevocationState`` version in the same transaction, so the primary
+    key grows in commit order: processes load the rows above the last id they hold."""
 
     jti = models.CharField(max_length=64, unique=True, editable=False)
     expires_at = models.DateTimeField(db_index=True)

@@ -65,11 +65,11 @@ def _client_saved(instance: Client, created: bool, update_fields=None, **kwargs:
 
 
 def _user_deleted(instance: Any, **kwargs: Any) -> None:
-    revocation.bury(AccessToken.objects.filter(user=instance))
+    revocation.revoke_before_delete(AccessToken.objects.filter(user=instance))
 
 
 def _client_deleted(instance: Client, **kwargs: Any) -> None:
-    revocation.bury(AccessToken.objects.filter(client=instance))
+    revocation.revoke_before_delete(AccessToken.objects.filter(client=instance))
 
 
 def _logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:

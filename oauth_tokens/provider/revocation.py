@@ -1,287 +1,36 @@
-"""Revoking tokens, and the revocation state every process polls.
+"""Revoking tokens: every operation that revokes, in one place.
 
-``changed(revoked)`` is called inside every transaction that revokes tokens
-(``stores.revoke_family``, ``revoke_rows``, ``revoke_client``, ``revoke_user``,
-``bury``). It bumps the one-row ``RevocationState`` version in that
-transaction, then appends the access tokens it revoked to the revocation log
-(``RevokedToken`` rows), hands their ids to this process's revocation list at
-once, and after commit publishes the new version to the shared cache. Other
-processes read the version at most once per ``REVOCATION_POLL_INTERVAL`` (from
-the cache when it is shared, else from the database) and, when it moved, load
-the log rows added since the last one they hold (``load_revoked``): no query
-per request, revocation everywhere within the interval, and a poll after one
-revocation reads one row, not every revoked id.
+- ``revoke_family``: every refresh and access token of a family (reuse of a
+  rotated refresh token, a replayed authorization code, RFC 7009, the admin);
+- ``revoke_rows``: the given access or refresh token rows;
+- ``revoke_client`` / ``revoke_user``: everything issued to a client or on behalf
+  of a user (deactivated, new password, logged out);
+- ``revoke_access_token``: one access token (RFC 7009);
+- ``revoke_before_delete``: access-token rows about to be deleted stay refused
+  (their ids outlive the rows in the revocation log).
 
-Why the log's primary key is a cursor no revocation can slip under: the bump
-takes the ``RevocationState`` row's lock (SQLite: the database's write lock)
-and holds it until commit, and the log rows are inserted after it. Revoking
-transactions therefore insert and commit one after the other, so a log row
-with a smaller id than one a reader sees was committed before it; a
-revocation that commits late (after a long lock wait) also gets its ids late.
-Ids are never reused, not even after a rollback (sequences, AUTO_INCREMENT,
-SQLite AUTOINCREMENT). Nothing may insert log rows without bumping first.
-
-The version (with its ``changed_at``, so that a number reused after a rolled
-back bump still reads as a change) is written to the cache before the commit as
-well as after it, and each process records the *database* version alongside
-what it loaded, so a process that dies right after committing cannot leave the
-others behind.
+Each one is a transaction: it locks the rows it revokes, marks them, writes a
+``TokenEvent`` and calls ``revocation_broadcast.changed`` (which tells every
+process). Signals go out after commit.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import threading
-import time
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+import uuid
 from typing import Any
 
-from django.core.cache import caches
 from django.db import router, transaction
-from django.db.models import F, Max, Min, QuerySet
 
 from oauth_tokens import signals
-from oauth_tokens.oauth2.revocation_list import PROVISIONAL_SECONDS, Entry, Loaded
-from oauth_tokens.provider import models, sharedcache
-from oauth_tokens.provider.models import AccessToken, RefreshToken, RevocationState, RevokedToken, TokenEvent
-from oauth_tokens.settings import token_settings
+from oauth_tokens.provider import models, revocation_broadcast
+from oauth_tokens.provider.models import AccessToken, Client, RefreshToken, TokenEvent
 
-logger = logging.getLogger(__name__)
-
-VERSION_CACHE_KEY = "oauth_tokens:revocation:version"
-
-#: Callbacks run when this process revoked access tokens: ``callback(entries,
-#: committed=...)`` (the local verifier's revocation list registers its ``add``).
-_local_listeners: list[Callable[..., None]] = []
+#: The audit event of a family revocation, by its reason (any other reason: ``revoked``).
+_FAMILY_EVENTS = {"reuse": TokenEvent.REUSE_DETECTED, "code_replay": TokenEvent.CODE_REPLAYED}
 
 
-def on_local_change(callback: Callable[..., None]) -> None:
-    _local_listeners.append(callback)
-
-
-def _notify_local(entries: list[Entry], *, committed: bool) -> None:
-    if not entries:
-        return
-    for callback in list(_local_listeners):
-        callback(entries, committed=committed)
-
-
-def shared_cache_alias() -> str | None:
-    """The alias of the cache holding the revocation version, or None when the
-    database must be read (no cache configured, or one that each process keeps for
-    itself)."""
-    alias = token_settings.REVOCATION_CACHE
-    if not alias or sharedcache.is_local(alias):
-        return None
-    return str(alias)
-
-
-def shared_cache():
-    """The cache holding the revocation version, or None (see ``shared_cache_alias``)."""
-    alias = shared_cache_alias()
-    return caches[alias] if alias else None
-
-
-def version_cache_ttl() -> int:
-    """How long a version written to the cache lives: one poll interval, at least
-    the cache's one-second granularity. A write that fails (cache down, slow, or
-    the value evicted) leaves the previous version there at most this long, so
-    every process honours a revocation within ``REVOCATION_POLL_INTERVAL`` plus
-    this, whatever the cache does (two seconds by default); the cost is one
-    one-row read of the database per TTL for the whole fleet."""
-    return max(1, math.ceil(float(token_settings.REVOCATION_POLL_INTERVAL)))
-
-
-def _db_version() -> tuple[int, str]:
-    """The committed version stamp: the counter and when it last moved."""
-    row = RevocationState.objects.filter(pk=1).values_list("version", "changed_at").first()
-    if row is None:
-        return (0, "")
-    return (int(row[0]), row[1].isoformat() if row[1] is not None else "")
-
-
-def database_version() -> tuple[int, str]:
-    """The committed revocation version (what a load of the revoked ids sees)."""
-    return _db_version()
-
-
-def authoritative_version() -> tuple[int, str] | None:
-    """The database's version when ``current_version`` read a shared cache, which may
-    run ahead of the commit; None when there is none (it read the database itself)."""
-    return _db_version() if shared_cache_alias() is not None else None
-
-
-def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
-    """A call on the shared cache; None when there is none or it fails (bounded by
-    ``CACHE_TIMEOUT``, see ``sharedcache``). The cache only makes the poll cheaper:
-    when it is down, the database answers instead."""
-    alias = shared_cache_alias()
-    if alias is None:
-        return None
-    value = sharedcache.call(alias, lambda cache: getattr(cache, method)(*args, **kwargs),
-                             f"revocation version {method}")
-    return None if value is sharedcache.FAILED else value
-
-
-def current_version() -> Any:
-    """The revocation version: from the shared cache when there is one, else the database."""
-    cached = _cache_call("get", VERSION_CACHE_KEY)
-    if cached is not None:
-        return tuple(cached) if isinstance(cached, list | tuple) else cached
-    version = _db_version()
-    _cache_call("add", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
-    return version
-
-
-def _leeway() -> timedelta:
-    return timedelta(seconds=int(token_settings.JWT_LEEWAY))
-
-
-def _entries(rows: Iterable[tuple[str, datetime]]) -> list[Entry]:
-    """(jti, until when it matters): a revoked token could still pass verification
-    until its ``exp`` plus ``JWT_LEEWAY`` (the verifier's clock-skew allowance)."""
-    leeway = _leeway().total_seconds()
-    return [(jti, exp.timestamp() + leeway) for jti, exp in rows]
-
-
-def load_revoked(cursor: Any) -> Loaded:
-    """The revoked ids added to the log after ``cursor`` (a log id), or all revoked,
-    unexpired ids when ``cursor`` is None; with the cursor for the next call.
-
-    The full load reads ids only (no datetime per row: on SQLite converting them
-    cost ten times the load), kept as one set until the latest expiry among them.
-    It also reads revoked access-token rows missing from the log: revocations
-    recorded before the log existed, or by a process still running an earlier
-    version during an upgrade (normally none: an anti-join, no rows to convert)."""
-    t = models.now() - _leeway()
-    # Ids this thread's open transaction revoked: its own uncommitted rows are
-    # visible here, and must not stay in the list if it rolls back. They are
-    # skipped, with the cursor kept below them (read again once committed).
-    pending = _pending_here()
-    if cursor is None:
-        # The highest id first: every log row at or below it was committed before it
-        # (see the module docstring), so the rows read next include them all.
-        top = RevokedToken.objects.aggregate(top=Max("pk"))["top"] or 0
-        ids = sorted(pending)
-        for start in range(0, len(ids), 500):  # bounded IN lists (SQLite's variable limit)
-            first = RevokedToken.objects.filter(jti__in=ids[start:start + 500]).aggregate(first=Min("pk"))["first"]
-            top = min(top, first - 1) if first is not None else top
-        logged = frozenset(RevokedToken.objects.filter(expires_at__gt=t).values_list("jti", flat=True)) - pending
-        unlogged = AccessToken.objects.filter(revoked_at__isnull=False, expires_at__gt=t).exclude(
-            jti__in=RevokedToken.objects.values("jti")
-        )
-        legacy = [jti for jti in unlogged.values_list("jti", flat=True) if jti not in pending]
-        # Read after the ids, so it bounds every one of them (no expiry ever moves down).
-        bounds = []
-        if logged:
-            bounds.append(RevokedToken.objects.aggregate(until=Max("expires_at"))["until"])
-        if legacy:
-            bounds.append(AccessToken.objects.filter(revoked_at__isnull=False).aggregate(
-                until=Max("expires_at"))["until"])
-        until = max((bound for bound in bounds if bound is not None), default=None)
-        return Loaded(
-            cursor=int(top),
-            ids=logged.union(legacy),
-            until=(until + _leeway()).timestamp() if until is not None else -math.inf,
-        )
-    since = int(cursor)
-    rows = list(RevokedToken.objects.filter(pk__gt=since).order_by().values_list("pk", "jti", "expires_at"))
-    top = max((pk for pk, _jti, _exp in rows), default=since)
-    skipped = [pk for pk, jti, _exp in rows if jti in pending]
-    if skipped:
-        top = min(skipped) - 1
-    return Loaded(cursor=top, entries=_entries((jti, exp) for _pk, jti, exp in rows if exp > t and jti not in pending))
-
-
-#: Per thread: jti -> deadline (``time.monotonic``) of access tokens its open
-#: transaction revoked. Cleared on commit; after a rollback (Django tells nobody)
-#: they lapse with the revocation list's provisional entries.
-_pending = threading.local()
-
-
-def _pending_map() -> dict[str, float]:
-    pending = getattr(_pending, "jtis", None)
-    if pending is None:
-        pending = _pending.jtis = {}
-    return pending
-
-
-def forget_pending() -> None:
-    """Forget this thread's uncommitted revocations (a reset: tests, settings changed)."""
-    _pending_map().clear()
-
-
-def _pending_here() -> frozenset[str]:
-    pending = _pending_map()
-    if not pending:
-        return frozenset()
-    now = time.monotonic()
-    for jti in [jti for jti, deadline in pending.items() if deadline <= now]:
-        del pending[jti]
-    return frozenset(pending)
-
-
-Revoked = QuerySet[AccessToken] | Iterable[tuple[str, datetime]] | None
-
-
-def changed(revoked: Revoked) -> None:
-    """Hook: tokens were revoked in the current transaction.
-
-    ``revoked`` names the access tokens it revoked: a queryset (its revoked,
-    unexpired rows are logged; rows revoked earlier are harmless, the log keeps
-    each id once), a list of ``(jti, expires_at)``, or None when only refresh
-    tokens were revoked. Required, so that no caller forgets the log."""
-    # One transaction for the bump and the log rows, whatever the caller did (no
-    # savepoint, so no extra statement when the caller's transaction is open).
-    with transaction.atomic(using=router.db_for_write(RevocationState), savepoint=False):
-        updated = RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
-        if not updated:
-            RevocationState.objects.get_or_create(pk=1)
-            RevocationState.objects.filter(pk=1).update(version=F("version") + 1, changed_at=models.now())
-        # From here on this transaction holds the version row: the log rows below get
-        # ids above every committed one, and below every later revocation's.
-        version = _db_version()
-        entries = _log(revoked)
-    # This process refuses them at once (provisionally: the transaction may still
-    # roll back), and for good after the commit.
-    deadline = time.monotonic() + PROVISIONAL_SECONDS
-    pending = _pending_map()
-    pending.update((jti, deadline) for jti, _until in entries)
-    _notify_local(entries, committed=False)
-    # Publish before commit too: a process that dies right after committing must
-    # not leave the cache behind. Readers record the database version with the rows
-    # they load, so one that polls before the commit polls again after it.
-    # A failed write is bounded by version_cache_ttl(), like a lost one.
-    _cache_call("set", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
-
-    def publish() -> None:
-        for jti, _until in entries:
-            pending.pop(jti, None)
-        _cache_call("set", VERSION_CACHE_KEY, version, timeout=version_cache_ttl())
-        _notify_local(entries, committed=True)
-
-    transaction.on_commit(publish)
-
-
-def _log(revoked: Revoked) -> list[Entry]:
-    if revoked is None:
-        return []
-    t = models.now() - _leeway()
-    if isinstance(revoked, QuerySet):
-        rows = list(revoked.filter(revoked_at__isnull=False, expires_at__gt=t).values_list("jti", "expires_at"))
-    else:
-        rows = [(jti, exp) for jti, exp in revoked if exp > t]
-    if rows:
-        RevokedToken.objects.bulk_create(
-            [RevokedToken(jti=jti, expires_at=exp) for jti, exp in rows], ignore_conflicts=True, batch_size=500
-        )
-    return _entries(rows)
-
-
-def _atomic():
-    return transaction.atomic(using=router.db_for_write(AccessToken))
+def _atomic(model: type[AccessToken] | type[RefreshToken] = AccessToken):
+    return transaction.atomic(using=router.db_for_write(model))
 
 
 def lock_rows(queryset) -> None:
@@ -294,24 +43,47 @@ def lock_rows(queryset) -> None:
     list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
+def revoke_family(
+    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None,
+    detail: str = "",
+) -> int:
+    """Revoke every refresh and access token of ``family``; returns how many rows changed.
+    ``detail`` (default: ``reason``) goes in the audit event. ``reason="reuse"`` also
+    sends ``refresh_token_reused``."""
+    now = models.now()
+    with _atomic(RefreshToken):
+        lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
+        count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
+            revoked_at=now, successor_response=""
+        )
+        count += AccessToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=now)
+        _audit(_FAMILY_EVENTS.get(reason, TokenEvent.REVOKED), client=client, user=user, family=family, ip=ip,
+               detail=(detail or reason)[:255])
+        revocation_broadcast.changed(AccessToken.objects.filter(family=family))  # its revoked ids go to the log
+        _announce(RefreshToken, client=client, user=user, family=family, reason=reason,
+                  reused=reason == "reuse", ip=ip)
+    return count
+
+
 def revoke_rows(queryset) -> int:
     """Revoke the given access or refresh token rows (admin action, RFC 7009)."""
     with _atomic():
         lock_rows(queryset.filter(revoked_at__isnull=True))
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=models.now())
         if count:
-            changed(queryset if queryset.model is AccessToken else None)
+            revocation_broadcast.changed(queryset if queryset.model is AccessToken else None)
     return count
 
 
-def revoke_client(client) -> int:
+def revoke_client(client: Client) -> int:
     """Revoke every live token of ``client`` (it was deactivated)."""
     with _atomic():
         count = revoke_rows(RefreshToken.objects.filter(client=client)) + revoke_rows(
             AccessToken.objects.filter(client=client)
         )
         if count:
-            _record(TokenEvent.REVOKED, client=client, user=None, reason="client_deactivated")
+            _audit(TokenEvent.REVOKED, client=client, user=None, detail="client_deactivated")
+            _announce(AccessToken, client=client, user=None, reason="client_deactivated")
     return count
 
 
@@ -322,34 +94,51 @@ def revoke_user(user: Any, *, reason: str) -> int:
             AccessToken.objects.filter(user=user)
         )
         if count:
-            _record(TokenEvent.REVOKED, client=None, user=user, reason=reason)
+            _audit(TokenEvent.REVOKED, client=None, user=user, detail=reason)
+            _announce(AccessToken, client=None, user=user, reason=reason)
     return count
 
 
 def revoke_access_token(row: AccessToken, *, reason: str = "revoked", ip: str | None = None) -> None:
+    """Revoke one access token (RFC 7009); nothing happens when it already was."""
     with _atomic():
         if AccessToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=models.now()):
-            changed([(row.jti, row.expires_at)])
-            _record(TokenEvent.REVOKED, client=row.client, user=row.user, reason=reason, ip=ip, family=row.family)
+            revocation_broadcast.changed([(row.jti, row.expires_at)])
+            _audit(TokenEvent.REVOKED, client=row.client, user=row.user, family=row.family, ip=ip, detail=reason)
+            _announce(AccessToken, client=row.client, user=row.user, family=row.family, reason=reason)
 
 
-def bury(queryset) -> int:
-    """Keep the ids of the unexpired access tokens in ``queryset`` (revoked or not)
-    refused after their rows are deleted (their user or client is being deleted)."""
+def revoke_before_delete(queryset) -> int:
+    """Keep the unexpired access tokens of ``queryset`` (revoked or not) refused
+    after their rows are deleted (their user or client is being deleted, or the
+    admin deletes them): call it just before the delete, in its transaction.
+    Their ids go to the revocation log, which outlives the rows; returns how many."""
     t = models.now()
     rows = list(queryset.filter(expires_at__gt=t).values_list("jti", "expires_at"))
     if not rows:
         return 0
     with _atomic():
-        changed(rows)  # the log is where these ids outlive their rows
+        revocation_broadcast.changed(rows)  # the log is where these ids outlive their rows
     return len(rows)
 
 
-def _record(kind: str, *, client, user, reason: str, ip: str | None = None, family=None) -> None:
+def _audit(kind: str, *, client: Client | None, user: Any | None, detail: str, family: uuid.UUID | None = None,
+           ip: str | None = None) -> None:
+    """The revocation's ``TokenEvent`` row, in its transaction."""
     TokenEvent.objects.create(
         kind=kind, client=client, client_identifier=client.client_id if client else "",
-        user=user, family=family, ip_address=ip, detail=reason,
+        user=user, family=family, ip_address=ip, detail=detail,
     )
-    transaction.on_commit(
-        lambda: signals.token_revoked.send(sender=AccessToken, client=client, user=user, family=family, reason=reason)
-    )
+
+
+def _announce(sender: type[AccessToken] | type[RefreshToken], *, client: Client | None, user: Any | None,
+              reason: str, family: uuid.UUID | None = None, reused: bool = False, ip: str | None = None) -> None:
+    """After commit: ``refresh_token_reused`` (with the reuser's ``ip``) when ``reused``,
+    then ``token_revoked``."""
+
+    def notify() -> None:
+        if reused:
+            signals.refresh_token_reused.send(sender=RefreshToken, client=client, user=user, family=family, ip=ip)
+        signals.token_revoked.send(sender=sender, client=client, user=user, family=family, reason=reason)
+
+    transaction.on_commit(notify)

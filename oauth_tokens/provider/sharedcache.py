@@ -3,10 +3,10 @@ nor stall it.
 
 The provider uses Django's cache for two things only, and neither decides alone
 whether a request succeeds: the revocation version (an accelerator for the
-poll: the database is the truth, see ``revocation``) and the throttle's failure
-counters (``throttle``: consulted only after a secret turned out wrong). So a
-cache that is down, refuses connections or hangs must cost at most a short
-delay, never a 500:
+poll: the database is the truth, see ``revocation_broadcast``) and the
+throttle's failure counters (``throttle``: consulted only after a secret turned
+out wrong). So a cache that is down, refuses connections or hangs must cost at
+most a short delay, never a 500:
 
 - every call is bounded by ``CACHE_TIMEOUT`` seconds, whatever socket timeouts
   the project's ``CACHES`` entry sets (none by default with Django's

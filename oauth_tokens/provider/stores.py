@@ -4,28 +4,36 @@ Each state change is atomic: one statement (client_credentials; a rotation on
 PostgreSQL) or one transaction. Rotation and code redemption are a conditional
 UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
 give one successor on SQLite and PostgreSQL alike; the grace replays of a
-rotation are counted the same way (``... WHERE grace_replays < cap``). The hot statements are
-written once (``statements.py``). Signals go out after commit.
+rotation are counted the same way (``... WHERE grace_replays < cap``). The
+tokens are made before any write (``issuing``); the hot statements are written
+once (``precompiled_sql``); revoking is ``revocation``'s. Signals go out after
+commit.
+
+The refresh request's read-ahead: a refresh request names its client and its
+refresh token, and both come in one query (the token joined with its client)
+instead of two. The token view asks for it explicitly, before client
+authentication (``read_ahead``): it returns the lookup that authentication
+uses, holding that client row, and keeps the token for ``find_refresh_token``.
+Client authentication itself knows nothing of it (it takes any
+``ClientLookup``), and ``get_client`` always reads the database.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 from django.db.models import F
-from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
-from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.oauth2.store import TokenSet
-from oauth_tokens.provider import keys, models, revocation, statements
+from oauth_tokens.oauth2.store import ClientLookup, TokenSet
+from oauth_tokens.provider import issuing, models, precompiled_sql, revocation
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -36,33 +44,7 @@ from oauth_tokens.provider.models import (
 from oauth_tokens.settings import token_settings
 
 
-def subject_for(client: Client, user_id: Any | None) -> str:
-    """RFC 9068 ``sub``: the user's id, or for client_credentials the client id."""
-    return str(user_id) if user_id is not None else client.client_id
-
-
-def user_claims(user: Any, client: Client, granted: tuple[str, ...]) -> dict[str, Any]:
-    """OIDC standard claims for the granted scopes, plus the project's hook."""
-    claims: dict[str, Any] = {}
-    if "profile" in granted:
-        claims["preferred_username"] = user.get_username()
-        name = user.get_full_name() if hasattr(user, "get_full_name") else ""
-        if name:
-            claims["name"] = name
-        for attr, claim in (("first_name", "given_name"), ("last_name", "family_name")):
-            if getattr(user, attr, ""):
-                claims[claim] = getattr(user, attr)
-    if "email" in granted and getattr(user, "email", None):
-        claims["email"] = user.email
-        claims["email_verified"] = False
-    hook = token_settings.ID_TOKEN_CLAIMS_HOOK
-    if hook:
-        func = import_string(hook) if isinstance(hook, str) else hook
-        claims.update(func(user=user, client=client, scopes=granted) or {})
-    return claims
-
-
-def _by_digest(queryset, value: str, select: statements.SelectOne):
+def _by_digest(queryset, value: str, select: precompiled_sql.SelectOne):
     """The row whose digest column matches ``value`` under the current or a fallback key."""
     candidates = crypto.digest_candidates(value)
     if len(candidates) == 1:
@@ -81,13 +63,13 @@ def _of_active_user(row):
     return row if active else None
 
 
-# The token endpoint's lookups, their SQL written once (statements.py). A refresh
+# The token endpoint's lookups, their SQL written once (precompiled_sql.py). A refresh
 # token comes with its user's ``is_active`` (a scalar subquery), not the user.
-_client_by_id = statements.SelectOne(Client, "client_id")
-_code_by_digest = statements.SelectOne(AuthorizationCode, "digest", related=("client", "user"))
-_refresh_by_digest = statements.SelectOne(RefreshToken, "digest", user_is_active=True)
-_refresh_with_client_by_digest = statements.SelectOne(RefreshToken, "digest", related=("client",),
-                                                      user_is_active=True)
+_client_by_id = precompiled_sql.SelectOne(Client, "client_id")
+_code_by_digest = precompiled_sql.SelectOne(AuthorizationCode, "digest", related=("client", "user"))
+_refresh_by_digest = precompiled_sql.SelectOne(RefreshToken, "digest", user_is_active=True)
+_refresh_with_client_by_digest = precompiled_sql.SelectOne(RefreshToken, "digest", related=("client",),
+                                                           user_is_active=True)
 
 
 def _user_of(token: RefreshToken) -> Any | None:
@@ -99,45 +81,54 @@ def _user_of(token: RefreshToken) -> Any | None:
         return None
 
 
+@dataclass(frozen=True)
+class ClientRead:
+    """A ``ClientLookup`` that answers with a client row already read; any other id
+    is looked up in ``store``."""
+
+    client: Client
+    store: OrmTokenStore
+
+    def get_client(self, client_id: str) -> Client | None:
+        return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
+
+
 class OrmTokenStore:
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.
         self._refused_because = ""
-        #: Rows ``preload`` read ahead, each handed out once.
-        self._preloaded: dict[tuple[str, str], Any] = {}
+        #: The refresh token ``read_ahead`` read, by its plaintext; handed out once.
+        self._read_ahead: dict[str, RefreshToken] = {}
 
-    def preload(self, request: TokenRequest) -> None:
-        """Read ahead what the grant will ask for, in fewer queries.
+    def read_ahead(self, request: TokenRequest) -> ClientLookup[Client]:
+        """The lookup client authentication should use for ``request``.
 
-        A refresh request names its client and its refresh token: both come in one
-        query (the token joined with its client) instead of two. Whatever the
-        answer, the checks are the usual ones: ``get_client`` and
-        ``find_refresh_token`` then return these rows, once each, and look up the
-        database as usual when nothing was preloaded (an unknown token, or one
-        issued to another client).
+        For a refresh request, one query reads the refresh token joined with its
+        client. When that is the claimed client, authentication gets the lookup
+        holding that row (its checks are the usual ones) and ``find_refresh_token``
+        the token, once. Otherwise (another grant, an unknown token, one issued to
+        another client) it is the store itself, which reads the database as usual.
         """
         value, client_id = request.get("refresh_token"), request.credentials.client_id
         if request.get("grant_type") != "refresh_token" or not value or not client_id:
-            return
+            return self
         candidates = crypto.digest_candidates(value)
         if len(candidates) != 1:
-            return
+            return self
         row = _refresh_with_client_by_digest(candidates[0], using=router.db_for_read(RefreshToken))
-        if row is not None and row.client.client_id == client_id:
-            self._preloaded[("client", client_id)] = row.client
-            self._preloaded[("refresh_token", value)] = row
+        if row is None or row.client.client_id != client_id:
+            return self
+        self._read_ahead[value] = row
+        return ClientRead(row.client, self)
 
     def now(self) -> datetime:
         # Looked up on the module at each call: tests patch ``models.now`` to move time.
         return models.now()
 
     # -- lookups -------------------------------------------------------------
-    # The hot lookups write their SQL once (statements.py), not on every request.
+    # The hot lookups write their SQL once (precompiled_sql.py), not on every request.
     def get_client(self, client_id: str) -> Client | None:
-        preloaded = self._preloaded.pop(("client", client_id), None)
-        if preloaded is not None:
-            return preloaded
         return _client_by_id(client_id, using=router.db_for_read(Client))
 
     def find_code(self, code: str) -> AuthorizationCode | None:
@@ -148,124 +139,28 @@ class OrmTokenStore:
         # The grant checks the token against the authenticated client, which it
         # already holds; only the user is needed with the row.
         # Popped: a second lookup (after losing a rotation race) must read the row again.
-        row = self._preloaded.pop(("refresh_token", token), None)
+        row = self._read_ahead.pop(token, None)
         if row is None:
             row = _by_digest(RefreshToken.objects.select_related("user"), token, _refresh_by_digest)
         return _of_active_user(row)
 
     # -- issuing -------------------------------------------------------------
-    # Tokens are made and signed (the slow part, ~0.3 ms for RS256) before any
-    # write; the write then only runs the INSERTs (and, for a rotation or a code,
-    # the compare-and-swap), so it holds its locks for as short as possible.
-    def _prepare(
-        self,
-        client: Client,
-        user_id: Any | None,
-        scope: str,
-        *,
-        now: datetime,
-        user: Any | None = None,
-        family: uuid.UUID | None,
-        refresh_scope: str | None = None,
-        parent: RefreshToken | None = None,
-        family_started_at: datetime | None = None,
-        nonce: str = "",
-        auth_time: datetime | None = None,
-        id_token: bool = False,
-    ) -> tuple[TokenSet, AccessToken, RefreshToken | None]:
-        """The token response and its unsaved rows (the caller writes them). ``user``
-        (the instance) is needed only for an ID token's claims. A new refresh token
-        lives its idle lifetime, but never past the end of its family (which began
-        at ``family_started_at``, or now for a new family)."""
-        issued_at = int(now.timestamp())
-        lifetime = client.access_lifetime()
-        refresh_row, refresh_value = None, None
-        if refresh_scope is not None:
-            if family is None:
-                raise ValueError("A refresh token belongs to a family")
-            refresh_value = crypto.new_token(32)
-            started = family_started_at or now
-            family_ends = started + timedelta(seconds=client.family_lifetime())
-            refresh_row = RefreshToken(
-                digest=crypto.digest(refresh_value),
-                family=family,
-                parent=parent,
-                client=client,
-                user_id=user_id,
-                scope=refresh_scope,
-                created_at=now,
-                expires_at=min(now + timedelta(seconds=client.refresh_lifetime()), family_ends),
-                family_started_at=started,
-            )
-        # Time-ordered: unique, not secret, and cheap to insert into a big jti index.
-        jti = crypto.time_ordered_uuid().hex
-        claims = oauth_jwt.access_token_claims(
-            issuer=token_settings.issuer,
-            audience=token_settings.audience,
-            subject=subject_for(client, user_id),
-            client_id=client.client_id,
-            scope=scope,
-            jti=jti,
-            issued_at=issued_at,
-            lifetime=lifetime,
-        )
-        access_row = AccessToken(
-            jti=jti,
-            family=family,
-            client=client,
-            user_id=user_id,
-            scope=scope,
-            ip_address=self.ip,
-            created_at=now,
-            expires_at=now + timedelta(seconds=lifetime),
-        )
-        id_token_value = None
-        if id_token and user is not None:
-            id_claims: dict[str, Any] = {
-                "iss": token_settings.issuer,
-                "sub": subject_for(client, user_id),
-                "aud": client.client_id,
-                "iat": issued_at,
-                "exp": issued_at + int(token_settings.ID_TOKEN_LIFETIME),
-            }
-            if auth_time is not None:
-                id_claims["auth_time"] = int(auth_time.timestamp())
-            if nonce:
-                id_claims["nonce"] = nonce
-            id_claims.update(
-                {k: v for k, v in user_claims(user, client, scopes.parse(scope)).items() if k not in id_claims}
-            )
-            id_token_value = keys.sign(id_claims, typ="JWT")
-        tokens = TokenSet(
-            access_token=keys.sign(claims),
-            expires_in=lifetime,
-            scope=scope,
-            refresh_token=refresh_value,
-            id_token=id_token_value,
-        )
-        return tokens, access_row, refresh_row
-
+    # The tokens are made and signed (``issuing``) before any write, so each write
+    # holds its locks for as short as possible.
     def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
-        wants_refresh = "refresh_token" in client.grant_type_list
         now = self.now()
-        tokens, access, refresh = self._prepare(
-            client,
-            code.user_id,
-            code.scope,
-            now=now,
-            user=code.user,
-            family=code.family,
-            refresh_scope=code.scope if wants_refresh else None,
-            nonce=code.nonce,
-            auth_time=code.auth_time,
-            id_token="openid" in scopes.parse(code.scope),
-        )
+        new_access = issuing.access_token(client, code.scope, code, now=now, ip=self.ip)
+        refresh_value, refresh = None, None
+        if "refresh_token" in client.grant_type_list:
+            refresh_value, refresh = issuing.refresh_token(client, code, now=now)
+        id_token = issuing.id_token(client, code, now=now) if "openid" in scopes.parse(code.scope) else None
+        tokens, access = new_access.response(refresh_token=refresh_value, id_token=id_token), new_access.row
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
-            if statements.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
-                                          using=using) != 1:
+            if precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
+                                               using=using) != 1:
                 return None
-            statements.insert_linked(access, link="refresh_token", linked=refresh, using=using)
+            precompiled_sql.insert_linked(access, link="refresh_token", linked=refresh, using=using)
             transaction.on_commit(
                 lambda: signals.token_issued.send(
                     sender=Client, client=client, user=code.user, access_token=access,
@@ -276,11 +171,12 @@ class OrmTokenStore:
         return tokens
 
     def issue_client_token(self, client: Client, scope: str) -> TokenSet:
-        tokens, access, _ = self._prepare(client, None, scope, now=self.now(), family=None)
+        new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip)
+        tokens, access = new_access.response(), new_access.row
         using = router.db_for_write(AccessToken)
         # One INSERT: atomic on its own, no transaction to open and commit around it.
-        with statements.savepoint_if_in_transaction(using):
-            statements.insert(access, using=using)
+        with precompiled_sql.savepoint_if_in_transaction(using):
+            precompiled_sql.insert(access, using=using)
         transaction.on_commit(
             lambda: signals.token_issued.send(
                 sender=Client, client=client, user=None, access_token=access,
@@ -295,11 +191,9 @@ class OrmTokenStore:
         self, token: RefreshToken, client: Client, scope: str, presented: str
     ) -> TokenSet | None:
         now = self.now()
-        tokens, access, new = self._prepare(
-            client, token.user_id, scope, now=now, family=token.family, refresh_scope=token.scope, parent=token,
-            family_started_at=token.family_started_at,
-        )
-        assert new is not None  # refresh_scope given: _prepare made the successor
+        new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip)
+        refresh_value, new = issuing.refresh_token(client, token, now=now)
+        tokens, access = new_access.response(refresh_token=refresh_value), new_access.row
         sealed = ""
         if client.grace_period() > 0 and int(token_settings.REFRESH_TOKEN_GRACE_REPLAYS) > 0:
             # Kept for the grace window, sealed with a key derived from the token
@@ -310,7 +204,7 @@ class OrmTokenStore:
         # rows: one statement on PostgreSQL, one transaction elsewhere. The spent
         # token is the only existing row it locks, so a family revocation running
         # at the same time cannot deadlock with it.
-        if not statements.swap_and_insert(
+        if not precompiled_sql.swap_and_insert(
             token, {"used_at": now, "successor_response": sealed}, unset=["used_at", "revoked_at"],
             successor=new, access=access, link="refresh_token", using=using,
         ):
@@ -396,39 +290,9 @@ class OrmTokenStore:
     # -- revocation ---------------------------------------------------------------
     def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
         detail = f"{reason}: {self._refused_because}" if reason == "reuse" and self._refused_because else reason
-        revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip, detail=detail)
+        revocation.revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip,
+                                 detail=detail)
 
     def revoke_code_tokens(self, code: AuthorizationCode) -> None:
-        revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
+        revocation.revoke_family(code.family, client=code.client, user=code.user, reason="code_replay", ip=self.ip)
 
-
-def revoke_family(
-    family: uuid.UUID, *, client: Client | None, user: Any | None, reason: str, ip: str | None = None,
-    detail: str = "",
-) -> int:
-    """Revoke every refresh and access token of ``family``; returns how many rows changed.
-    ``detail`` (default: ``reason``) goes in the audit event."""
-    now = models.now()
-    kind = {
-        "reuse": TokenEvent.REUSE_DETECTED,
-        "code_replay": TokenEvent.CODE_REPLAYED,
-    }.get(reason, TokenEvent.REVOKED)
-    with transaction.atomic(using=router.db_for_write(RefreshToken)):
-        revocation.lock_rows(RefreshToken.objects.filter(family=family, revoked_at__isnull=True))
-        count = RefreshToken.objects.filter(family=family, revoked_at__isnull=True).update(
-            revoked_at=now, successor_response=""
-        )
-        count += AccessToken.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=now)
-        TokenEvent.objects.create(
-            kind=kind, client=client, client_identifier=client.client_id if client else "",
-            user=user, family=family, ip_address=ip, detail=(detail or reason)[:255],
-        )
-        revocation.changed(AccessToken.objects.filter(family=family))  # its revoked ids go to the log
-
-        def notify() -> None:
-            if reason == "reuse":
-                signals.refresh_token_reused.send(sender=RefreshToken, client=client, user=user, family=family, ip=ip)
-            signals.token_revoked.send(sender=RefreshToken, client=client, user=user, family=family, reason=reason)
-
-        transaction.on_commit(notify)
-    return count

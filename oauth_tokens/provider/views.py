@@ -25,7 +25,7 @@ from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import authority, client_auth, models
+from oauth_tokens.provider import client_auth, local_verifier, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
@@ -113,7 +113,7 @@ def bearer_token(request: HttpRequest) -> str:
 def verify_access_token(token: str) -> Mapping[str, Any]:
     """Claims of a valid, unrevoked access token issued here, or ``InvalidToken``
     (the same cached verifier the resource side uses: no query per call)."""
-    return authority.verifier().verify(token)
+    return local_verifier.verifier().verify(token)
 
 
 class OAuthView(View):
@@ -163,10 +163,12 @@ class TokenView(OAuthView):
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
         store = OrmTokenStore(ip=token_request.client_ip)
-        # Client auth (throttle, audit) works on the ORM store itself: it preloads the
-        # refresh grant's rows, then checks the secret (the throttle only sees failures).
+        # A refresh request reads its refresh token and that token's client in one
+        # query: client authentication (with its throttle and audit) checks that
+        # client row, the grant gets that token (OrmTokenStore.read_ahead).
+        clients = store.read_ahead(token_request)
         _client, tokens = create_token_response(
-            token_request, store, lambda request, _store: client_auth.authenticate(request, store)
+            token_request, store, lambda request, _store: client_auth.authenticate(request, clients)
         )
         return json_response(tokens.to_dict())
 

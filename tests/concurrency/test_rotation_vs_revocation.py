@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client as HttpClient
 
-from oauth_tokens.provider import statements
+from oauth_tokens.provider import precompiled_sql
 from oauth_tokens.provider.models import AccessToken, RefreshToken
 from tests.conftest import basic
 
@@ -45,7 +45,7 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
     auth = basic(flow.client.client_id, flow.client.secret)
 
     inside_rotation, release = threading.Event(), threading.Event()
-    real_swap = statements.swap_and_insert
+    real_swap = precompiled_sql.swap_and_insert
 
     def swap_then_wait(*args, **kwargs):
         # The rotation's writes done, its transaction (as under ATOMIC_REQUESTS)
@@ -58,7 +58,7 @@ def test_reuse_detected_while_the_successor_is_being_rotated(flow, monkeypatch, 
             release.wait(10)
         return swapped
 
-    monkeypatch.setattr(statements, "swap_and_insert", swap_then_wait)
+    monkeypatch.setattr(precompiled_sql, "swap_and_insert", swap_then_wait)
     results = {}
 
     def post(name, refresh_token):

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from oauth_tokens.provider import authority
+from oauth_tokens.provider import local_verifier
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken, TokenEvent
 from tests.conftest import basic
 from tests.factories import ClientFactory, PublicClientFactory
@@ -246,7 +246,7 @@ def test_deleting_a_deactivated_client_keeps_its_tokens_refused(admin_client, fl
     response = admin_client.post(f"{CHANGELIST}{flow.client.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Client.objects.filter(pk=flow.client.pk).exists()
-    authority.reset()  # another worker process, which never saw the tokens revoked
+    local_verifier.reset()  # another worker process, which never saw the tokens revoked
     for token in (tokens["access_token"], cc["access_token"]):
         assert flow.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + token).status_code == 401
         assert flow.http.get("/oauth/token", HTTP_AUTHORIZATION="Bearer " + token).status_code == 401
@@ -259,7 +259,7 @@ def test_bulk_deleting_live_clients_keeps_their_tokens_refused(admin_client, flo
     )
     assert response.status_code == 302
     assert not Client.objects.exists()
-    authority.reset()  # another worker process
+    local_verifier.reset()  # another worker process
     assert flow.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + tokens["access_token"]).status_code == 401
 
 
@@ -269,7 +269,7 @@ def test_deleting_a_deactivated_client_outside_the_admin_keeps_its_tokens_refuse
     flow.client.save()
     assert flow.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + tokens["access_token"]).status_code == 401
     flow.client.delete()
-    authority.reset()  # another worker process
+    local_verifier.reset()  # another worker process
     assert flow.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + tokens["access_token"]).status_code == 401
 
 

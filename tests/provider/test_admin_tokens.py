@@ -9,7 +9,7 @@ from django.contrib import admin as django_admin
 from django.utils import timezone
 
 from oauth_tokens import crypto
-from oauth_tokens.provider import authority, keys
+from oauth_tokens.provider import keys, local_verifier
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -188,7 +188,7 @@ def test_deleting_a_revoked_access_token_row_keeps_it_refused(admin_client, stat
     response = admin_client.post(f"{BASE}/accesstoken/{revoked_access.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not AccessToken.objects.filter(pk=revoked_access.pk).exists()
-    authority.reset()  # another worker process
+    local_verifier.reset()  # another worker process
     assert me(states["flow"].http, token).status_code == 401
 
 
@@ -199,7 +199,7 @@ def test_bulk_deleting_live_access_tokens_revokes_them(admin_client, states):
         f"{BASE}/accesstoken/", {"action": "delete_selected", "_selected_action": rows, "post": "yes"}
     )
     assert response.status_code == 302
-    authority.reset()  # another worker process
+    local_verifier.reset()  # another worker process
     assert me(states["flow"].http, first).status_code == 401
 
 

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from oauth_tokens.provider import authority, models
+from oauth_tokens.provider import local_verifier, models
 from tests.resource import jwt_factory
 from tests.resource.conftest import bearer
 
@@ -220,7 +220,7 @@ def test_deleted_user_is_refused_when_the_view_touches_the_user(client, issue, a
 
 def test_verification_is_cached_per_token_string(client, issue):
     token = issue()
-    verifier = authority.verifier()
+    verifier = local_verifier.verifier()
     misses = verifier.misses
     for _ in range(5):
         assert client.get("/api/me", **bearer(token)).status_code == 200

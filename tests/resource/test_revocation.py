@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from oauth_tokens.oauth2.revocation_list import RevocationList
-from oauth_tokens.provider import authority, models, revocation
+from oauth_tokens.provider import local_verifier, models, revocation, revocation_broadcast
 from oauth_tokens.provider.models import Client
 from tests.conftest import REDIRECT, VERIFIER, Flow
 
@@ -99,7 +99,7 @@ def test_deleting_the_user_or_client_keeps_their_tokens_refused(flow, tokens, wh
     cc = flow.token({"grant_type": "client_credentials", "scope": "read"}).json()["access_token"]
     assert alive(flow.http, cc)
     (flow.user if what == "user" else flow.client).delete()
-    authority.reset()  # as in a process that never saw the rows
+    local_verifier.reset()  # as in a process that never saw the rows
     assert not alive(flow.http, tokens["access_token"])
     if what == "client":
         assert not alive(flow.http, cc)
@@ -124,9 +124,9 @@ class Clock:
 
 def other_process(interval=1.0):
     clock = Clock()
-    rl = RevocationList(version=revocation.current_version, load=revocation.load_revoked, interval=interval,
-                        clock=clock, wall_clock=authority.wall_clock,
-                        authoritative_version=revocation.authoritative_version)
+    rl = RevocationList(version=revocation_broadcast.current_version, load=revocation_broadcast.load_revoked,
+                        interval=interval, clock=clock, wall_clock=local_verifier.wall_clock,
+                        authoritative_version=revocation_broadcast.authoritative_version)
     return rl, clock
 
 
@@ -164,8 +164,8 @@ def test_another_process_sees_the_revocation_within_the_interval(flow, tokens, d
 def test_warm_requests_cost_no_query_across_many_poll_intervals_only_one_version_read(flow, tokens, database_polling,
                                                                                      django_assert_num_queries):
     clock = Clock()
-    with mock.patch.object(authority.revocations, "clock", clock):
-        authority.revocations.invalidate()
+    with mock.patch.object(local_verifier.revocations, "clock", clock):
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, tokens["access_token"])
         with django_assert_num_queries(0):
             for _ in range(50):
@@ -189,7 +189,7 @@ def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens,
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": "revocation"}
     from django.core.cache import caches
 
-    caches["revocation"].delete(revocation.VERSION_CACHE_KEY)
+    caches["revocation"].delete(revocation_broadcast.VERSION_CACHE_KEY)
     jti = models.AccessToken.objects.get(refresh_token__isnull=False).jti
     rl, clock = other_process()
     assert not rl.is_revoked(jti)  # cache miss: database, then cached
@@ -199,7 +199,7 @@ def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens,
     with django_capture_on_commit_callbacks(execute=True):
         flow.http.post("/oauth/revoke", f"token={tokens['access_token']}",
                        content_type="application/x-www-form-urlencoded")
-    assert caches["revocation"].get(revocation.VERSION_CACHE_KEY) == revocation._db_version()
+    assert caches["revocation"].get(revocation_broadcast.VERSION_CACHE_KEY) == revocation_broadcast.database_version()
     clock.t += 1
     with django_assert_num_queries(2):  # the version came from Redis; the database's, and the new log rows
         assert rl.is_revoked(jti)
@@ -207,9 +207,9 @@ def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens,
 
 def test_a_per_process_cache_is_never_trusted_for_the_version(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert revocation.shared_cache() is None
+    assert revocation_broadcast.shared_cache() is None
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_CACHE": None}
-    assert revocation.shared_cache() is None
+    assert revocation_broadcast.shared_cache() is None
 
 
 def test_cleartokens_drops_the_ids_of_deleted_tokens_once_expired(flow, tokens):
@@ -315,11 +315,11 @@ def test_a_hung_revocation_cache_costs_one_short_wait_then_the_database_answers(
 
 def test_the_version_lives_in_the_cache_one_interval(settings):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 1.0}
-    assert revocation.version_cache_ttl() == 1
+    assert revocation_broadcast.version_cache_ttl() == 1
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 0.2}
-    assert revocation.version_cache_ttl() == 1  # the cache's granularity
+    assert revocation_broadcast.version_cache_ttl() == 1  # the cache's granularity
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "REVOCATION_POLL_INTERVAL": 2.5}
-    assert revocation.version_cache_ttl() == 3
+    assert revocation_broadcast.version_cache_ttl() == 3
 
 
 # -- a revocation costs the rows it added, not every revoked id (issue 10, Low 5) ------
@@ -352,9 +352,9 @@ def test_another_process_loads_only_what_changed_since_its_last_load(flow, datab
 
     live, row = revoked_many(flow, 30)
     clock = Clock()
-    with mock.patch.object(authority.revocations, "clock", clock), \
-            mock.patch.object(revocation, "_local_listeners", []):  # as if revoked by another process
-        authority.revocations.invalidate()
+    with mock.patch.object(local_verifier.revocations, "clock", clock), \
+            mock.patch.object(revocation_broadcast, "_local_listeners", []):  # as if revoked by another process
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, live)  # the full load of a starting process
         with django_capture_on_commit_callbacks(execute=True):
             revocation.revoke_access_token(row)
@@ -380,8 +380,8 @@ def test_a_rolled_back_revocation_stops_counting_even_if_polled_inside_its_trans
     class Boom(Exception):
         pass
 
-    with mock.patch.object(authority.revocations, "clock", clock):
-        authority.revocations.invalidate()
+    with mock.patch.object(local_verifier.revocations, "clock", clock):
+        local_verifier.revocations.invalidate()
         assert alive(flow.http, tokens["access_token"])
         with pytest.raises(Boom), transaction.atomic():
             revocation.revoke_access_token(row)

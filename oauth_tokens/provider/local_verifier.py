@@ -4,7 +4,8 @@ One ``CachingVerifier`` per process, registered with the spec layer in
 ``AppConfig.ready()`` (``oauth2.verifier.register_local_verifier``), so the
 resource side of the same project uses it without importing the provider.
 Keys come from ``keys.verification_key`` (cached per process); revocations from
-a ``RevocationList`` fed by ``revocation`` (polled, never a query per request).
+a ``RevocationList`` fed by ``revocation_broadcast`` (polled, never a query per
+request).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from oauth_tokens import process_caches
 from oauth_tokens.oauth2 import verifier as spec
 from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.oauth2.revocation_list import Entry, RevocationList
-from oauth_tokens.provider import keys, models, revocation
+from oauth_tokens.provider import keys, models, revocation_broadcast
 from oauth_tokens.settings import token_settings
 
 
@@ -79,12 +80,12 @@ def wall_clock() -> float:
 
 
 revocations = RevocationList(
-    version=revocation.current_version,
-    load=revocation.load_revoked,
+    version=revocation_broadcast.current_version,
+    load=revocation_broadcast.load_revoked,
     interval=lambda: float(token_settings.REVOCATION_POLL_INTERVAL),
     clock=time.monotonic,
     wall_clock=wall_clock,
-    authoritative_version=revocation.authoritative_version,
+    authoritative_version=revocation_broadcast.authoritative_version,
 )
 
 
@@ -92,7 +93,7 @@ def _revoked_here(entries: list[Entry], *, committed: bool) -> None:
     revocations.add(entries, provisional=not committed)
 
 
-revocation.on_local_change(_revoked_here)
+revocation_broadcast.on_local_change(_revoked_here)
 
 _verifier = spec.CachingVerifier(
     key_for=keys.verification_key,
@@ -117,13 +118,13 @@ def decode(token: str) -> dict[str, Any]:
 def reset() -> None:
     """Forget verified tokens and reload revocations (settings or keys changed)."""
     _verifier.clear()
-    revocation.forget_pending()
+    revocation_broadcast.forget_pending()
     revocations.invalidate()
     forget_lifetimes()
 
 
 def register() -> None:
     spec.register_local_verifier(verifier)
-    uid = "oauth_tokens.provider.authority.lifetimes"
+    uid = "oauth_tokens.provider.local_verifier.lifetimes"
     post_save.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_saved")
     post_delete.connect(forget_lifetimes, sender=models.Client, dispatch_uid=uid + "_deleted")

@@ -1,4 +1,4 @@
-"""The token endpoint's hand-written statements (``provider/statements.py``) give what
+"""The token endpoint's hand-written statements (``provider/precompiled_sql.py``) give what
 the ORM gives, on SQLite and (with DATABASE_URL) PostgreSQL, and a token request
 runs only the statements it needs."""
 
@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import statements, stores
+from oauth_tokens.provider import precompiled_sql, stores
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from tests.conftest import basic
 from tests.factories import ClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-by_client_id = statements.SelectOne(Client, "client_id")
-refresh_with_user = statements.SelectOne(RefreshToken, "digest", related=("user",))
+by_client_id = precompiled_sql.SelectOne(Client, "client_id")
+refresh_with_user = precompiled_sql.SelectOne(RefreshToken, "digest", related=("user",))
 
 
 def concrete_values(obj) -> dict:
@@ -56,7 +56,7 @@ def test_insert_sets_the_key_and_the_row_reads_back_equal():
     client = ClientFactory()
     row = AccessToken(jti=crypto.time_ordered_uuid().hex, client=client, scope="read write", ip_address="2001:db8::1",
                       expires_at=timezone.now() + timedelta(hours=1))
-    statements.insert(row, using="default")
+    precompiled_sql.insert(row, using="default")
     assert row.pk is not None and not row._state.adding
     assert concrete_values(AccessToken.objects.get(pk=row.pk)) == concrete_values(row)
 
@@ -64,8 +64,12 @@ def test_insert_sets_the_key_and_the_row_reads_back_equal():
 def test_update_if_unset_is_a_compare_and_swap():
     row = refresh_row(ClientFactory(), None)
     now = timezone.now()
-    assert statements.update_if_unset(RefreshToken, row.pk, {"used_at": now}, unset=["used_at"], using="default") == 1
-    assert statements.update_if_unset(RefreshToken, row.pk, {"used_at": now}, unset=["used_at"], using="default") == 0
+    def claim() -> int:
+        return precompiled_sql.update_if_unset(RefreshToken, row.pk, {"used_at": now}, unset=["used_at"],
+                                               using="default")
+
+    assert claim() == 1
+    assert claim() == 0
     row.refresh_from_db()
     assert row.used_at == now
 
@@ -85,7 +89,7 @@ def test_swap_and_insert_writes_the_pair_only_when_it_wins():
         return successor, access
 
     successor, access = pair()
-    assert statements.swap_and_insert(
+    assert precompiled_sql.swap_and_insert(
         spent, {"used_at": now, "successor_response": "sealed"}, unset=["used_at", "revoked_at"],
         successor=successor, access=access, link="refresh_token", using="default",
     )
@@ -96,7 +100,7 @@ def test_swap_and_insert_writes_the_pair_only_when_it_wins():
     assert concrete_values(saved) == concrete_values(access) and saved.refresh_token_id == successor.pk
     # The loser of the swap writes nothing.
     loser, loser_access = pair()
-    assert not statements.swap_and_insert(
+    assert not precompiled_sql.swap_and_insert(
         spent, {"used_at": now, "successor_response": "other"}, unset=["used_at", "revoked_at"],
         successor=loser, access=loser_access, link="refresh_token", using="default",
     )
@@ -147,26 +151,45 @@ def test_client_credentials_is_one_read_and_one_insert(flow):
     assert statements_of(queries) == ["SELECT", "INSERT"]
 
 
-def test_a_preloaded_row_is_handed_out_once():
+def refresh_request(client, value: str) -> TokenRequest:
+    return TokenRequest.build(
+        content_type="application/x-www-form-urlencoded",
+        body=f"grant_type=refresh_token&refresh_token={value}".encode(),
+        authorization=basic(client.client_id, client.secret),
+    )
+
+
+def test_a_row_read_ahead_is_handed_out_once():
     """After losing a rotation race the grant looks the token up again: it must see
     the row as it is now, not the copy read ahead."""
     client = ClientFactory()
     value = crypto.new_token()
     row = RefreshToken.objects.create(digest=crypto.digest(value), family=crypto.time_ordered_uuid(),
                                       client=client, scope="read", expires_at=timezone.now() + timedelta(days=1))
-    request = TokenRequest.build(
-        content_type="application/x-www-form-urlencoded",
-        body=f"grant_type=refresh_token&refresh_token={value}".encode(),
-        authorization=basic(client.client_id, client.secret),
-    )
     store = stores.OrmTokenStore()
-    store.preload(request)
+    clients = store.read_ahead(refresh_request(client, value))
     RefreshToken.objects.filter(pk=row.pk).update(used_at=timezone.now())
     with CaptureQueriesContext(connection) as queries:
-        assert store.get_client(client.client_id) == client
+        assert clients.get_client(client.client_id) == client
         assert store.find_refresh_token(value).used_at is None  # the read-ahead copy
     assert len(queries) == 0
     assert store.find_refresh_token(value).used_at is not None  # read again
+
+
+def test_the_store_looks_clients_up_in_the_database_whatever_was_read_ahead():
+    """Only the lookup that ``read_ahead`` returned holds the client it read: the
+    store's own ``get_client`` keeps no state between calls."""
+    client = ClientFactory()
+    value = crypto.new_token()
+    RefreshToken.objects.create(digest=crypto.digest(value), family=crypto.time_ordered_uuid(), client=client,
+                                scope="read", expires_at=timezone.now() + timedelta(days=1))
+    store = stores.OrmTokenStore()
+    store.read_ahead(refresh_request(client, value))
+    Client.objects.filter(pk=client.pk).update(is_active=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert store.get_client(client.client_id).is_active is False
+    assert len(queries) == 1
+    assert store.read_ahead(refresh_request(ClientFactory(), value)) is store  # another client's token
 
 
 def test_a_token_of_another_client_is_not_preloaded_for_this_one(flow):
