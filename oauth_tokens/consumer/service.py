@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 
-from oauth_tokens.consumer import fastpath, models, remote, revocation, singleflight
+from oauth_tokens.consumer import fastpath, models, provider_calls, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
@@ -83,11 +83,11 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
     return singleflight.obtain(request)
 
 
-def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapping[str, Any]) -> ExternalToken:
+def store_tokens(provider: str, user: Any, response: provider_calls.TokenResponse | Mapping[str, Any]) -> ExternalToken:
     """Save a fresh token response (the connect callback's code exchange) for ``user``."""
     config = get_provider(provider)
     if isinstance(response, Mapping):
-        response = remote.TokenResponse.from_dict(response)
+        response = provider_calls.TokenResponse.from_dict(response)
     user_id = user_id_of(user)
     at = models.now()
     lifetime = response.expires_in
@@ -138,7 +138,7 @@ def revoke(provider: str, user: Any = None) -> None:
     for value, hint in ((old.refresh_token, "refresh_token"), (old.access_token, "access_token")):
         if value:
             try:
-                remote.revoke_token(config, value, hint)
+                provider_calls.revoke_token(config, value, hint)
             except ConsumerError as exc:
                 errors.append(exc)
     if errors:

@@ -17,7 +17,7 @@ one statement, so a crash before it leaves the old pair in place. On
 unchanged it is marked ``needs_reauth``, the tokens are cleared, and
 ``ReauthorizationRequired`` is raised after commit.
 
-A refresh whose answer was lost (``remote.OutcomeUnknown``: it may have rotated
+A refresh whose answer was lost (``provider_calls.OutcomeUnknown``: it may have rotated
 the refresh token at the provider) holds the refresh off for the provider's
 ``refresh_hold_off``: ``refreshing_until`` is set that far ahead with
 ``last_error`` ``refresh_unconfirmed``, and until then every worker that needs a
@@ -41,7 +41,7 @@ from django.db import IntegrityError, OperationalError, connections, router, tra
 from django.db.models import F
 
 from oauth_tokens import crypto, signals
-from oauth_tokens.consumer import models, remote
+from oauth_tokens.consumer import models, provider_calls
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import (
     ConsumerError,
@@ -144,13 +144,13 @@ class Request:
             return "refresh_expired"
         return ""
 
-    def call(self, row: ExternalToken) -> remote.TokenResponse:
+    def call(self, row: ExternalToken) -> provider_calls.TokenResponse:
         if row.user_id is None:
-            return remote.client_credentials(self.provider)
-        return remote.refresh(self.provider, row.refresh_token)
+            return provider_calls.client_credentials(self.provider)
+        return provider_calls.refresh(self.provider, row.refresh_token)
 
 
-def new_values(row: ExternalToken, response: remote.TokenResponse, provider: Provider) -> dict[str, Any]:
+def new_values(row: ExternalToken, response: provider_calls.TokenResponse, provider: Provider) -> dict[str, Any]:
     """The columns a successful token response writes (one UPDATE: one transaction)."""
     at = models.now()
     lifetime = response.expires_in
@@ -189,7 +189,7 @@ def reauth_values(reason: str) -> dict[str, Any]:
     }
 
 
-def unconfirmed(request: Request, exc: remote.OutcomeUnknown) -> tuple[dict[str, Any], ProviderUnavailable]:
+def unconfirmed(request: Request, exc: provider_calls.OutcomeUnknown) -> tuple[dict[str, Any], ProviderUnavailable]:
     """After a refresh whose answer was lost: the columns that hold the refresh off
     for ``refresh_hold_off`` seconds, and the error to raise."""
     hold = float(request.provider.refresh_hold_off)
@@ -313,11 +313,11 @@ def _obtain_locked(request: Request) -> str:
         if not reason:
             try:
                 response = request.call(row)
-            except remote.GrantRejected as exc:
+            except provider_calls.GrantRejected as exc:
                 if row.user_id is None:
                     raise ProviderError(request.provider.name, "invalid_grant", exc.description)
                 reason = "invalid_grant"  # we hold the lock: nobody rotated it meanwhile
-            except remote.OutcomeUnknown as exc:
+            except provider_calls.OutcomeUnknown as exc:
                 values, failure = unconfirmed(request, exc)
                 qs.update(**values)  # committed before the error is raised
             else:
@@ -364,7 +364,7 @@ def _obtain_leased(request: Request) -> str:
         try:
             response = request.call(row)
             saved = held.update(version=row.version + 2, **new_values(row, response, request.provider))
-        except remote.GrantRejected as exc:
+        except provider_calls.GrantRejected as exc:
             if row.user_id is None:
                 held.update(version=row.version + 2, refreshing_until=None)
                 raise ProviderError(name, "invalid_grant", exc.description)
@@ -372,7 +372,7 @@ def _obtain_leased(request: Request) -> str:
             if held.update(version=row.version + 2, **reauth_values("invalid_grant")):
                 raise _reauth(request, row.pk, "invalid_grant")
             continue
-        except remote.OutcomeUnknown as exc:
+        except provider_calls.OutcomeUnknown as exc:
             values, error = unconfirmed(request, exc)
             held.update(version=row.version + 2, **values)
             raise error

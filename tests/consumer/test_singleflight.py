@@ -87,12 +87,11 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
     """The winner's provider call outlasts its lease; a sibling takes over with the
     same refresh token and the rotating provider answers it invalid_grant. The
     winner's rotated pair is the live one: it is saved, the grant survives."""
-    from oauth_tokens.consumer import ReauthorizationRequired
-    from oauth_tokens.consumer import remote as remote_module
+    from oauth_tokens.consumer import ReauthorizationRequired, provider_calls
 
     server, row = setup
     clock.advance(3600)
-    real_refresh = remote_module.refresh
+    real_refresh = provider_calls.refresh
     sibling = []
 
     def slow_winner(provider, refresh_token, scope=""):
@@ -104,7 +103,7 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
             sibling.append("invalid_grant")
         return response
 
-    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    monkeypatch.setattr(provider_calls, "refresh", slow_winner)
     token = get_access_token("p", alice)
     assert sibling == ["invalid_grant"] and len(server.token_requests) == 2
     stored = ExternalToken.objects.get(pk=row.pk)
@@ -115,11 +114,11 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
 
 @lease_only
 def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, alice, clock, monkeypatch):
-    from oauth_tokens.consumer import remote as remote_module
+    from oauth_tokens.consumer import provider_calls
 
     server, row = setup
     clock.advance(3600)
-    real_refresh = remote_module.refresh
+    real_refresh = provider_calls.refresh
     newer = []
 
     def slow_winner(provider, refresh_token, scope=""):
@@ -129,7 +128,7 @@ def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, a
         clock.offset = timedelta()
         return response
 
-    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    monkeypatch.setattr(provider_calls, "refresh", slow_winner)
     assert get_access_token("p", alice) == newer[0]
     assert ExternalToken.objects.get(pk=row.pk).access_token == newer[0]
 
