@@ -54,11 +54,11 @@ def get_access_token(provider: str, user: Any = None) -> str:
     """
     config = get_provider(provider)
     user_id = user_id_of(user)
-    token = fastpath.fresh_token(singleflight.database(), provider, user_id, config.refresh_leeway,
+    token = fastpath.fresh_token(models.database(), provider, user_id, config.refresh_leeway,
                                  config.assumed_lifetime)
     if token is not None:
         return token
-    return singleflight.obtain(singleflight.Request(config, user_id))
+    return singleflight.obtain(singleflight.TokenNeed(config, user_id))
 
 
 def refresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
@@ -77,10 +77,10 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
     the refresh token is dead too).
     """
     config = get_provider(provider)
-    request = singleflight.Request(
+    need = singleflight.TokenNeed(
         config, user_id_of(user), rejected=rejected, horizon=within, force=rejected is None and within is None
     )
-    return singleflight.obtain(request)
+    return singleflight.obtain(need)
 
 
 def store_tokens(provider: str, user: Any, response: provider_calls.TokenResponse | Mapping[str, Any]) -> ExternalToken:
@@ -109,12 +109,12 @@ def store_tokens(provider: str, user: Any, response: provider_calls.TokenRespons
         "refresh_count": 0,
         "updated_at": at,
     }
-    qs = singleflight.rows(provider, user_id)
-    with transaction.atomic(using=singleflight.database()):
+    qs = models.token_rows(provider, user_id)
+    with transaction.atomic(using=models.database()):
         if not qs.update(version=F("version") + 1, **values):
             try:
-                with transaction.atomic(using=singleflight.database()):
-                    ExternalToken.objects.using(singleflight.database()).create(
+                with transaction.atomic(using=models.database()):
+                    ExternalToken.objects.using(models.database()).create(
                         provider=provider, user_id=user_id, **values
                     )
             except IntegrityError:

@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from oauth_tokens.consumer import models, provider_calls, providers, singleflight
+from oauth_tokens.consumer import models, provider_calls, providers
+from oauth_tokens.consumer.singleflight import lease
 from tests.consumer.browser import CALLBACK
 from tests.consumer.fakes import FakeProvider
 from tests.factories import ClientFactory, UserFactory
@@ -88,7 +89,7 @@ def poll_sleep(monkeypatch):
     """Replace the waiting worker's pause with a callback: poll_sleep(func)."""
 
     def install(func):
-        monkeypatch.setattr(singleflight, "sleep", func)
+        monkeypatch.setattr(lease, "sleep", func)
 
     return install
 

@@ -9,9 +9,10 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from oauth_tokens.consumer import ProviderUnavailable, get_access_token, singleflight
+from oauth_tokens.consumer import ProviderUnavailable, get_access_token
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.service import refresh_access_token
+from oauth_tokens.consumer.singleflight import lease, outcomes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,7 +140,7 @@ def test_waiting_is_bounded(setup, alice, clock, poll_sleep, monkeypatch):
     clock.advance(3600)
     ExternalToken.objects.filter(pk=row.pk).update(refreshing_until=timezone.now() + timedelta(hours=2))
     ticks = iter(range(0, 10_000, 5))
-    monkeypatch.setattr(singleflight.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(lease.time, "monotonic", lambda: next(ticks))
     poll_sleep(lambda delay: None)
     with pytest.raises(ProviderUnavailable, match="did not finish in time"):
         get_access_token("p", alice)
@@ -152,7 +153,7 @@ def test_failed_save_leaves_the_old_pair_and_no_lease(setup, alice, clock, monke
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed before commit")
 
-    monkeypatch.setattr(singleflight, "new_values", crash)
+    monkeypatch.setattr(outcomes, "refreshed_columns", crash)
     clock.advance(3600)
     with pytest.raises(RuntimeError):
         get_access_token("p", alice)
