@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 
 from oauth_tokens import crypto
-from oauth_tokens.consumer import models, service, singleflight
+from oauth_tokens.consumer import models, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ReauthorizationRequired
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
@@ -24,7 +24,7 @@ def reencrypt(*, batch_size: int = 500, progress: Progress | None = None) -> int
     how many rows were rewritten. A row refreshed meanwhile is skipped: the
     refresh already wrote it under the newest key (compare-and-swap on ``version``)."""
     crypto.reset_keys()
-    db = singleflight.database()
+    db = models.database()
     pks = list(ExternalToken.objects.using(db).exclude(access_token="", refresh_token="").values_list("pk", flat=True))
     done = 0
     for start in range(0, len(pks), batch_size):
@@ -53,7 +53,7 @@ def refresh_expiring(*, within: float | None = None, provider: str | None = None
     token stored without an expiry counts as expiring ``assumed_lifetime`` after
     it was obtained."""
     renewable = Q(user__isnull=True) | ~Q(refresh_token="")  # "" is how an empty token is stored
-    qs = ExternalToken.objects.using(singleflight.database()).filter(status=ExternalToken.ACTIVE).filter(
+    qs = ExternalToken.objects.using(models.database()).filter(status=ExternalToken.ACTIVE).filter(
         Q(expires_at__isnull=False) | (Q(obtained_at__isnull=False) & renewable)
     ).exclude(access_token="")
     if provider:

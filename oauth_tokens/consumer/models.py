@@ -1,7 +1,8 @@
 """``ExternalToken``: a token pair obtained from another provider, encrypted at
 rest, with the columns the single-flight refresh needs (``version`` for
 compare-and-swap, ``refreshing_until`` for the lease used where the database
-has no row locks, and for the hold-off after a refresh whose answer was lost).
+has no row locks, and for the hold-off after a refresh whose answer was lost),
+and where its rows are read and written (``database``, ``token_rows``).
 
 One row per (provider, user); ``user`` is NULL for the project's own
 client_credentials token (RFC 6749 section 4.4). The database enforces it
@@ -13,9 +14,10 @@ constraints exist on PostgreSQL and SQLite but not on MariaDB / MySQL.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -145,3 +147,24 @@ class ExternalToken(models.Model):
         if self.expires_at is None:
             return None
         return int((self.expires_at - (at or now())).total_seconds())
+
+
+def database() -> str:
+    """The database every read and write of the consumer's tokens goes to: the write
+    database, so a worker always sees a sibling's newest refresh."""
+    return router.db_for_write(ExternalToken)
+
+
+def token_rows(provider: str, user_id: Any) -> Any:
+    """The row (at most one) of ``user_id`` at ``provider``; None: the project's
+    client_credentials token."""
+    return ExternalToken.objects.using(database()).filter(provider=provider, user_id=user_id)
+
+
+def create_client_token_row(provider: str) -> None:
+    """The client_credentials row of ``provider``, created empty, unless a sibling was first."""
+    try:
+        with transaction.atomic(using=database()):
+            ExternalToken.objects.using(database()).create(provider=provider, user=None)
+    except IntegrityError:
+        pass  # a sibling created it first

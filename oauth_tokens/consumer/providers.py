@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
-from oauth_tokens.consumer import remote
+from oauth_tokens.consumer import provider_calls
 from oauth_tokens.consumer.config import (
     OPTIONS,
     WELL_KNOWN,
@@ -89,7 +89,7 @@ def discover(provider: Provider, entry: dict[str, Any] | None = None) -> dict[st
         _failures[url] = (time.monotonic(), exc)
         level = logging.ERROR if isinstance(exc, ProviderError) else logging.WARNING
         logger.log(level, "%s: endpoint discovery from %s failed, the provider cannot be used for %d s: %s",
-                   provider.name, remote.urlpath(url), RETRY_AFTER, exc)
+                   provider.name, provider_calls.urlpath(url), RETRY_AFTER, exc)
         raise
     _failures.pop(url, None)
     with _lock:
@@ -103,7 +103,7 @@ def _fetch(provider: Provider, url: str, entry: dict[str, Any]) -> dict[str, Any
     def refuse(description: str) -> ProviderError:
         return ProviderError(provider.name, "invalid_metadata", description)
 
-    document = remote.fetch_json(provider, url)
+    document = provider_calls.fetch_json(provider, url)
     issuer = provider.issuer or expected_issuer(url)  # validate() refused a provider with neither
     # RFC 8414 section 3.3: the issuer MUST be identical to the one the URL was built from. (A
     # trailing "/" is tolerated: OpenID Connect Discovery removes it before appending the suffix.)

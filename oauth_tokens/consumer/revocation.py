@@ -13,19 +13,14 @@ from django.db import connections, transaction
 from django.db.models import F
 
 from oauth_tokens import signals
-from oauth_tokens.consumer import models, singleflight
+from oauth_tokens.consumer import models
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import TokenDecryptionError
-from oauth_tokens.consumer.models import ExternalToken
-from oauth_tokens.consumer.singleflight import (
-    POLL_DELAYS,
-    Request,
-    database,
-    outside_caller_transaction,
-    rows,
-    send_after_commit,
-    set_lock_timeout,
-)
+from oauth_tokens.consumer.models import ExternalToken, database, token_rows
+from oauth_tokens.consumer.outside_transaction import outside_caller_transaction
+from oauth_tokens.consumer.singleflight import lease
+from oauth_tokens.consumer.singleflight.outcomes import send_after_commit
+from oauth_tokens.consumer.singleflight.row_lock import set_lock_timeout
 
 
 def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
@@ -67,28 +62,27 @@ def _revoked_values() -> dict[str, Any]:
 
 
 def _revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
-    request = Request(provider, user_id)
     if connections[database()].vendor != "sqlite":  # SELECT ... FOR UPDATE where the database has it
         with transaction.atomic(using=database()):
-            set_lock_timeout(request)
-            row = _read(rows(provider.name, user_id).select_for_update())
+            set_lock_timeout(provider)
+            row = _read(token_rows(provider.name, user_id).select_for_update())
             if row is None:
                 return None
-            rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
+            token_rows(provider.name, user_id).filter(pk=row.pk).update(version=F("version") + 1, **_revoked_values())
             send_after_commit(signals.token_revoked, row.pk)
             return row
     deadline = time.monotonic() + provider.call_budget() + 4
     waits = 0
     while True:
-        row = _read(rows(provider.name, user_id))
+        row = _read(token_rows(provider.name, user_id))
         if row is None:
             return None
         leased = row.refreshing_until is not None and row.refreshing_until > models.now() and not row.hold_off_left()
         if leased and time.monotonic() < deadline:  # a sibling's refresh: wait for it (a hold-off: no need)
-            singleflight.sleep(POLL_DELAYS[min(waits, len(POLL_DELAYS) - 1)])
+            lease.pause(waits)
             waits += 1
             continue
-        qs = rows(provider.name, user_id).filter(pk=row.pk, version=row.version)
+        qs = token_rows(provider.name, user_id).filter(pk=row.pk, version=row.version)
         if qs.update(version=row.version + 1, **_revoked_values()):
             send_after_commit(signals.token_revoked, row.pk)
             return row

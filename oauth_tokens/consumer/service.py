@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 
-from oauth_tokens.consumer import fastpath, models, remote, revocation, singleflight
+from oauth_tokens.consumer import fastpath, models, provider_calls, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.providers import get_provider
@@ -54,11 +54,11 @@ def get_access_token(provider: str, user: Any = None) -> str:
     """
     config = get_provider(provider)
     user_id = user_id_of(user)
-    token = fastpath.fresh_token(singleflight.database(), provider, user_id, config.refresh_leeway,
+    token = fastpath.fresh_token(models.database(), provider, user_id, config.refresh_leeway,
                                  config.assumed_lifetime)
     if token is not None:
         return token
-    return singleflight.obtain(singleflight.Request(config, user_id))
+    return singleflight.obtain(singleflight.TokenNeed(config, user_id))
 
 
 def refresh_access_token(provider: str, user: Any = None, *, rejected: str | None = None,
@@ -77,17 +77,17 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
     the refresh token is dead too).
     """
     config = get_provider(provider)
-    request = singleflight.Request(
+    need = singleflight.TokenNeed(
         config, user_id_of(user), rejected=rejected, horizon=within, force=rejected is None and within is None
     )
-    return singleflight.obtain(request)
+    return singleflight.obtain(need)
 
 
-def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapping[str, Any]) -> ExternalToken:
+def store_tokens(provider: str, user: Any, response: provider_calls.TokenResponse | Mapping[str, Any]) -> ExternalToken:
     """Save a fresh token response (the connect callback's code exchange) for ``user``."""
     config = get_provider(provider)
     if isinstance(response, Mapping):
-        response = remote.TokenResponse.from_dict(response)
+        response = provider_calls.TokenResponse.from_dict(response)
     user_id = user_id_of(user)
     at = models.now()
     lifetime = response.expires_in
@@ -109,12 +109,12 @@ def store_tokens(provider: str, user: Any, response: remote.TokenResponse | Mapp
         "refresh_count": 0,
         "updated_at": at,
     }
-    qs = singleflight.rows(provider, user_id)
-    with transaction.atomic(using=singleflight.database()):
+    qs = models.token_rows(provider, user_id)
+    with transaction.atomic(using=models.database()):
         if not qs.update(version=F("version") + 1, **values):
             try:
-                with transaction.atomic(using=singleflight.database()):
-                    ExternalToken.objects.using(singleflight.database()).create(
+                with transaction.atomic(using=models.database()):
+                    ExternalToken.objects.using(models.database()).create(
                         provider=provider, user_id=user_id, **values
                     )
             except IntegrityError:
@@ -138,7 +138,7 @@ def revoke(provider: str, user: Any = None) -> None:
     for value, hint in ((old.refresh_token, "refresh_token"), (old.access_token, "access_token")):
         if value:
             try:
-                remote.revoke_token(config, value, hint)
+                provider_calls.revoke_token(config, value, hint)
             except ConsumerError as exc:
                 errors.append(exc)
     if errors:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from oauth_tokens import crypto
 from oauth_tokens.browser import browser_view
-from oauth_tokens.consumer import remote, service
+from oauth_tokens.consumer import provider_calls, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
 from oauth_tokens.oauth2.pkce import S256, s256
@@ -136,8 +136,8 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     except (crypto.InvalidToken, KeyError, TypeError):
         return error_page(request, provider, "This sign-in attempt expired. Please start again.")
     try:
-        tokens = remote.exchange_code(config, code, pending.get("redirect_uri", ""), verifier)
-    except remote.GrantRejected:
+        tokens = provider_calls.exchange_code(config, code, pending.get("redirect_uri", ""), verifier)
+    except provider_calls.GrantRejected:
         return error_page(request, provider, "The authorization code was refused (expired or already used).")
     except ProviderUnavailable:
         return error_page(request, provider, "The provider could not be reached. Please try again.", status=502)

@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from oauth_tokens.consumer import models, providers, singleflight
-from oauth_tokens.consumer import remote as remote_module
+from oauth_tokens.consumer import models, provider_calls, providers
+from oauth_tokens.consumer.singleflight import lease
 from tests.consumer.browser import CALLBACK
 from tests.consumer.fakes import FakeProvider
 from tests.factories import ClientFactory, UserFactory
@@ -21,7 +21,7 @@ def _consumer_state():
 def pauses(monkeypatch):
     """Retries never sleep in tests: the backoff pauses are recorded instead."""
     recorded = []
-    monkeypatch.setattr(remote_module, "sleep", recorded.append)
+    monkeypatch.setattr(provider_calls, "sleep", recorded.append)
     return recorded
 
 
@@ -89,7 +89,7 @@ def poll_sleep(monkeypatch):
     """Replace the waiting worker's pause with a callback: poll_sleep(func)."""
 
     def install(func):
-        monkeypatch.setattr(singleflight, "sleep", func)
+        monkeypatch.setattr(lease, "sleep", func)
 
     return install
 

@@ -11,7 +11,7 @@ import logging
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from oauth_tokens.consumer import ProviderError, get_access_token, remote, revoke
+from oauth_tokens.consumer import ProviderError, get_access_token, provider_calls, revoke
 from oauth_tokens.consumer.exceptions import ProviderUnavailable
 from oauth_tokens.consumer.providers import get_provider
 
@@ -132,7 +132,7 @@ def network(monkeypatch):
             raise ProviderUnavailable(provider.name, "no network in this test")
         return documents[url]
 
-    monkeypatch.setattr(remote, "fetch_json", fetch_json)
+    monkeypatch.setattr(provider_calls, "fetch_json", fetch_json)
     return sent, documents
 
 

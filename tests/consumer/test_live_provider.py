@@ -7,8 +7,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from oauth_tokens import crypto
-from oauth_tokens.consumer import get_access_token, http_client, revoke, singleflight
+from oauth_tokens.consumer import get_access_token, http_client, revoke
 from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.singleflight import outcomes
 from oauth_tokens.provider.models import AccessToken, RefreshToken, TokenEvent
 from tests.consumer.browser import connect
 
@@ -42,13 +43,13 @@ def test_connect_refresh_rotate_and_call_the_api(client, alice, remote, live_ser
 def test_a_lost_save_is_recovered_through_the_providers_grace_window(client, alice, remote, live_server, clock,
                                                                      monkeypatch):
     row = connect(client, alice, live_server)
-    original = singleflight.new_values
-    monkeypatch.setattr(singleflight, "new_values", lambda *a: (_ for _ in ()).throw(RuntimeError("crash")))
+    original = outcomes.refreshed_columns
+    monkeypatch.setattr(outcomes, "refreshed_columns", lambda *a: (_ for _ in ()).throw(RuntimeError("crash")))
     clock.advance(3600)
     with pytest.raises(RuntimeError):
         get_access_token("self", alice)  # the provider rotated, we did not save
     assert ExternalToken.objects.get(pk=row.pk).refresh_token == row.refresh_token  # old pair kept
-    monkeypatch.setattr(singleflight, "new_values", original)
+    monkeypatch.setattr(outcomes, "refreshed_columns", original)
     token = get_access_token("self", alice)  # same old refresh token, inside the grace window
     row.refresh_from_db()
     assert token == row.access_token and live_refresh_digests() == {crypto.digest(row.refresh_token)}

@@ -9,9 +9,10 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from oauth_tokens.consumer import ProviderUnavailable, get_access_token, singleflight
+from oauth_tokens.consumer import ProviderUnavailable, get_access_token
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.service import refresh_access_token
+from oauth_tokens.consumer.singleflight import lease, outcomes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,12 +88,11 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
     """The winner's provider call outlasts its lease; a sibling takes over with the
     same refresh token and the rotating provider answers it invalid_grant. The
     winner's rotated pair is the live one: it is saved, the grant survives."""
-    from oauth_tokens.consumer import ReauthorizationRequired
-    from oauth_tokens.consumer import remote as remote_module
+    from oauth_tokens.consumer import ReauthorizationRequired, provider_calls
 
     server, row = setup
     clock.advance(3600)
-    real_refresh = remote_module.refresh
+    real_refresh = provider_calls.refresh
     sibling = []
 
     def slow_winner(provider, refresh_token, scope=""):
@@ -104,7 +104,7 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
             sibling.append("invalid_grant")
         return response
 
-    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    monkeypatch.setattr(provider_calls, "refresh", slow_winner)
     token = get_access_token("p", alice)
     assert sibling == ["invalid_grant"] and len(server.token_requests) == 2
     stored = ExternalToken.objects.get(pk=row.pk)
@@ -115,11 +115,11 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
 
 @lease_only
 def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, alice, clock, monkeypatch):
-    from oauth_tokens.consumer import remote as remote_module
+    from oauth_tokens.consumer import provider_calls
 
     server, row = setup
     clock.advance(3600)
-    real_refresh = remote_module.refresh
+    real_refresh = provider_calls.refresh
     newer = []
 
     def slow_winner(provider, refresh_token, scope=""):
@@ -129,7 +129,7 @@ def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, a
         clock.offset = timedelta()
         return response
 
-    monkeypatch.setattr(remote_module, "refresh", slow_winner)
+    monkeypatch.setattr(provider_calls, "refresh", slow_winner)
     assert get_access_token("p", alice) == newer[0]
     assert ExternalToken.objects.get(pk=row.pk).access_token == newer[0]
 
@@ -140,7 +140,7 @@ def test_waiting_is_bounded(setup, alice, clock, poll_sleep, monkeypatch):
     clock.advance(3600)
     ExternalToken.objects.filter(pk=row.pk).update(refreshing_until=timezone.now() + timedelta(hours=2))
     ticks = iter(range(0, 10_000, 5))
-    monkeypatch.setattr(singleflight.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(lease.time, "monotonic", lambda: next(ticks))
     poll_sleep(lambda delay: None)
     with pytest.raises(ProviderUnavailable, match="did not finish in time"):
         get_access_token("p", alice)
@@ -153,7 +153,7 @@ def test_failed_save_leaves_the_old_pair_and_no_lease(setup, alice, clock, monke
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed before commit")
 
-    monkeypatch.setattr(singleflight, "new_values", crash)
+    monkeypatch.setattr(outcomes, "refreshed_columns", crash)
     clock.advance(3600)
     with pytest.raises(RuntimeError):
         get_access_token("p", alice)

@@ -1,5 +1,6 @@
-"""The consumer's requests to a provider: token requests (RFC 6749 sections
-4.1.3, 4.4 and 6), revocation (RFC 7009 section 2.1) and metadata (RFC 8414).
+"""The consumer's calls to an external provider's endpoints: token requests
+(RFC 6749 sections 4.1.3, 4.4 and 6), revocation (RFC 7009 section 2.1) and
+metadata (RFC 8414).
 
 Client authentication follows RFC 6749 section 2.3.1 (Basic with form-encoded
 id and secret, or the body). Bodies are form-encoded or JSON (the seeds use
@@ -28,7 +29,7 @@ from oauth_tokens.consumer import transport
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 
-#: The pause between attempts; tests patch ``oauth_tokens.consumer.remote.sleep``.
+#: The pause between attempts; tests patch ``oauth_tokens.consumer.provider_calls.sleep``.
 sleep = time.sleep
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
