@@ -1,8 +1,9 @@
 """Random tokens, keyed digests and encryption at rest (DESIGN.md section 3).
 
 Server-generated secrets are high-entropy (256 bits, RFC 6749 section 10.10),
-so they are stored as HMAC-SHA256 digests, not password hashes: one digest
-costs about a microsecond where PBKDF2 costs 0.4 s. Values we must read back
+so they are stored as HMAC-SHA256 digests, not password hashes (as safe for
+such values, and thousands of times cheaper: docs/architecture.md has the
+figures). Values we must read back
 (signing keys, the grace-window successor, the consumer's tokens) are
 encrypted with MultiFernet: the first key encrypts, every key decrypts.
 """

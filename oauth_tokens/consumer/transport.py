@@ -2,7 +2,7 @@
 that is safe, one connection pool.
 
 httpx builds a new ``ssl.SSLContext`` for each client it creates (loading the
-certifi bundle: 20-60 ms of CPU), even for ``http://`` URLs, so a client per
+certifi bundle, which is slow: docs/architecture.md), even for ``http://`` URLs, so a client per
 request (the pattern a view naturally uses) spent most of its time there. The
 context is built once per process, lazily, exactly as httpx builds it for
 ``verify=True`` (``SSL_CERT_FILE``, else ``SSL_CERT_DIR``, else certifi); an

@@ -148,7 +148,7 @@ def load_revoked(cursor: Any) -> Loaded:
     unexpired ids when ``cursor`` is None; with the cursor for the next call.
 
     The full load reads ids only (no datetime per row: on SQLite converting them
-    cost ten times the load), kept as one set until the latest expiry among them.
+    cost far more than the load, see docs/architecture.md), kept as one set until the latest expiry among them.
     It also reads revoked access-token rows missing from the log: revocations
     recorded before the log existed, or by a process still running an earlier
     version during an upgrade (normally none: an anti-join, no rows to convert)."""
