@@ -148,14 +148,9 @@ def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwa
             sleep(provider.backoff * 2 ** (attempt - 1))
         try:
             response = client_for(provider).request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            last = f"timed out ({type(exc).__name__})"
-            if once and not isinstance(exc, NOT_DELIVERED):
-                error = OutcomeUnknown
-                break
-            continue
-        except httpx.TransportError as exc:
-            last = f"network error ({type(exc).__name__})"
+        except httpx.TransportError as exc:  # timeouts included
+            what = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
+            last = f"{what} ({type(exc).__name__})"
             if once and not isinstance(exc, NOT_DELIVERED):
                 error = OutcomeUnknown
                 break
