@@ -287,8 +287,10 @@ class SigningKey(models.Model):
 
 
 class TokenEvent(models.Model):
-    ISSUED = "issued"
-    REFRESHED = "refreshed"
+    """The security log. Routine issuance and rotation write no event: each
+    access token's row is that record. A kind leaves ``KINDS`` once nothing
+    writes it; old rows of such a kind show its raw value in the admin."""
+
     REUSE_DETECTED = "reuse_detected"
     GRACE_REPLAYED = "grace_replayed"
     CODE_REPLAYED = "code_replayed"
@@ -297,15 +299,20 @@ class TokenEvent(models.Model):
     #: An alert: a confidential client's id reached CLIENT_AUTH_FAILURE_LIMIT failures
     #: inside the window, from any addresses (at most one per window per client).
     AUTH_FAILURES = "client_auth_failures"
+    #: Monitoring (DESIGN.md section 6): a refresh the provider refused, and an
+    #: anomaly, whose own kind (frequent_refresh, failed_refresh, new_location,
+    #: impossible_travel) is in the details. Part of the contract before anything writes them.
+    REFRESH_FAILED = "refresh_failed"
+    ANOMALY = "anomaly"
     KINDS = [
-        (ISSUED, _("Tokens issued")),
-        (REFRESHED, _("Refresh token rotated")),
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
         (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
         (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),
         (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
+        (REFRESH_FAILED, _("Refresh failed")),
+        (ANOMALY, _("Anomaly")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
