@@ -185,8 +185,11 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 @admin.register(TokenEvent)
 class TokenEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "client_identifier", "user", "ip_address", "family", "detail"]
-    list_filter = ["kind", "created_at"]
+    list_display = ["created_at", "kind_label", "client_identifier", "user", "ip_address", "family", "detail"]
+    fields = readonly_fields = (
+        "kind_label", "client", "client_identifier", "user", "family", "ip_address", "detail", "created_at",
+    )
+    list_filter = ["kind", "created_at"]  # the kinds of TokenEvent.KINDS
     search_fields = ["=client_identifier", "=family", "user__username", "=ip_address"]
     date_hierarchy = "created_at"
 
@@ -198,3 +201,8 @@ class TokenEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, obj):
+        # The admin would show "-" for a kind no longer in KINDS; its raw value says more.
+        return obj.get_kind_display()

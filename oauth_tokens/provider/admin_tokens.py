@@ -1,6 +1,7 @@
 """Admin screens of tokens and codes: list and filter by client, user, family and
-state (active / rotated / expired / revoked); actions "revoke selected" and
-"revoke family". Rows are read-only and never show a token value or digest.
+state (active / rotated / expired / revoked, as ``token_state`` defines them);
+actions "revoke selected" and "revoke family". Rows are read-only and never
+show a token value or digest.
 
 Revocation is a flag on a row, so deleting rows here first makes sure nothing
 comes back to life: deleted live access tokens stay refused
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from oauth_tokens.provider import models, revocation
+from oauth_tokens.provider import revocation
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent
+from oauth_tokens.provider.token_state import TokenState
 
 
 def audit(request, client, user=None, *, family=None, detail: str) -> None:
@@ -32,27 +33,18 @@ def audit(request, client, user=None, *, family=None, detail: str) -> None:
 
 
 class StateFilter(admin.SimpleListFilter):
+    """The states of ``token_state``, under their TokenState labels."""
+
     title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        choices = [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
-        if model_admin.model is RefreshToken:
-            choices.insert(1, ("rotated", _("Rotated (used)")))
-        return choices
+        return [(state.value, state.label) for state in model_admin.model.objects.states()]
 
     def queryset(self, request, queryset):
-        value, t = self.value(), models.now()
-        rotated = Q(used_at__isnull=False) if queryset.model is RefreshToken else Q(pk__in=[])
-        if value == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=t).exclude(rotated)
-        if value == "rotated":
-            return queryset.filter(rotated, revoked_at__isnull=True)
-        if value == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=t)
-        if value == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+        if self.value() not in TokenState.values:
+            return queryset
+        return queryset.in_state(self.value())
 
 
 class TokenAdmin(admin.ModelAdmin):

@@ -1,5 +1,9 @@
 """Deleting what has expired, in batches so that large tables never lock for long
-(like ``clearsessions``: the command only calls ``clear_expired``)."""
+(like ``clearsessions``: the command only calls ``clear_expired``).
+
+A row qualifies once its own expiry has come (``past_expiry`` of
+``token_state``), whatever its state: a revoked or rotated row is a tombstone
+only as long as the rules below need it."""
 
 from __future__ import annotations
 
@@ -38,26 +42,26 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     access_cutoff = t - timedelta(seconds=int(token_settings.JWT_LEEWAY))
     # A refresh family goes only when every token of it has expired: a rotated or
     # revoked tombstone must outlive its family so that its reuse is still detected.
-    live_families = RefreshToken.objects.filter(expires_at__gt=t).values("family")
-    live_access_families = AccessToken.objects.filter(
-        expires_at__gt=access_cutoff, family__isnull=False
-    ).values("family")
+    live_families = RefreshToken.objects.before_expiry(t).values("family")
+    live_access_families = (
+        AccessToken.objects.before_expiry(access_cutoff).filter(family__isnull=False).values("family")
+    )
     # A used code stays while anything it issued lives, so that its replay is
     # still detected and revokes those tokens (RFC 6749 section 4.1.2).
     spent_codes = (
-        AuthorizationCode.objects.filter(expires_at__lte=t)
+        AuthorizationCode.objects.past_expiry(t)
         .exclude(used_at__isnull=False, family__in=live_families)
         .exclude(used_at__isnull=False, family__in=live_access_families)
     )
     counts = {
         "authorization codes": _delete_in_batches(spent_codes, batch_size),
-        "access tokens": _delete_in_batches(AccessToken.objects.filter(expires_at__lte=access_cutoff), batch_size),
+        "access tokens": _delete_in_batches(AccessToken.objects.past_expiry(access_cutoff), batch_size),
         "refresh tokens": _delete_in_batches(
-            RefreshToken.objects.filter(expires_at__lte=t).exclude(family__in=live_families), batch_size
+            RefreshToken.objects.past_expiry(t).exclude(family__in=live_families), batch_size
         ),
     }
     # Ids kept revoked after their user or client was deleted (revocation.revoke_before_delete).
-    _delete_in_batches(RevokedToken.objects.filter(expires_at__lte=access_cutoff), batch_size)
+    _delete_in_batches(RevokedToken.objects.past_expiry(access_cutoff), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

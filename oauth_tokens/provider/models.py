@@ -15,6 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2 import scopes
+from oauth_tokens.provider.token_state import (
+    AccessTokenQuerySet,
+    ExpiringQuerySet,
+    RefreshTokenQuerySet,
+    TokenState,
+)
 from oauth_tokens.settings import token_settings
 
 GRANT_TYPES = [
@@ -136,14 +142,6 @@ class Client(models.Model):
         return float(token_settings.REFRESH_TOKEN_GRACE_PERIOD_PUBLIC)
 
 
-class TokenQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now())
-
-    def expired(self):
-        return self.filter(expires_at__lte=now())
-
-
 class AuthorizationCode(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="codes")
@@ -159,7 +157,7 @@ class AuthorizationCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TokenQuerySet.as_manager()
+    objects = ExpiringQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"code for {self.client_id} ({self.created_at:%Y-%m-%d %H:%M})"
@@ -204,7 +202,7 @@ class RefreshToken(models.Model):
     #: raised by a conditional UPDATE, so the cap holds under concurrency.
     grace_replays = models.PositiveIntegerField(default=0, editable=False)
 
-    objects = TokenQuerySet.as_manager()
+    objects = RefreshTokenQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["client", "user"])]
@@ -219,15 +217,9 @@ class RefreshToken(models.Model):
         return self.client_id == client.pk
 
     @property
-    def state(self) -> str:
-        if self.revoked_at:
-            return "revoked"
-        if self.used_at:
-            return "rotated"
-        t = now()
-        if self.expires_at <= t or self.family_expires_at() <= t:
-            return "expired"
-        return "active"
+    def state(self) -> TokenState:
+        """Revoked, rotated, expired (its own expiry or its family's end) or active (token_state)."""
+        return RefreshTokenQuerySet.state_of(self, now())
 
     def family_expires_at(self, client: Client | None = None) -> datetime:
         """The end of the family: its start plus the (client's) family lifetime."""
@@ -254,7 +246,7 @@ class AccessToken(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TokenQuerySet.as_manager()
+    objects = AccessTokenQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["client", "user"])]
@@ -270,12 +262,9 @@ class AccessToken(models.Model):
         return f"access token {self.jti[:8]}… ({self.state})"
 
     @property
-    def state(self) -> str:
-        if self.revoked_at:
-            return "revoked"
-        if self.expires_at <= now():
-            return "expired"
-        return "active"
+    def state(self) -> TokenState:
+        """Revoked, expired or active (token_state)."""
+        return AccessTokenQuerySet.state_of(self, now())
 
 
 class SigningKey(models.Model):
@@ -298,8 +287,10 @@ class SigningKey(models.Model):
 
 
 class TokenEvent(models.Model):
-    ISSUED = "issued"
-    REFRESHED = "refreshed"
+    """The security log. Routine issuance and rotation write no event: each
+    access token's row is that record. A kind leaves ``KINDS`` once nothing
+    writes it; old rows of such a kind show its raw value in the admin."""
+
     REUSE_DETECTED = "reuse_detected"
     GRACE_REPLAYED = "grace_replayed"
     CODE_REPLAYED = "code_replayed"
@@ -308,15 +299,20 @@ class TokenEvent(models.Model):
     #: An alert: a confidential client's id reached CLIENT_AUTH_FAILURE_LIMIT failures
     #: inside the window, from any addresses (at most one per window per client).
     AUTH_FAILURES = "client_auth_failures"
+    #: Monitoring (DESIGN.md section 6): a refresh the provider refused, and an
+    #: anomaly, whose own kind (frequent_refresh, failed_refresh, new_location,
+    #: impossible_travel) is in the details. Part of the contract before anything writes them.
+    REFRESH_FAILED = "refresh_failed"
+    ANOMALY = "anomaly"
     KINDS = [
-        (ISSUED, _("Tokens issued")),
-        (REFRESHED, _("Refresh token rotated")),
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
         (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
         (CODE_REPLAYED, _("Authorization code replayed: tokens revoked")),
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),
         (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
+        (REFRESH_FAILED, _("Refresh failed")),
+        (ANOMALY, _("Anomaly")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
@@ -361,6 +357,8 @@ class RevokedToken(models.Model):
 
     jti = models.CharField(max_length=64, unique=True, editable=False)
     expires_at = models.DateTimeField(db_index=True)
+
+    objects = ExpiringQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"revoked token {self.jti[:8]}…"
