@@ -15,6 +15,7 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from oauth_tokens.admin_base import ViewOnlyAdmin
 from oauth_tokens.provider import admin_tokens, revocation  # noqa: F401  (admin_tokens registers token screens)
 from oauth_tokens.provider.models import GRANT_TYPES, AccessToken, Client, RefreshToken, SigningKey, TokenEvent
 from oauth_tokens.provider.validators import validate_client_scope, validate_redirect_uris
@@ -169,22 +170,13 @@ def _revoke_client(client) -> int:
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ViewOnlyAdmin):
     list_display = ["kid", "algorithm", "created_at", "retired_at", "is_current"]
     fields = readonly_fields = ("kid", "algorithm", "public_jwk", "created_at", "retired_at")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(TokenEvent)
-class TokenEventAdmin(admin.ModelAdmin):
+class TokenEventAdmin(ViewOnlyAdmin):
     list_display = ["created_at", "kind_label", "client_identifier", "user", "ip_address", "family", "detail"]
     fields = readonly_fields = (
         "kind_label", "client", "client_identifier", "user", "family", "ip_address", "detail", "created_at",
@@ -192,15 +184,6 @@ class TokenEventAdmin(admin.ModelAdmin):
     list_filter = ["kind", "created_at"]  # the kinds of TokenEvent.KINDS
     search_fields = ["=client_identifier", "=family", "user__username", "=ip_address"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, obj):

@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from oauth_tokens.admin_base import ViewOnlyAdmin
 from oauth_tokens.provider import revocation
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent
 from oauth_tokens.provider.token_state import TokenState
@@ -47,18 +48,13 @@ class StateFilter(admin.SimpleListFilter):
         return queryset.in_state(self.value())
 
 
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(ViewOnlyAdmin):
     list_filter = [StateFilter, "client", "created_at"]
     search_fields = ["=family", "user__username", "client__name", "=client__client_id"]
     list_select_related = ["client", "user"]
     actions = ["revoke_selected", "revoke_families"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True
 
     @admin.display(description=_("state"))
     def state_display(self, obj):
@@ -146,16 +142,11 @@ class AccessTokenAdmin(TokenAdmin):
 
 
 @admin.register(AuthorizationCode)
-class AuthorizationCodeAdmin(admin.ModelAdmin):
+class AuthorizationCodeAdmin(ViewOnlyAdmin):
     list_display = ["id", "client", "user", "scope", "created_at", "expires_at", "used_at"]
     list_filter = ["client"]
     fields = readonly_fields = (
         "client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
         "created_at", "expires_at", "used_at",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True
