@@ -11,6 +11,9 @@ into seconds, so every caller sees a number. Any other value of a duration or
 a count (``COUNTS``) is refused here with an ``ImproperlyConfigured`` naming
 the key, and by the system check ``oauth_tokens.E005`` before the first
 request.
+
+Over our usual 300 lines because ``DEFAULTS`` is the reference of every
+setting, each with the comment that says what it does.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 ``jti`` rows for access tokens, encrypted private keys, an audit trail.
 
 No model stores a plaintext secret, code or refresh token.
+
+Over our usual 300 lines, as Django's convention of one ``models.py`` per app
+wants: what a token's state means lives in ``token_state``, making tokens in
+``issuing``, revoking them in ``revocation``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ database alias from public API only, then only bound to values on each call.
 The ORM builds and compiles every query on every call. For the statements of
 a token request (find the client, find the refresh token, the rotation's
 compare-and-swap, the INSERTs of the new rows) that was a large share of the
-request's time (docs/architecture.md has the figure). Here the SQL is written once per model and database alias
-from the models' metadata (``Model._meta.get_fields()``, ``Field.column``,
+request's time (docs/architecture.md has the figure). Here the SQL is written
+once per model and database alias from the models' metadata (``Model._meta.get_fields()``, ``Field.column``,
 ``connection.ops.quote_name``), and each call only binds values, which go
 through each field's ``get_db_prep_value`` / ``get_db_prep_save`` on the way
 in and ``from_db_value`` / ``to_python`` on the way out; rows become model
