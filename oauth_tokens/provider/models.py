@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2 import scopes
+from oauth_tokens.provider import token_state
 from oauth_tokens.provider.token_state import (
     AccessTokenQuerySet,
     ExpiringQuerySet,
@@ -37,6 +38,11 @@ GRANT_TYPES = [
 def now():
     """The clock; tests patch ``oauth_tokens.provider.models.now`` to move time."""
     return timezone.now()
+
+
+# The token states' default moment reads this module's clock at each call, so a
+# patched ``now`` moves it too.
+token_state.use_clock(lambda: now())
 
 
 def split_words(value: str) -> list[str]:

@@ -9,7 +9,8 @@ each database). The model property, the admin's state filter and column, and
 ``cleartokens`` (through ``past_expiry``) all read it from here.
 
 The clock is ``oauth_tokens.provider.models.now``, which tests move; that
-module imports this one, so it is imported where the time is read.
+module imports this one and hands it its clock (``use_clock``), so nothing here
+imports it back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -36,44 +38,50 @@ class StateTest(NamedTuple):
     """A token that passes this test is in ``state`` (unless an earlier test took it)."""
 
     state: TokenState
-    #: The test as a lookup, for the rows at a moment.
-    lookup: Callable[[datetime], Q]
+    #: The test as a lookup, for the rows of a token model at a moment.
+    lookup: Callable[[Any, datetime], Q]
     #: The same test on a loaded row, at a moment.
     passes: Callable[[Any, datetime], bool]
 
 
+#: The clock the default ``at`` reads; ``models`` sets the provider's (``use_clock``).
+_clock: Callable[[], datetime] = timezone.now
+
+
+def use_clock(clock: Callable[[], datetime]) -> None:
+    global _clock
+    _clock = clock
+
+
 def clock() -> datetime:
-    from oauth_tokens.provider import models as provider_models  # imports this module
-
-    return provider_models.now()
+    return _clock()
 
 
-def family_ended(at: datetime) -> Q:
+def family_ended(model: Any, at: datetime) -> Q:
     """Refresh tokens whose family outlived its client's family lifetime at ``at``.
 
     That lifetime is a client's own value or the setting (``Client.family_lifetime``),
     so there is one condition per distinct value the clients have: one small query,
     and no duration arithmetic, which the databases spell differently."""
-    from oauth_tokens.provider.models import Client  # imports this module
-
-    own_values = Client.objects.order_by().values_list("refresh_family_lifetime", flat=True).distinct()
+    client_model = model._meta.get_field("client").related_model
+    own_values = client_model.objects.order_by().values_list("refresh_family_lifetime", flat=True).distinct()
     ended = [
         Q(client__refresh_family_lifetime=own, family_started_at__lte=at - timedelta(
-            seconds=Client(refresh_family_lifetime=own).family_lifetime()))
+            seconds=client_model(refresh_family_lifetime=own).family_lifetime()))
         for own in own_values
     ]
     return reduce(operator.or_, ended, Q(pk__in=[]))
 
 
-REVOKED = StateTest(TokenState.REVOKED, lambda at: Q(revoked_at__isnull=False),
+REVOKED = StateTest(TokenState.REVOKED, lambda model, at: Q(revoked_at__isnull=False),
                     lambda token, at: token.revoked_at is not None)
-ROTATED = StateTest(TokenState.ROTATED, lambda at: Q(used_at__isnull=False),
+ROTATED = StateTest(TokenState.ROTATED, lambda model, at: Q(used_at__isnull=False),
                     lambda token, at: token.used_at is not None)
 
 #: An access token is revoked, else expired, else active.
 ACCESS_TOKEN_TESTS = (
     REVOKED,
-    StateTest(TokenState.EXPIRED, lambda at: Q(expires_at__lte=at), lambda token, at: token.expires_at <= at),
+    StateTest(TokenState.EXPIRED, lambda model, at: Q(expires_at__lte=at), lambda token, at: token.expires_at <= at),
 )
 #: A refresh token is revoked, else rotated (used: its successor took over), else
 #: expired (its own expiry, or the end of its family), else active.
@@ -82,7 +90,7 @@ REFRESH_TOKEN_TESTS = (
     ROTATED,
     StateTest(
         TokenState.EXPIRED,
-        lambda at: Q(expires_at__lte=at) | family_ended(at),
+        lambda model, at: Q(expires_at__lte=at) | family_ended(model, at),
         lambda token, at: token.expires_at <= at or token.family_expires_at() <= at,
     ),
 )
@@ -121,7 +129,7 @@ class TokenQuerySet(ExpiringQuerySet):
         state, at = TokenState(state), at or clock()
         earlier = Q()  # passes none of the stronger tests
         for test in self.tests:
-            lookup = test.lookup(at)
+            lookup = test.lookup(self.model, at)
             if test.state == state:
                 return self.filter(earlier & lookup)
             earlier &= ~lookup
