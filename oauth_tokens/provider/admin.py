@@ -7,12 +7,17 @@ No page shows a token, code, secret, digest or private key.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens.admin_base import ViewOnlyAdmin
@@ -23,6 +28,9 @@ from oauth_tokens.provider.validators import validate_client_scope, validate_red
 
 class ClientForm(forms.ModelForm):
     grant_types = forms.MultipleChoiceField(choices=GRANT_TYPES, widget=forms.CheckboxSelectMultiple)
+    #: A random id per add form: the same form sent again (a reload of the secret page
+    #: resubmits the POST) is recognised and creates no second client.
+    submission = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     class Meta:
         model = Client
@@ -36,6 +44,8 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance and self.instance.pk:
             self.initial["grant_types"] = self.instance.grant_type_list
+        else:
+            self.initial.setdefault("submission", secrets.token_urlsafe(16))
 
     def clean_grant_types(self) -> str:
         return " ".join(self.cleaned_data["grant_types"])
@@ -72,6 +82,11 @@ class OneTimeSecret:
 
     def __repr__(self) -> str:
         return "<secret, shown once>"
+
+
+#: Session key: the add forms already saved, submission id -> the client's pk
+#: (the last few only; ids, never secrets).
+CREATED = "oauth_tokens_clients_created"
 
 
 def _show_secrets(modeladmin, request, clients_and_secrets, title):
@@ -115,15 +130,37 @@ class ClientAdmin(admin.ModelAdmin):
         if change and "is_active" in form.changed_data and not obj.is_active:
             _revoke_client(obj)
 
+    def add_view(self, request, form_url="", extra_context=None):
+        created = request.session.get(CREATED, {}).get(request.POST.get("submission", "")) \
+            if request.method == "POST" else None
+        if created is not None:
+            # The same form again: a reload of the secret page. The client exists
+            # and its secret was shown then; nothing is created twice.
+            self.message_user(request, _(
+                "This form was already saved: the client below exists, and its secret was shown once then. "
+                "If it was not copied, use the action \u201cRegenerate secret\u201d."), level=messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:oauth_tokens_provider_client_change", args=[created]))
+        return super().add_view(request, form_url, extra_context)
+
     def response_add(self, request, obj, post_url_continue=None):
+        submission = request.POST.get("submission", "")
+        if submission:
+            created = dict(list(request.session.get(CREATED, {}).items())[-9:])
+            created[submission] = obj.pk
+            request.session[CREATED] = created
         secret = getattr(obj, "_new_secret", None)
         if secret:
+            # Shown on the page after "Done": the secret page leaves the messages alone.
+            self.message_user(request, format_html(gettext("The client \u201c{}\u201d was added successfully."),
+                                                   obj.name))
             return _show_secrets(self, request, [(obj, secret)], _("Client created: copy its secret now"))
         return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request, obj):
         secret = getattr(obj, "_new_secret", None)
         if secret:
+            self.message_user(request, format_html(gettext("The client \u201c{}\u201d was changed successfully."),
+                                                   obj.name))
             return _show_secrets(self, request, [(obj, secret)], _("Client is now confidential: copy its secret"))
         return super().response_change(request, obj)
 

@@ -82,6 +82,34 @@ def test_creating_a_confidential_client_shows_its_secret_once(admin_client, clie
         assert created.client_id in html or url.endswith("/history/")
 
 
+def test_reloading_the_secret_page_creates_no_second_client(admin_client, client):
+    form = admin_client.get(ADD_URL).content.decode()
+    submission = re.search(r'name="submission" value="([^"]+)"', form).group(1)
+    first = admin_client.post(ADD_URL, client_form(submission=submission))
+    secret = next(iter(shown_secrets(first.content.decode()).values()))
+    # The browser's reload sends the same POST again.
+    again = admin_client.post(ADD_URL, client_form(submission=submission), follow=True)
+    created = Client.objects.get()
+    assert again.redirect_chain[0][0] == change_url(created)
+    page = again.content.decode()
+    assert "already saved" in page and secret not in page and shown_secrets(page) == {}
+    # The secret shown the first time still works: nothing was regenerated.
+    assert client_credentials(client, created.client_id, secret).status_code == 200
+    # Another add form is another client.
+    other = admin_client.get(ADD_URL).content.decode()
+    other_submission = re.search(r'name="submission" value="([^"]+)"', other).group(1)
+    assert other_submission != submission
+    admin_client.post(ADD_URL, client_form(name="Second app", submission=other_submission))
+    assert Client.objects.count() == 2
+
+
+def test_done_on_the_secret_page_shows_the_usual_success_message(admin_client):
+    page = admin_client.post(ADD_URL, client_form()).content.decode()
+    assert "was added successfully" not in page  # kept for the next page
+    done = re.search(r'<a class="button" href="([^"]+)">Done</a>', page).group(1)
+    assert "\u201cAdmin-made app\u201d was added successfully." in admin_client.get(done).content.decode()
+
+
 def test_save_and_continue_also_shows_the_secret_page(admin_client):
     response = admin_client.post(ADD_URL, client_form(_save=None, _continue="Save and continue editing"))
     created = Client.objects.get()
