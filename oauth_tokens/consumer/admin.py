@@ -44,6 +44,11 @@ class ExternalTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Every field is read-only: a row's page is a view ("View external token",
+        # no Save buttons). The change permission still allows the list's actions.
+        return obj is None and super().has_change_permission(request)
+
     def _run(self, request, queryset, func, done: str) -> None:
         ok, failed = 0, []
         for provider, user_id in queryset.values_list("provider", "user_id"):

@@ -214,13 +214,27 @@ class SigningKeyAdmin(ViewOnlyAdmin):
 
 @admin.register(TokenEvent)
 class TokenEventAdmin(ViewOnlyAdmin):
-    list_display = ["created_at", "kind_label", "client_identifier", "user", "ip_address", "family", "detail"]
+    list_display = ["created_at", "kind_label", "client_name", "user", "ip_address", "short_family", "detail"]
+    list_select_related = ["client", "user"]
     fields = readonly_fields = (
         "kind_label", "client", "client_identifier", "user", "family", "ip_address", "detail", "created_at",
     )
     list_filter = ["kind", "created_at"]  # the kinds of TokenEvent.KINDS
     search_fields = ["=client_identifier", "=family", "user__username", "=ip_address"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("client"), ordering="client__name")
+    def client_name(self, obj):
+        """The client's name; the id it claimed when no client has it (or it was deleted)."""
+        if obj.client is not None:
+            return format_html('<span title="{}">{}</span>', obj.client.client_id, obj.client.name)
+        return obj.client_identifier or "-"
+
+    @admin.display(description=_("family"), ordering="family")
+    def short_family(self, obj):
+        if not obj.family:
+            return "-"
+        return format_html('<a href="?q={}" title="{}">{}\u2026</a>', obj.family, obj.family, str(obj.family)[:8])
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, obj):

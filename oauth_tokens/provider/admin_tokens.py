@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import transaction
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens.admin_base import ViewOnlyAdmin
@@ -62,7 +63,11 @@ class TokenAdmin(ViewOnlyAdmin):
 
     @admin.display(description=_("family"))
     def family_link(self, obj):
-        return str(obj.family) if obj.family else "-"
+        """The family's first characters (the whole id on hover and on the token's
+        page), linking to every token of the family."""
+        if not obj.family:
+            return "-"
+        return format_html('<a href="?q={}" title="{}">{}\u2026</a>', obj.family, obj.family, str(obj.family)[:8])
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, self.model.objects.filter(pk=obj.pk))
@@ -104,7 +109,8 @@ class TokenAdmin(ViewOnlyAdmin):
 
 @admin.register(RefreshToken)
 class RefreshTokenAdmin(TokenAdmin):
-    list_display = ["id", "client", "user", "family_link", "state_display", "created_at", "expires_at",
+    # State and expiry first, ids short: readable at 1,280 px.
+    list_display = ["id", "state_display", "expires_at", "client", "user", "family_link", "created_at",
                     "family_ends"]
     fields = readonly_fields = (
         "client", "user", "family", "parent", "scope", "created_at", "expires_at", "family_started_at",
@@ -128,12 +134,17 @@ class RefreshTokenAdmin(TokenAdmin):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(TokenAdmin):
-    list_display = ["jti", "client", "user", "scope", "family_link", "state_display", "created_at", "expires_at"]
+    list_display = ["short_jti", "state_display", "expires_at", "client", "user", "scope", "family_link",
+                    "created_at"]
     fields = readonly_fields = (
         "jti", "client", "user", "scope", "family", "refresh_token", "ip_address", "created_at", "expires_at",
         "revoked_at",
     )
     search_fields = [*TokenAdmin.search_fields, "=jti"]
+
+    @admin.display(description=_("jti"), ordering="jti")
+    def short_jti(self, obj):
+        return format_html('<span title="{}">{}\u2026</span>', obj.jti, obj.jti[:8])
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

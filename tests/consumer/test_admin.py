@@ -66,3 +66,14 @@ def test_revoke_action(staff, stored):
     assert b"1 token revoked." in response.content
     assert sorted(token for _, token in server.revoked) == sorted([row.access_token, row.refresh_token])
     assert ExternalToken.objects.get(pk=row.pk).status == "revoked"
+
+
+def test_a_stored_token_page_is_a_view_without_save_buttons(staff, stored):
+    server, row = stored
+    page = staff.get(f"{BASE}{row.pk}/change/").content.decode()
+    assert "View external token" in page and "Change external token" not in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    # Nothing can be posted to it, while the list's actions still work.
+    assert staff.post(f"{BASE}{row.pk}/change/", {"status": "revoked"}).status_code == 403
+    assert ExternalToken.objects.get(pk=row.pk).status == "active"
+    assert "refresh_now" in staff.get(BASE).content.decode()

@@ -320,3 +320,29 @@ def test_no_admin_page_shows_any_credential(admin_client, client, user):
         html = response.content.decode()
         leaked = [n for n in needles if n in html]
         assert not leaked, f"{url} shows {len(leaked)} credential(s)"
+
+
+def test_token_lists_put_state_and_expiry_first_and_shorten_ids(admin_client, states):
+    for model in ("refreshtoken", "accesstoken"):
+        response = admin_client.get(f"{BASE}/{model}/")
+        headers = [h["text"] for h in response.context["result_headers"]]
+        assert headers[2:4] == ["state", "expires at"], (model, headers)  # after the checkbox and the id
+        html = response.content.decode()
+        family = str(states["active"].family)
+        # A family shows its first characters, the whole id on hover, and links to its tokens.
+        assert f'<a href="?q={family}" title="{family}">{family[:8]}\u2026</a>' in html
+        assert f">{family}<" not in html
+    jti = AccessToken.objects.filter(client=states["web"]).first().jti
+    html = admin_client.get(f"{BASE}/accesstoken/").content.decode()
+    assert f'title="{jti}">{jti[:8]}\u2026' in html and f">{jti}<" not in html
+    assert listed(admin_client, "refreshtoken", f"?q={family}") == set(
+        RefreshToken.objects.filter(family=states["active"].family).values_list("pk", flat=True))
+
+
+def test_token_events_name_the_client(admin_client, states):
+    flow = states["flow"]
+    assert flow.token({"grant_type": "client_credentials"}, auth="Basic " + "Zm9vOmJhcg==").status_code == 401
+    web = states["web"]
+    TokenEvent.objects.create(kind=TokenEvent.REVOKED, client=web, client_identifier=web.client_id)
+    html = admin_client.get(f"{BASE}/tokenevent/").content.decode()
+    assert f'<span title="{web.client_id}">Web</span>' in html
