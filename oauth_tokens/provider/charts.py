@@ -79,9 +79,7 @@ def stacked_bars(chart_id: str, title: str, columns: list[Column], *, unit: str)
     bar_w = max(slot * 0.72, 1.0)
     every = max(1, math.ceil(len(columns) / 12))
     parts: list[SafeString] = []
-    for tick in (0, top // 2 if top > 1 else None, top):
-        if tick is None:
-            continue
+    for tick in (0, top // 2, top) if top % 2 == 0 else (0, top):  # a middle line where it is a whole number
         y = TOP + plot_h - plot_h * tick / top
         parts.append(format_html(
             '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}" stroke="#ccc"/>'

@@ -98,16 +98,16 @@ class Series:
     rest: bool = False  # the rows of no other series (the other clients)
 
 
+def client_label(names: dict[int, str], client_id: int | None) -> str:
+    return names.get(client_id, f"client #{client_id}") if client_id is not None else "Unknown client id"
+
+
 def client_series(counts: Counts, names: dict[int, str]) -> list[Series]:
     """The busiest clients of ``counts`` each as a series, then the rest as one."""
     busiest = [key for key, _ in counts.series.most_common(STACKED_CLIENTS)]
     if len(counts.series) == STACKED_CLIENTS + 1:
         busiest = list(counts.series)  # a series of its own rather than an "other" of one
-    series = [
-        Series(key, names.get(key, "Unknown client id") if key is not None else "Unknown client id", i,
-               {"client__isnull": "1"} if key is None else activity.client_filter(key))
-        for i, key in enumerate(busiest)
-    ]
+    series = [Series(key, client_label(names, key), i, activity.client_filter(key)) for i, key in enumerate(busiest)]
     if len(counts.series) > len(busiest):
         series.append(Series(activity.OTHER, "Other clients", 5, None, rest=True))
     return series
@@ -182,7 +182,7 @@ def build(request, site: admin.AdminSite, win: Window) -> dict:
     ]
     window_filter = win.created_filter()
     top = [
-        (names.get(cid, f"client #{cid}"),
+        (client_label(names, cid),
          Number(n, links.url(AccessToken, activity.client_filter(cid), window_filter)),
          Number(refreshes.series[cid],
                 links.url(RefreshToken, activity.refresh_filter(), activity.client_filter(cid), window_filter)))
@@ -202,11 +202,12 @@ def build(request, site: admin.AdminSite, win: Window) -> dict:
         "panels": panels,
         "top_clients": top,
         "top_clients_svg": charts.horizontal_bars(
-            "top-clients", "Top clients by tokens issued", [charts.Row(name, issued.value, issued.url) for name, issued, _ in top]
+            "top-clients", "Top clients by tokens issued",
+            [charts.Row(name, issued.value, issued.url) for name, issued, _ in top],
         ),
         "failure_kinds": [KIND_LABELS[k] for k in (*failures, reuse)],
         "failing_clients": [
-            (names.get(c, "Unknown client id") if c is not None else "Unknown client id",
+            (client_label(names, c),
              [Number(events[k].series[c], links.url(TokenEvent, activity.event_filter(k, c), window_filter))
               for k in (*failures, reuse)])
             for c in failing

@@ -340,8 +340,8 @@ class TokenEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        # The admin page "Token activity" counts events of a few kinds in a window.
-        indexes = [models.Index(fields=["kind", "created_at"], name="oauth_event_activity_idx")]
+        # The admin page "Token activity" counts events of a few kinds per client in a window.
+        indexes = [models.Index(fields=["kind", "created_at", "client"], name="oauth_event_activity_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M:%S})"

@@ -40,6 +40,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='tokenevent',
-            index=models.Index(fields=['kind', 'created_at'], name='oauth_event_activity_idx'),
+            index=models.Index(fields=['kind', 'created_at', 'client'], name='oauth_event_activity_idx'),
         ),
     ]
