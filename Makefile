@@ -77,6 +77,19 @@ bench-floor: $(BENCH_STAMP)
 bench-consumer: $(BENCH_STAMP)
 	$(BIN)/python -m bench.consumer_bench $(BENCH_CONSUMER_ARGS)
 
+# The admin page "Token activity" on 1,000,000 access tokens, as many refresh tokens and
+# 60,000 events (bench/dashboard.py): page and query times. PostgreSQL: DATABASE_URL's server
+# or 127.0.0.1, its own database oauth_tokens_bench_dashboard. BENCH_DASHBOARD_ARGS="--days 7"
+# puts every row inside the 7-day window; "--rows 100000" for a shorter run.
+.PHONY: bench-dashboard screenshots
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard --postgres $(BENCH_DASHBOARD_ARGS)
+
+# docs/images/activity.png, taken by the browser test of the dashboard (needs the system's
+# chromium and chromium-driver: apt-get install chromium chromium-driver).
+screenshots: $(STAMP)
+	OAUTH_TOKENS_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/provider/test_activity_browser.py
+
 # The reliability suite (reliability/): fuzzing, load with invariants and faults
 # against the example project on gunicorn. Needs PostgreSQL and Redis
 # (DATABASE_URL, REDIS_URL; defaults: 127.0.0.1). RELIABILITY_ARGS="--short" is

@@ -215,7 +215,11 @@ class RefreshToken(models.Model):
     objects = RefreshTokenQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["client", "user"])]
+        indexes = [
+            models.Index(fields=["client", "user"]),
+            # The admin page "Token activity" counts rotations per client in time buckets from this index alone.
+            models.Index(fields=["created_at", "client", "parent"], name="oauth_rt_activity_idx"),
+        ]
         # A constraint rather than unique=True: on PostgreSQL that would add a second
         # (LIKE-pattern) index on the digest, one more random B-tree insert per token.
         constraints = [models.UniqueConstraint(fields=["digest"], name="oauth_rt_digest_unique")]
@@ -259,7 +263,11 @@ class AccessToken(models.Model):
     objects = AccessTokenQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["client", "user"])]
+        indexes = [
+            models.Index(fields=["client", "user"]),
+            # The admin page "Token activity" counts tokens issued per client in a window from this index alone.
+            models.Index(fields=["created_at", "client"], name="oauth_at_activity_idx"),
+        ]
         # Resource servers load the revoked, unexpired ids after each revocation,
         # through "oauth_at_revoked_idx" on revoked_at: partial (WHERE revoked_at IS
         # NOT NULL, nothing to maintain per issued token) where the database has
@@ -338,9 +346,23 @@ class TokenEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The admin page "Token activity" counts events of a few kinds per client in a window.
+        indexes = [models.Index(fields=["kind", "created_at", "client"], name="oauth_event_activity_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class Activity(TokenEvent):
+    """No table of its own: the name the admin page "Token activity" hangs off
+    (``dashboard``), so that it lives at ``admin/oauth_tokens_provider/activity/``
+    and the app index lists it. Viewing it takes the permission to view token events."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("token activity")
+        verbose_name_plural = _("token activity")
 
 
 class RevocationState(models.Model):
