@@ -1,5 +1,5 @@
 import base64
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -74,8 +74,8 @@ class Flow:
             headers["HTTP_AUTHORIZATION"] = auth
         if json:
             return self.http.post(path, data, content_type="application/json", **headers)
-        return self.http.post(path, data, **headers) if False else self.http.generic(
-            "POST", path, _urlencode(data), content_type="application/x-www-form-urlencoded", **headers
+        return self.http.generic(
+            "POST", path, urlencode(data), content_type="application/x-www-form-urlencoded", **headers
         )
 
     def code_tokens(self, *, scope="read"):
@@ -88,12 +88,6 @@ class Flow:
 
     def refresh(self, refresh_token, **extra):
         return self.token({"grant_type": "refresh_token", "refresh_token": refresh_token, **extra})
-
-
-def _urlencode(data) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(data)
 
 
 @pytest.fixture
