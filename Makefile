@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml requirements-dev.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Every combination CI proves (noxfile.py): Python 3.11 + Django 5.2, 3.12 + 6.0, 3.13 + 6.1,
 # each on SQLite, PostgreSQL (+ Redis) and, for 5.2 and 6.1, MariaDB (+ Redis); one venv per

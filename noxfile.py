@@ -94,7 +94,7 @@ def make_session(python: str, django: str, db: str):
         session.install("-r", "requirements-dev.txt", "-e", f".[{extras}]", f"Django~={django}.0")
         session.run("python", "-c", "import django, sys; print('Python', sys.version.split()[0], "
                     "'Django', django.get_version())")
-        session.run("python", "-m", "pytest", *session.posargs, env=env)
+        session.run("python", "-m", "pytest", "-q", *session.posargs, env=env)
 
     tests.__doc__ = f"Python {python}, Django {django}.x, {db}" + (" + Redis" if db in SERVER_DATABASES else "")
     return nox.session(python=python, name=session_name(python, django, db), tags=[db, f"django{django}"])(tests)
