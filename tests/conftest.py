@@ -1,8 +1,10 @@
 import base64
+import os
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 
 from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider import keys, local_verifier, sharedcache
@@ -10,6 +12,32 @@ from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 REDIRECT = "https://app.example.test/cb"
+
+
+# -- tests that need a server, or SQLite (markers declared in pyproject.toml) -----------
+#: marker -> (can the test run here?, why it is skipped otherwise: the variable to set)
+NEEDS = {
+    "server_db": (lambda: connections["default"].vendor != "sqlite",
+                  "needs PostgreSQL or MariaDB: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/oauth_tokens"
+                  " (or mysql://...)"),
+    "redis": (lambda: bool(os.environ.get("REDIS_URL")),
+              "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"),
+    "pgbouncer": (lambda: os.environ.get("PGBOUNCER", "") not in ("", "0")
+                  and connections["default"].vendor == "postgresql",
+                  "needs PgBouncer: set PGBOUNCER=1, with DATABASE_URL on PostgreSQL"),
+    "sqlite": (lambda: connections["default"].vendor == "sqlite",
+               "SQLite only: unset DATABASE_URL"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The one place a test is skipped for the database or cache it runs on: its marker says which."""
+    missing = {name: reason for name, (present, reason) in NEEDS.items() if not present()}
+    for item in items:
+        for name, reason in missing.items():
+            if item.get_closest_marker(name) is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
 
 
 @pytest.fixture(autouse=True)
@@ -104,10 +132,6 @@ def flow(client, oauth_client, user):
 # server connections open that would block the DROP).
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    import os
-
-    from django.db import connections
-
     if os.environ.get("PGBOUNCER", "") in ("", "0") or connections["default"].vendor != "postgresql":
         yield None
         return

@@ -2,17 +2,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-from django.db import connection
 
 N = 20
-
-
-@pytest.fixture
-def requires_server_database():
-    """PostgreSQL or MariaDB / MySQL: many connections writing at once, row locks."""
-    if connection.vendor == "sqlite":
-        pytest.skip("real-concurrency tests need DATABASE_URL pointing at PostgreSQL or MariaDB")
 
 
 def fire_together(url: str, data: dict, n: int = N, **request) -> list[httpx.Response]:

@@ -17,7 +17,6 @@ from tests.conftest import basic
 pytestmark = [
     pytest.mark.server_db,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_server_database"),
 ]
 
 

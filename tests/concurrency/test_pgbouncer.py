@@ -8,16 +8,10 @@ from django.db import connection
 from oauth_tokens.provider.models import AccessToken
 from tests.conftest import basic
 
-pytestmark = [
-    pytest.mark.server_db,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_server_database"),
-]
+pytestmark = [pytest.mark.pgbouncer, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_live_server_reaches_postgresql_through_pgbouncer(pgbouncer, live_server, oauth_client):
-    if pgbouncer is None:
-        pytest.skip("PGBOUNCER=1 runs the server-database tests through PgBouncer")
     assert connection.settings_dict["PORT"] == str(pgbouncer.port)
     response = httpx.post(live_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
                           headers={"Authorization": basic(oauth_client.client_id, oauth_client.secret)})

@@ -14,7 +14,6 @@ from tests.conftest import REDIRECT, VERIFIER, basic
 pytestmark = [
     pytest.mark.server_db,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_server_database"),
 ]
 
 

@@ -5,7 +5,6 @@ place when the save fails. (Real concurrency: test_concurrency.py.)"""
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -16,9 +15,7 @@ from oauth_tokens.consumer.singleflight import lease, outcomes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-lease_only = pytest.mark.skipif(
-    "connection.features.has_select_for_update", reason="the lease is the strategy of databases without row locks"
-)
+lease_only = pytest.mark.sqlite  # the lease is the strategy where the database has no row locks
 
 
 @pytest.fixture
@@ -162,14 +159,13 @@ def test_failed_save_leaves_the_old_pair_and_no_lease(setup, alice, clock, monke
     assert fresh.refreshing_until is None and fresh.refresh_count == 0
 
 
+@pytest.mark.server_db  # SQLite has one writer: there the refresh joins the caller's transaction
 def test_refresh_inside_the_callers_transaction_commits_on_its_own(setup, alice, clock):
     """ATOMIC_REQUESTS: a rollback of the request must not lose a rotated refresh token."""
     from django.db import transaction
 
     server, row = setup
     clock.advance(3600)
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite has one writer: the refresh joins the caller's transaction")
     with pytest.raises(ZeroDivisionError):
         with transaction.atomic():
             token = get_access_token("p", alice)

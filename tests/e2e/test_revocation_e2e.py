@@ -93,13 +93,10 @@ class Cluster:
             server.stop()
 
 
-@pytest.fixture(scope="module", params=["per-process cache", "shared redis cache"])
+@pytest.fixture(scope="module",
+                params=["per-process cache", pytest.param("shared redis cache", marks=pytest.mark.redis)])
 def cluster(request, tmp_path_factory):
-    redis_url = ""
-    if request.param == "shared redis cache":
-        redis_url = os.environ.get("REDIS_URL", "")
-        if not redis_url:
-            pytest.skip("needs REDIS_URL")
+    redis_url = os.environ["REDIS_URL"] if request.param == "shared redis cache" else ""
     c = Cluster(tmp_path_factory.mktemp("e2e"), redis_url)
     yield c
     c.stop()

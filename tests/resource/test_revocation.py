@@ -177,7 +177,6 @@ def test_warm_requests_cost_no_query_across_many_poll_intervals_only_one_version
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
 def test_with_a_shared_cache_the_poll_reads_redis_not_the_database(flow, tokens, settings,
                                                                    django_assert_num_queries,
                                                                    django_capture_on_commit_callbacks):
