@@ -23,7 +23,7 @@ class FlakyCache(BaseCache):
     store: dict[str, tuple[Any, float]] = {}
     now = 0.0
     mode = "up"
-    hang_seconds = 3.0
+    hang_seconds = 10.0  # far beyond any CACHE_TIMEOUT a test sets, so a wait cut short is told from the hang
     calls = 0
     lock = threading.Lock()
 

@@ -18,6 +18,8 @@ import pytest
 
 from tests.e2e.test_revocation_e2e import FORM, SLACK, Cluster, Server, basic, run
 
+pytestmark = pytest.mark.slow
+
 RELOAD = 2.0
 JWKS_TTL = 3.0
 

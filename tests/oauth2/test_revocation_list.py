@@ -100,9 +100,12 @@ def test_an_authoritative_none_means_the_version_read_was_the_source():
     assert rl.is_revoked("a") and rl.reloads == 2  # recorded the version it read: no reload loop
 
 
+@pytest.mark.slow
 def test_requests_do_not_wait_for_a_poll_while_the_list_is_still_good():
     """A slow poll (a slow database) started in the interval's last tenth: other
-    threads keep answering from the current list instead of queueing behind it."""
+    threads keep answering from the current list instead of queueing behind it.
+    Queued, they would wait until the poll gives up (5 s): the bound is half that,
+    the 100 answers take well under a millisecond."""
     log, clock = Log(), Clock()
     started, release = threading.Event(), threading.Event()
     slow_version = {"on": False}
@@ -125,7 +128,7 @@ def test_requests_do_not_wait_for_a_poll_while_the_list_is_still_good():
     waited = time.perf_counter() - t0
     release.set()
     poller.join(5)
-    assert answers == [False] * 100 and waited < 0.5
+    assert answers == [False] * 100 and waited < 2.5
     assert rl.polls == 2
 
 

@@ -102,7 +102,11 @@ def test_alg_none_and_forged_headers_are_refused(client, signing_key):
         assert response.status_code == 401 and response.json()["error"] == "invalid_token"
 
 
+@pytest.mark.slow
 def test_hostile_headers_are_fast_4xx_never_500(client):
+    """Each answered within a second: a few milliseconds normally (the margin is for
+    a busy machine); a parse that backtracks or goes quadratic on 100 kB takes far longer."""
+    assert client.get("/api/me").status_code == 401  # the first request's one-time set-up is not timed
     hostile = [
         "Bearer " + "A" * 100_000,
         "Bearer " + "eyJ" * 40_000,
@@ -117,7 +121,7 @@ def test_hostile_headers_are_fast_4xx_never_500(client):
         started = time.perf_counter()
         response = client.get("/api/me", HTTP_AUTHORIZATION=header)
         assert response.status_code in (400, 401), (header[:20], response.status_code)
-        assert time.perf_counter() - started < 0.1
+        assert time.perf_counter() - started < 1.0
         assert "WWW-Authenticate" in response
 
 

@@ -150,11 +150,14 @@ def test_leeway_is_small_and_applied():
         b64(b"[" * 100_00) + ".e.e",
     ],
 )
+@pytest.mark.slow
 def test_malformed_tokens_are_invalid_token_never_a_crash(token):
+    """Refused in well under a second: under a millisecond normally (the margin is for
+    a busy machine); a backtracking or quadratic parse of 100 kB takes far longer."""
     started = time.perf_counter()
     error = refused(token)
     assert error.status_code == 401 and error.error == "invalid_token"
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5
 
 
 # -- the LRU of verified tokens ---------------------------------------------------
