@@ -28,10 +28,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 1.0
 #: Clock resolution between processes of one machine (one monotonic clock). A busy
-#: machine does not move the bounds: a request is judged by when it starts, and each
+#: machine does not move the bounds: a request is judged by when it starts; each
 #: process counts an interval from before the read it stands for (the revocation
 #: poll, the introspection answer, the JWKS fetch) or, for the key table, from a
-#: reload made before the change, since none runs while the test makes it.
+#: reload made before the change, since none runs while the test makes it; and a
+#: slow Redis is given time to answer (CACHE_TIMEOUT in tests/e2e/settings.py).
 SLACK = 0.05
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CHANGES = ["deactivate-user", "set-password", "deactivate-client"]
