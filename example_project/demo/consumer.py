@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
 from django.utils import timezone
-from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from oauth_tokens.consumer import ConsumerError, ReauthorizationRequired, get_access_token, http_client
@@ -54,18 +53,22 @@ def _row(user) -> ExternalToken | None:
 
 @login_required
 def page(request):
-    status = ""
+    """Status and the actions that apply: Connect while not connected; call, refresh
+    and disconnect while connected."""
+    context = {"page": PAGE, "now": timezone.now(), "connected": False, "reason": "", "problem": "",
+               "connect_url": f"/oauth/connect/{PROVIDER}/?next={PAGE}",
+               "disconnect_url": f"/oauth/connect/{PROVIDER}/disconnect/"}
     try:
         get_access_token(PROVIDER, request.user)  # proactive refresh happens here
+        context["connected"] = True
     except ReauthorizationRequired as exc:
-        status = f'<p>Not connected ({escape(exc.reason)}). <a href="{escape(exc.url)}?next={PAGE}">Connect</a></p>'
+        context["reason"], context["connect_url"] = exc.reason, f"{exc.url}?next={PAGE}"
     except ConsumerError as exc:
-        status = f"<p>Provider problem: {escape(str(exc))}</p>"
+        context["problem"] = str(exc)
     row = _row(request.user)
-    rows = ""
     if row is not None:
         left = row.seconds_left()
-        fields = [
+        context["fields"] = [
             ("status", row.get_status_display()),
             ("access token expires", f"{row.expires_at:%H:%M:%S} UTC ({left} s left)" if row.expires_at else "-"),
             ("obtained", f"{row.obtained_at:%H:%M:%S} UTC" if row.obtained_at else "-"),
@@ -73,29 +76,8 @@ def page(request):
             ("scope", row.scope),
             ("updated", f"{row.updated_at:%H:%M:%S} UTC"),
         ]
-        rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in fields)
-    notes = "".join(f"<li>{escape(str(m))}</li>" for m in messages.get_messages(request))
-    token = get_token(request)
-
-    def button(action: str, label: str, url: str = "") -> str:
-        target = url or f"{PAGE}{action}/"
-        return (f'<form method="post" action="{target}" style="display:inline">'
-                f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
-                f'<input type="hidden" name="next" value="{PAGE}"><button>{label}</button></form> ')
-
-    html = (
-        '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="10">'
-        "<title>Consumer demo</title><h1>Consumer demo: this site as an external provider</h1>"
-        f"<p>Now: {timezone.now():%H:%M:%S} UTC. The page reloads every 10 s and asks for a token each time; "
-        "it is refreshed once less than half of its 60 s lifetime is left.</p>"
-        f"{status}<table>{rows}</table><ul>{notes}</ul>"
-        f'<p><a href="/oauth/connect/{PROVIDER}/?next={PAGE}">Connect (again)</a> '
-        + button("call", "Call /api/me with http_client")
-        + button("refresh", "Refresh now")
-        + button("", "Disconnect (revoke)", f"/oauth/connect/{PROVIDER}/disconnect/")
-        + '</p><p><a href="/">Home</a> · <a href="/admin/oauth_tokens_consumer/externaltoken/">Admin</a></p>'
-    )
-    response = HttpResponse(html)
+    context["notes"] = [str(m) for m in messages.get_messages(request)]
+    response = render(request, "demo/consumer.html", context)
     response["Cache-Control"] = "no-store"
     return response
 

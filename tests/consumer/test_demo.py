@@ -36,7 +36,10 @@ def test_connect_watch_call_refresh(client, demo_site, clock):
     demo = UserFactory(username="demo")
     client.force_login(demo)
     page = client.get("/demo/consumer/")
-    assert page.status_code == 200 and b"Not connected (not_connected)" in page.content
+    assert page.status_code == 200 and b"Not connected</strong> (not_connected)" in page.content
+    # Only the actions that apply: Connect, no refresh or disconnect while not connected.
+    html = page.content.decode()
+    assert ">Connect</a>" in html and "Refresh now" not in html and "Disconnect" not in html
 
     start = client.get("/oauth/connect/self/?next=/demo/consumer/")
     with logged_in_browser(client, demo, demo_site) as browser:
@@ -48,6 +51,7 @@ def test_connect_watch_call_refresh(client, demo_site, clock):
 
     page = client.get("/demo/consumer/").content.decode()
     assert "Active" in page and ("(60 s left)" in page or "(59 s left)" in page)
+    assert "Refresh now" in page and "Disconnect (revoke)" in page and ">Connect</a>" not in page
     called = client.post("/demo/consumer/call/", follow=True).content.decode()
     assert "GET /api/me -&gt; 200" in called
 
