@@ -39,13 +39,14 @@ there and the view sums them.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from functools import partial
+from functools import partial, wraps
 from importlib.util import find_spec
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import router, transaction
@@ -64,7 +65,10 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 #: A revocation reason chosen by code ("logout", "client_deactivated"...), not a sentence.
 _REASON = re.compile(r"[a-z][a-z_]{0,39}")
 
+logger = logging.getLogger(__name__)
+
 Observer = Callable[..., HttpResponseBase]
+P = ParamSpec("P")
 
 #: Set while the metrics are on: ``TokenView.dispatch`` hands each POST to it.
 token_request_observer: Observer | None = None
@@ -152,6 +156,21 @@ def revocation_label(event: TokenEvent) -> str:
 
 
 # -- counting ----------------------------------------------------------------------
+def never_fails(count: Callable[P, None]) -> Callable[P, None]:
+    """``count`` that logs instead of raising: a metric that cannot be recorded (a full
+    disk under the multiprocess directory...) never turns a token response into a 500."""
+
+    @wraps(count)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            count(*args, **kwargs)
+        except Exception:
+            logger.warning("A metric could not be recorded", exc_info=True)
+
+    return counted
+
+
+@never_fails
 def count_issued(grant: str, client_id: str) -> None:
     found, label = current(), client_label(client_id)
     found.issued.labels(grant, label).inc()
@@ -166,6 +185,7 @@ COUNTED_KINDS = frozenset({
 })
 
 
+@never_fails
 def count_event(event: TokenEvent) -> None:
     found, kind = current(), event.kind
     if kind == TokenEvent.AUTH_FAILED:
@@ -204,14 +224,19 @@ def observe_token_request(view: Any, dispatch: Observer, request: HttpRequest, *
         return response
     finally:
         _replays.reset(handed_out)
-        parsed = view.token_request
-        grant = grant_label(parsed.get("grant_type") if parsed is not None else None)
-        found = current()
-        found.latency.labels(grant).observe(time.perf_counter() - started)
-        found.requests.labels(grant, str(status)).inc()
-        if status == 200 and parsed is not None and not replays:
-            transaction.on_commit(partial(count_issued, grant, parsed.credentials.client_id),
-                                  using=router.db_for_write(AccessToken))
+        count_request(view.token_request, status, time.perf_counter() - started, issued=not replays)
+
+
+@never_fails
+def count_request(parsed: Any, status: int, seconds: float, issued: bool) -> None:
+    """One token request's latency and status; once committed, the tokens it issued."""
+    grant = grant_label(parsed.get("grant_type") if parsed is not None else None)
+    found = current()
+    found.latency.labels(grant).observe(seconds)
+    found.requests.labels(grant, str(status)).inc()
+    if status == 200 and parsed is not None and issued:
+        transaction.on_commit(partial(count_issued, grant, parsed.credentials.client_id),
+                              using=router.db_for_write(AccessToken))
 
 
 def configure(on: bool | None = None) -> bool:

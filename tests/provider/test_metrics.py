@@ -205,6 +205,18 @@ def test_validation_requests_are_not_token_requests(flow, metrics_on):
     assert counts.added() == [0, 0]
 
 
+def test_a_metric_that_cannot_be_recorded_never_fails_a_token_request(flow, metrics_on, committed, monkeypatch,
+                                                                    caplog):
+    def broken():
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(metrics, "current", broken)
+    with committed():
+        assert cc(flow).status_code == 200
+        assert cc(flow, auth=basic(flow.client.client_id, "wrong")).status_code == 401
+    assert "A metric could not be recorded" in caplog.text
+
+
 def test_without_prometheus_client_the_metrics_stay_off(monkeypatch, settings):
     monkeypatch.setattr(metrics, "installed", lambda: False)
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "METRICS_ENABLED": True}
