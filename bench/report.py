@@ -58,6 +58,17 @@ def run_tables(result: dict) -> str:
             lines.append(f"{row['name']:32} {row['rate']:8,.1f} {row['micros']:8.0f} "
                          f"{row['queries_per_request']:11.2f} {ratio} {row['median_rate']:12,.1f} "
                          f"{row['cpu_micros']:10.0f}{cpu}")
+    metrics = _by_name(result.get("metrics", []))
+    if metrics:
+        lines.append(f"{'metrics (Prometheus) off / on':32} {'req/s':>8} {'us/req':>8} {'queries/req':>11} "
+                     f"{'on/off':>9} {'median req/s':>12} {'cpu us/req':>10}")
+        for grant in GRANTS:
+            off, on = metrics[f"ours {grant}, metrics off"], metrics[f"ours {grant}, metrics on"]
+            for row in (off, on):
+                ratio = f"{paired_ratio(on, off):8.2f}x" if row is on else " " * 9
+                lines.append(f"{row['name']:32} {row['rate']:8,.1f} {row['micros']:8.0f} "
+                             f"{row['queries_per_request']:11.2f} {ratio} {row['median_rate']:12,.1f} "
+                             f"{row['cpu_micros']:10.0f}")
     for row in [*resource.values(), *endpoints.values()]:
         if row["sample_sql"]:
             lines.append(f"  SQL of one request, {row['name']}:")
@@ -110,6 +121,12 @@ def target_rows(results: list[dict]) -> list[tuple[str, str, str]]:
                          f"{paired_ratio(ours, dot):,.0f}x "
                          f"(best rounds {ours['rate']:,.0f} vs {dot['rate']:.2f} req/s)",
                          "info"))
+        metrics = _by_name(result.get("metrics", []))
+        for grant in GRANTS if metrics else ():
+            off, on = metrics[f"ours {grant}, metrics off"], metrics[f"ours {grant}, metrics on"]
+            rows.append((f"[{where}] {grant}, Prometheus metrics on / off (informational)",
+                         f"{paired_ratio(on, off):.2f} (CPU time {paired_cpu_ratio(on, off):.2f}; best rounds "
+                         f"{on['rate']:,.0f} vs {off['rate']:,.0f} req/s)", "info"))
     for backend in sorted({r["backend"] for r in results}):
         runs = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["tokens"])
         if len(runs) < 2:

@@ -19,6 +19,8 @@ env = environ.Env(
     REDIS_URL=(str, ""),
     # Demo only: the secret of the self-loop client that setupdemo registers.
     DEMO_SELF_LOOP_SECRET=(str, "demo-self-loop-secret-not-for-production"),
+    # Prometheus metrics at /metrics (needs the metrics extra); see gunicorn.conf.py.
+    OAUTH_TOKENS_METRICS=(bool, False),
 )
 
 DEBUG = env("DEBUG")
@@ -106,6 +108,8 @@ OAUTH_TOKENS = {
     "ISSUER": env("OAUTH_TOKENS_ISSUER"),
     "ENCRYPTION_KEYS": env("OAUTH_TOKENS_ENCRYPTION_KEYS"),
     "DIGEST_KEY": env("OAUTH_TOKENS_DIGEST_KEY") or None,
+    # Served at /metrics to loopback addresses (METRICS_ALLOWED_NETWORKS' default).
+    "METRICS_ENABLED": env("OAUTH_TOKENS_METRICS"),
     # Consumer demo: this site is also an external provider of itself ("self"),
     # reached over HTTP and discovered through its RFC 8414 metadata.
     "PROVIDERS": {

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from example_project.demo import consumer, openapi, views
+from oauth_tokens.provider.metrics_endpoint import metrics_view
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
     path("openapi.json", openapi.openapi_json, name="openapi"),
+    # Prometheus scrapes here; a 404 unless OAUTH_TOKENS["METRICS_ENABLED"].
+    path("metrics", metrics_view, name="metrics"),
     path("demo/callback", views.callback, name="demo-callback"),
     path("demo/consumer/", consumer.page, name="demo-consumer"),
     path("demo/consumer/call/", consumer.call_api, name="demo-consumer-call"),

@@ -7,10 +7,10 @@ settings at run time and the object reloads on ``setting_changed``.
 Durations (``DURATIONS``) are seconds, given as a number or as a
 ``datetime.timedelta`` (``"ACCESS_TOKEN_LIFETIME": timedelta(hours=1)``, the
 way djangorestframework-simplejwt writes them); the reader turns a timedelta
-into seconds, so every caller sees a number. Any other value of a duration or
-a count (``COUNTS``) is refused here with an ``ImproperlyConfigured`` naming
-the key, and by the system check ``oauth_tokens.E005`` before the first
-request.
+into seconds, so every caller sees a number. Any other value of a duration,
+a count (``COUNTS``) or a flag (``FLAGS``, True or False) is refused here with
+an ``ImproperlyConfigured`` naming the key, and by the system check
+``oauth_tokens.E005`` before the first request.
 
 Over our usual 300 lines because ``DEFAULTS`` is the reference of every
 setting, each with the comment that says what it does.
@@ -166,6 +166,17 @@ DEFAULTS: dict[str, Any] = {
     # Consumer: install the logging filter that redacts bearer, refresh and
     # client secrets from log records (on by default).
     "CONSUMER_REDACT_LOGS": True,
+    # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
+    # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
+    "METRICS_ENABLED": False,
+    # Label the counters with the client's client_id. A deployment with very
+    # many clients turns it off to keep the number of series small.
+    "METRICS_CLIENT_LABEL": True,
+    # Addresses (read as NUM_PROXIES says) that may read the metrics view; an
+    # empty list lets any address through (then set METRICS_BEARER_TOKEN).
+    "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    # When set, the metrics view also requires ``Authorization: Bearer <value>``.
+    "METRICS_BEARER_TOKEN": None,
 }
 
 
@@ -213,6 +224,9 @@ COUNTS: dict[str, bool] = {
     "VERIFIED_TOKEN_CACHE_SIZE": False,
 }
 
+#: Settings that are True or False (a string such as "False" would read as on).
+FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL")
+
 
 def to_seconds(value: Any, *, positive: bool = False) -> int | float:
     """``value`` (a number or a ``timedelta``) in seconds: an int when whole.
@@ -245,6 +259,9 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
         if key in user and (isinstance(value, bool) or not isinstance(value, int) or value < int(positive)):
             bound = "> 0" if positive else ">= 0"
             problems[key] = f"OAUTH_TOKENS[{key!r}] must be a whole number {bound}; got {value!r}."
+    for key in FLAGS:
+        if key in user and not isinstance(user[key], bool):
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be True or False; got {user[key]!r}."
     return problems
 
 
@@ -313,7 +330,7 @@ def _reload() -> None:
 
 @checks.register(checks.Tags.security)
 def check_setting_values(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """``oauth_tokens.E005``: a duration or a count of the wrong type or range, one
+    """``oauth_tokens.E005``: a duration, a count or a flag of the wrong type or range, one
     error per key. Registered here, once, for the provider, the consumer and the
     resource side alike (they all read these settings)."""
     user = getattr(settings, "OAUTH_TOKENS", {}) or {}

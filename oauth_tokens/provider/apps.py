@@ -11,8 +11,11 @@ class ProviderConfig(AppConfig):
         from oauth_tokens.provider import (
             checks,  # noqa: F401  (registers system checks)
             local_verifier,
+            metrics,
+            metrics_endpoint,  # noqa: F401  (registers the metrics' system checks)
             receivers,
         )
 
         local_verifier.register()  # the resource side of this project verifies with our keys
         receivers.connect()  # deactivation, password change, logout, deletion revoke tokens
+        metrics.configure()  # counters and the token endpoint's timing, when METRICS_ENABLED

@@ -7,7 +7,12 @@
 - E004 an ``ENCRYPTION_KEYS`` entry is not a Fernet key
 - E005 a duration (``*_LIFETIME``, ``*_INTERVAL``, ``*_TTL``, ...) is not a number
   of seconds or a ``timedelta``, or a count is not a whole number, or either is
-  out of range; one error per key (registered in ``oauth_tokens.settings``)
+  out of range, or a flag (``METRICS_ENABLED``...) is not True or False; one
+  error per key (registered in ``oauth_tokens.settings``)
+- E030, E031, E032, W030 the metrics: ``prometheus_client`` missing, a
+  malformed ``METRICS_*`` value, ``PROMETHEUS_MULTIPROC_DIR`` not a directory,
+  the metrics view open to any address without a token (registered in
+  ``oauth_tokens.provider.metrics_endpoint``)
 - W001 ``ISSUER`` is not https (outside DEBUG)
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)

@@ -25,7 +25,7 @@ from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import client_auth, local_verifier, models
+from oauth_tokens.provider import client_auth, local_verifier, metrics, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
@@ -158,10 +158,19 @@ class OAuthView(View):
 @method_decorator(sensitive_post_parameters(*SENSITIVE), name="dispatch")
 class TokenView(OAuthView):
     http_method_names = ["get", "post", "options"]
+    #: The parsed request, once its body is read (the metrics label and count by it).
+    token_request: TokenRequest | None = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        observe = metrics.token_request_observer  # None while the metrics are off
+        if observe is None or request.method != "POST":
+            return super().dispatch(request, *args, **kwargs)
+        return observe(self, super().dispatch, request, *args, **kwargs)
 
     @method_decorator(sensitive_variables())
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
+        self.token_request = token_request
         store = OrmTokenStore(ip=token_request.client_ip)
         # A refresh request reads its refresh token and that token's client in one
         # query: client authentication (with its throttle and audit) checks that
