@@ -15,7 +15,7 @@ RATIO_TARGET = 0.85
 TUNED_TARGET = 2.0  # ours / DOT with hash_client_secret=False, the configuration a careful DOT user runs
 SAME_RATE_TARGET = 0.90  # largest vs smallest token table, allowing run-to-run noise
 MONITORING_TARGET = 0.90  # refresh rotation with anomaly detection on vs off
-MONITORING_OFF = "ours refresh rotation, monitoring off"
+MONITORING_OFF = "ours rotation, monitoring off"
 
 PLAIN, WARM, COLD = "unauthenticated", "ours (warm)", "ours (cold)"
 GRANTS = ("client_credentials", "refresh rotation")

@@ -26,6 +26,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 FREQUENT_REFRESH = "frequent_refresh"
@@ -134,9 +135,11 @@ class Usage:
             return cls()
 
 
+@lru_cache(maxsize=4096)
 def network_of(ip: str) -> str | None:
     """The network a family is known by without GeoIP: the /16 of an IPv4 address, the
-    /48 of an IPv6 one (an IPv4-mapped address is IPv4). None for no or a bad address."""
+    /48 of an IPv6 one (an IPv4-mapped address is IPv4). None for no or a bad address.
+    Memoized (bounded): a busy client's addresses come again and again."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

@@ -21,12 +21,13 @@ failures with no token known) is recorded and signalled; nothing is revoked.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 
-from oauth_tokens import signals
+from oauth_tokens import process_caches, signals
 from oauth_tokens.oauth2 import anomaly
 from oauth_tokens.oauth2.anomaly import Finding
 from oauth_tokens.provider import revocation
@@ -38,16 +39,54 @@ REVOKED = "The refresh token was revoked: unusual use of this grant was detected
 REVOKING = (anomaly.REVOKE, anomaly.REVOKE_AND_REAUTHORIZE)
 
 
+@dataclass(frozen=True)
+class Config:
+    """The anomaly settings, read once per settings change: a rotation asks for them
+    several times, and this keeps that to a few attribute reads."""
+
+    detecting: bool
+    actions: dict[str, str]  # kind -> action; every kind "off" while detection is off
+    rotation_limit: int
+    max_speed_kmh: float
+    rate_factor: float
+    rate_floor: int
+
+    @classmethod
+    def load(cls) -> Config:
+        detecting = bool(token_settings.ANOMALY_DETECTION)
+        return cls(
+            detecting=detecting,
+            actions={kind: str(getattr(token_settings, f"ANOMALY_{kind.upper()}_ACTION")) if detecting
+                     else anomaly.OFF for kind in anomaly.KINDS},
+            rotation_limit=int(token_settings.ANOMALY_FREQUENT_REFRESH_LIMIT),
+            max_speed_kmh=float(token_settings.ANOMALY_MAX_TRAVEL_SPEED),
+            rate_factor=float(token_settings.ANOMALY_CLIENT_RATE_FACTOR),
+            rate_floor=int(token_settings.ANOMALY_CLIENT_RATE_FLOOR),
+        )
+
+
+_config: list[Config] = []
+
+
+def config() -> Config:
+    if not _config:
+        _config.append(Config.load())
+    return _config[0]
+
+
+@process_caches.resets_on("OAUTH_TOKENS")
+def reset() -> None:
+    _config.clear()
+
+
 def detecting() -> bool:
     """``ANOMALY_DETECTION``: False turns the whole of it off (no history, counters or events)."""
-    return bool(token_settings.ANOMALY_DETECTION)
+    return config().detecting
 
 
 def action(kind: str) -> str:
     """The action ``ANOMALY_<KIND>_ACTION`` chooses for ``kind``; ``off`` while detection is off."""
-    if not detecting():
-        return anomaly.OFF
-    return str(getattr(token_settings, f"ANOMALY_{kind.upper()}_ACTION"))
+    return config().actions[kind]
 
 
 def revokes(finding: Finding) -> bool:
@@ -82,8 +121,8 @@ def record(finding: Finding, *, client: Client | None, token: RefreshToken | Non
         )
         reason = f"anomaly:{finding.kind}"
         # Once: a second anomaly of the same request (or a reuse) finds the family revoked already.
-        if taken in REVOKING and RefreshToken.objects.using(using).filter(family=family,
-                                                                          revoked_at__isnull=True).exists():
+        if taken in REVOKING and family is not None and RefreshToken.objects.using(using).filter(
+                family=family, revoked_at__isnull=True).exists():
             revocation.revoke_family(family, client=client, user=user, reason=reason, ip=ip or None)
         details = {**finding.numbers, "detail": finding.detail, "action": taken}
 

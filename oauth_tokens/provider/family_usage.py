@@ -35,7 +35,6 @@ from oauth_tokens.oauth2.anomaly import Finding, Policy, Usage, Use
 from oauth_tokens.oauth2.errors import InvalidGrant
 from oauth_tokens.provider import anomalies, geo, refresh_rate
 from oauth_tokens.provider.models import Client, RefreshToken
-from oauth_tokens.settings import token_settings
 
 
 def _use(ip: str | None, now: datetime) -> Use:
@@ -54,14 +53,13 @@ def start(row: RefreshToken, *, ip: str | None, now: datetime) -> None:
 
 
 def _policy(client: Client) -> Policy:
-    def on(kind: str) -> bool:
-        return anomalies.action(kind) != anomaly.OFF
-
+    config = anomalies.config()
+    actions = config.actions
     return Policy(
         window=float(client.access_lifetime()),
-        rotation_limit=int(token_settings.ANOMALY_FREQUENT_REFRESH_LIMIT) if on(anomaly.FREQUENT_REFRESH) else 0,
-        new_location=on(anomaly.NEW_LOCATION),
-        max_speed_kmh=float(token_settings.ANOMALY_MAX_TRAVEL_SPEED) if on(anomaly.IMPOSSIBLE_TRAVEL) else 0.0,
+        rotation_limit=config.rotation_limit if actions[anomaly.FREQUENT_REFRESH] != anomaly.OFF else 0,
+        new_location=actions[anomaly.NEW_LOCATION] != anomaly.OFF,
+        max_speed_kmh=config.max_speed_kmh if actions[anomaly.IMPOSSIBLE_TRAVEL] != anomaly.OFF else 0.0,
     )
 
 

@@ -31,7 +31,6 @@ from oauth_tokens import process_caches
 from oauth_tokens.oauth2 import anomaly
 from oauth_tokens.provider import anomalies, sharedcache
 from oauth_tokens.provider.models import Client
-from oauth_tokens.settings import token_settings
 
 ALIAS = DEFAULT_CACHE_ALIAS
 #: Seconds between two additions of a process's counts to the cache.
@@ -60,8 +59,8 @@ def _alert_key(client_pk: int, hour: int) -> str:
 
 
 def watching() -> bool:
-    return float(token_settings.ANOMALY_CLIENT_RATE_FACTOR) > 0 and \
-        anomalies.action(anomaly.FREQUENT_REFRESH) != anomaly.OFF
+    config = anomalies.config()
+    return config.rate_factor > 0 and config.actions[anomaly.FREQUENT_REFRESH] != anomaly.OFF
 
 
 def count(client: Client, now: datetime) -> None:
@@ -130,9 +129,9 @@ def _judge(client: Client, current: int, at: float) -> None:
     if baseline is None:
         return
     previous, history = baseline
+    config = anomalies.config()
     finding = anomaly.client_rate(current, previous, (at % 3600) / 3600, history,
-                                  factor=float(token_settings.ANOMALY_CLIENT_RATE_FACTOR),
-                                  floor=int(token_settings.ANOMALY_CLIENT_RATE_FLOOR))
+                                  factor=config.rate_factor, floor=config.rate_floor)
     if finding is None:
         return
     first = sharedcache.call(ALIAS, lambda cache: cache.add(_alert_key(client.pk, hour), 1, timeout=7200),
