@@ -6,20 +6,12 @@ against its default PBKDF2 hash ("DOT", the default) and, on applications
 with ``hash_client_secret=False``, compared as stored ("tuned DOT", what a DOT
 user who cares about speed configures). Refresh rotation follows the chain:
 every request presents the refresh token the previous response returned.
-
-Our rotation is measured with anomaly detection on (the default) and, in a
-round right after, off (``ANOMALY_DETECTION: False``, another family of the same
-client): the ratio of the two is what monitoring costs the token endpoint.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-from django.conf import settings
-from django.test.utils import override_settings
+from collections.abc import Callable
 
 from bench.config import Config
 from bench.fixtures import FORM, Clients, Tokens, basic, form
@@ -42,18 +34,6 @@ def _rotation(driver: Driver, path: str, auth: dict[str, str], first: str) -> Ca
     return call
 
 
-#: Our rotation with anomaly detection off (the paired "monitoring on" is "ours refresh rotation").
-MONITORING_OFF = "ours rotation, monitoring off"
-
-
-@contextmanager
-def monitoring(on: bool) -> Iterator[None]:
-    """Anomaly detection on or off. A settings change resets the per-process caches
-    (keys, SQL): one untimed request after each switch loads them again."""
-    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "ANOMALY_DETECTION": on}):
-        yield
-
-
 def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> list[Measurement]:
     """Interleaved rounds, per grant: ours for ``endpoint_seconds``, tuned DOT for as long, then
     one request of default DOT (about 0.25 s: PBKDF2)."""
@@ -73,8 +53,6 @@ def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> lis
                     tokens.dot_refresh))),
     ]
     results = {name: Measurement(name) for triple in triples for name, _ in triple}
-    results[MONITORING_OFF] = Measurement(MONITORING_OFF)
-    unmonitored = _rotation(driver, "/oauth/token", ours_auth, tokens.ours_refresh_unmonitored)
     for triple in triples:
         for _name, call in triple:
             call()  # first request: imports, key loading
@@ -83,10 +61,6 @@ def run(driver: Driver, clients: Clients, tokens: Tokens, config: Config) -> lis
             timed_round(results[ours], ours_call, seconds=config.endpoint_seconds, min_requests=5)
             timed_round(results[tuned], tuned_call, seconds=config.endpoint_seconds, min_requests=5)
             timed_round(results[dot], dot_call, seconds=0.0, min_requests=1, max_requests=1)
-        with monitoring(False):
-            unmonitored()  # untimed: caches reloaded after the switch
-            timed_round(results[MONITORING_OFF], unmonitored, seconds=config.endpoint_seconds, min_requests=5)
-        triples[1][0][1]()  # untimed, monitoring on again: the same reload before the next round
     for (ours, ours_call), (tuned, tuned_call), _dot in triples:
         sample_queries(results[ours], iter([ours_call]), limit=20)
         sample_queries(results[tuned], iter([tuned_call]), limit=20)

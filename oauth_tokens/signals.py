@@ -58,4 +58,6 @@ token_anomaly = Signal()
 #: Consumer kwargs: ``provider``, ``user``, ``token`` (ExternalToken row), ``url``.
 #: Provider (an anomaly whose action is ``revoke_and_reauthorize`` revoked a
 #: family): ``client``, ``user``, ``family``, ``reason`` (``"anomaly:<kind>"``).
+#: The consumer sends it with ``sender=ExternalToken``, the provider with
+#: ``sender=RefreshToken``: connect with a sender to hear one side only.
 reauthorization_required = Signal()

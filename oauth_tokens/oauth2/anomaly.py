@@ -125,9 +125,9 @@ class Usage:
             place = data.get("l")
             alerted = data.get("a")
             return cls(
-                rotations=tuple(int(t) for t in data.get("r", ()))[-ROTATIONS_KEPT:],
-                networks=tuple(str(n) for n in data.get("n", ()))[-PLACES_KEPT:],
-                countries=tuple(str(c) for c in data.get("c", ()))[-PLACES_KEPT:],
+                rotations=tuple(map(int, data.get("r", ())))[-ROTATIONS_KEPT:],
+                networks=tuple(map(str, data.get("n", ())))[-PLACES_KEPT:],
+                countries=tuple(map(str, data.get("c", ())))[-PLACES_KEPT:],
                 last_place=(float(place[0]), float(place[1]), float(place[2]), int(place[3])) if place else None,
                 alerted_at=int(alerted) if alerted is not None else None,
             )

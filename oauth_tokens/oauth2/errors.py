@@ -88,7 +88,8 @@ class InvalidGrant(OAuth2Error):
         super().__init__(description)
         #: Why, in one word, for the server's audit trail only (never sent): the
         #: refresh grant says "unknown", "wrong_client", "revoked", "expired",
-        #: "family_ended" or "reused"; "" when nobody said.
+        #: "family_ended" or "reused", a store that refused a rotation for an
+        #: anomaly "anomaly"; "" when nobody said.
         self.reason = reason
 
 

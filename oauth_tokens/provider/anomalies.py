@@ -127,11 +127,13 @@ def record(finding: Finding, *, client: Client | None, token: RefreshToken | Non
         details = {**finding.numbers, "detail": finding.detail, "action": taken}
 
         def notify() -> None:
-            signals.token_anomaly.send(sender=RefreshToken, kind=finding.kind, client=client, user=user,
-                                       family=family, ip=ip or None, details=details)
+            # Robust: the request was decided and committed; a receiver's error (one written
+            # for the consumer's reauthorization_required kwargs, say) is logged, not a 500.
+            signals.token_anomaly.send_robust(sender=RefreshToken, kind=finding.kind, client=client, user=user,
+                                              family=family, ip=ip or None, details=details)
             if taken == anomaly.REVOKE_AND_REAUTHORIZE:
-                signals.reauthorization_required.send(sender=RefreshToken, client=client, user=user,
-                                                      family=family, reason=reason)
+                signals.reauthorization_required.send_robust(sender=RefreshToken, client=client, user=user,
+                                                             family=family, reason=reason)
 
         transaction.on_commit(notify, using=using)
     return taken

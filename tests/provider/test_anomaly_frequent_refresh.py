@@ -138,3 +138,24 @@ def test_a_client_refreshing_far_above_its_hourly_median_is_recorded_once_per_ho
     assert "refreshes in the last hour" in event.detail and "median over 30 h is 2" in event.detail
     [signal] = sent["anomaly"]
     assert signal["family"] is None and signal["details"]["baseline"] == 2 and signal["details"]["factor"] == 3
+
+
+def test_a_receiver_written_for_the_consumer_s_kwargs_does_not_fail_the_request(
+    flow, clock, settings, sent, django_capture_on_commit_callbacks, caplog
+):
+    from oauth_tokens import signals
+
+    def consumer_receiver(sender, provider, user, token, url, **kwargs):  # the consumer's kwargs only
+        raise AssertionError("not called with these kwargs")
+
+    signals.reauthorization_required.connect(consumer_receiver, dispatch_uid="test-consumer-shaped")
+    try:
+        with_settings(settings, ANOMALY_FREQUENT_REFRESH_ACTION="revoke_and_reauthorize")
+        tokens = exchange(flow)
+        with django_capture_on_commit_callbacks(execute=True):
+            responses = rotate(flow, clock, tokens["refresh_token"], 4)
+    finally:
+        signals.reauthorization_required.disconnect(dispatch_uid="test-consumer-shaped")
+    assert refused(responses[-1])  # a clear invalid_grant, not a 500
+    assert [s["kind"] for s in sent["anomaly"]] == ["frequent_refresh"] and len(sent["reauth"]) == 1
+    assert "consumer_receiver" in caplog.text
