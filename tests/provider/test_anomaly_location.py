@@ -26,6 +26,9 @@ LONDON, LONDON_TOO, PARIS, SYDNEY, BERLIN = "81.2.69.160", "81.2.69.7", "198.51.
 
 @pytest.fixture(scope="session")
 def geoip_database(tmp_path_factory):
+    # requirements-dev.txt installs both (the "geoip" extra and the writer); elsewhere these skip.
+    pytest.importorskip("geoip2", reason="the geoip extra (geoip2) is not installed")
+    pytest.importorskip("mmdb_writer", reason="mmdb-writer (writes the test database) is not installed")
     return geoip_testdb.write(tmp_path_factory.mktemp("geoip") / "GeoLite2-City-Test.mmdb")
 
 
