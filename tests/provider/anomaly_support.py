@@ -3,12 +3,23 @@ address, and the events they leave (the signals: the ``sent`` fixture in conftes
 
 from __future__ import annotations
 
+import pytest
+
 from oauth_tokens.provider.models import TokenEvent
 from tests.conftest import REDIRECT, VERIFIER
 
 
 def with_settings(settings, **values):
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, **values}
+
+
+@pytest.fixture(autouse=True)
+def patient_cache(settings):
+    """The counters live in the shared cache, whose calls give up after CACHE_TIMEOUT
+    (0.25 s) and then leave it alone for a while: on a loaded machine a Redis answer
+    can take longer, and the counts these tests check would be lost (fail-open, as
+    designed). Imported by each anomaly test module, where it applies to every test."""
+    with_settings(settings, CACHE_TIMEOUT=5.0)
 
 
 def exchange(flow, ip="127.0.0.1"):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from oauth_tokens.provider import models
 from tests.conftest import REDIRECT, VERIFIER, Flow, basic
-from tests.provider.anomaly_support import anomalies, with_settings
+from tests.provider.anomaly_support import anomalies, patient_cache, with_settings  # noqa: F401
 from tests.provider.test_anomaly_location import LONDON, PARIS, SYDNEY, geoip, geoip_database  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)

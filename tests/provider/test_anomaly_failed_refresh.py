@@ -7,9 +7,10 @@ import pytest
 from oauth_tokens import crypto
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.factories import ClientFactory
-from tests.provider.anomaly_support import (
+from tests.provider.anomaly_support import (  # patient_cache: autouse here
     anomalies,
     exchange,
+    patient_cache,  # noqa: F401
     refresh,
     refused,
     validates,

@@ -5,9 +5,10 @@ signalled and acted on per ``ANOMALY_FREQUENT_REFRESH_ACTION``."""
 import pytest
 
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
-from tests.provider.anomaly_support import (
+from tests.provider.anomaly_support import (  # patient_cache: autouse here
     anomalies,
     exchange,
+    patient_cache,  # noqa: F401
     refresh,
     refused,
     validates,

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from oauth_tokens.provider import geo
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests import geoip_testdb
-from tests.provider.anomaly_support import (
+from tests.provider.anomaly_support import (  # patient_cache: autouse here
     anomalies,
     exchange,
+    patient_cache,  # noqa: F401
     refresh,
     refused,
     validates,
