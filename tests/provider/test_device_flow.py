@@ -1,12 +1,17 @@
 """The device authorization grant over HTTP (RFC 8628): the device endpoint,
 polling, the verification page, and the feature switch."""
 
+import json
+from io import StringIO
+
 import pytest
 from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.management import call_command
 from django.test import Client, override_settings
 
 from oauth_tokens.provider.models import AccessToken, DeviceCode
+from oauth_tokens.provider.models import Client as OAuthClient
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 from tests.provider.device import ENABLED, GRANT, TEST_OAUTH, enter, later, poll, start
 
@@ -189,3 +194,20 @@ def test_discovery_lists_it_when_enabled(client):
         metadata = client.get(path).json()
         assert metadata["device_authorization_endpoint"] == "https://auth.example.test/oauth/device_authorization"
         assert GRANT in metadata["grant_types_supported"]
+
+
+def test_cleartokens_deletes_expired_device_codes_and_createclient_accepts_the_grant(client, tv):
+    start(client, tv)
+    with later(601):
+        start(client, tv)
+        call_command("cleartokens", stdout=StringIO())
+    assert DeviceCode.objects.count() == 1
+    out = StringIO()
+    call_command("createclient", "Kiosk", "--public", "--grant-types", GRANT, "--json", stdout=out)
+    kiosk = OAuthClient.objects.get(client_id=json.loads(out.getvalue())["client_id"])
+    assert kiosk.grant_type_list == [GRANT]
+
+
+def test_the_admin_offers_the_grant(admin_client):
+    page = admin_client.get("/admin/oauth_tokens_provider/client/add/").content.decode()
+    assert f'value="{GRANT}"' in page
