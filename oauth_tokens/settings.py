@@ -192,6 +192,20 @@ DEFAULTS: dict[str, Any] = {
     # Consumer: install the logging filter that redacts bearer, refresh and
     # client secrets from log records (on by default).
     "CONSUMER_REDACT_LOGS": True,
+    # Device authorization grant (RFC 8628; README "Device authorization grant").
+    # Off: /oauth/device_authorization and /oauth/device answer 404, the token
+    # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
+    "DEVICE_AUTHORIZATION_ENABLED": False,
+    # How long a device code and its user code live, and the polling interval
+    # the device is told (it grows by 5 s at each slow_down, for that code).
+    "DEVICE_CODE_LIFETIME": 600,
+    "DEVICE_CODE_INTERVAL": 5,
+    # Wrong user codes typed on /oauth/device inside the window, per signed-in
+    # user and per session, then per address, before every code typed there is
+    # refused until the window passes (section 5.1: user codes are short). 0: no limit.
+    "DEVICE_USER_CODE_FAILURE_LIMIT": 5,
+    "DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT": 20,
+    "DEVICE_USER_CODE_FAILURE_WINDOW": 300,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -237,6 +251,8 @@ DURATIONS: dict[str, bool] = {
     "JWT_LEEWAY": False,
     "MAX_TOKEN_LIFETIME": True,
     "SIGNING_KEY_RELOAD_INTERVAL": True,
+    "DEVICE_CODE_LIFETIME": True,
+    "DEVICE_USER_CODE_FAILURE_WINDOW": True,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -249,6 +265,9 @@ COUNTS: dict[str, bool] = {
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,
     "VERIFIED_TOKEN_CACHE_SIZE": False,
+    "DEVICE_CODE_INTERVAL": True,
+    "DEVICE_USER_CODE_FAILURE_LIMIT": False,
+    "DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT": False,
     "ANOMALY_FREQUENT_REFRESH_LIMIT": False,
     "ANOMALY_CLIENT_RATE_FLOOR": False,
     "ANOMALY_FAILED_REFRESH_LIMIT": False,
@@ -267,7 +286,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 #: Settings that are True or False (a string such as "False" would read as on).
-FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL")
+FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED")
 
 
 def to_seconds(value: Any, *, positive: bool = False) -> int | float:

@@ -1,4 +1,5 @@
-"""OAuth 2 errors as data (RFC 6749 section 5.2, RFC 6750 section 3.1, RFC 7009 2.2.1).
+"""OAuth 2 errors as data (RFC 6749 section 5.2, RFC 6750 section 3.1, RFC 7009 2.2.1,
+RFC 8628 section 3.5).
 
 Every endpoint renders an ``OAuth2Error`` with one function of the web layer,
 from ``status_code``, ``to_dict()`` and ``headers()``: JSON body, status and
@@ -117,6 +118,27 @@ class AccessDenied(OAuth2Error):
     error = "access_denied"
     status_code = 403
     description = "The resource owner denied the request"
+
+
+class AuthorizationPending(OAuth2Error):
+    """Device grant (RFC 8628 section 3.5): the user has not decided yet; poll again."""
+
+    error = "authorization_pending"
+    description = "The user has not yet approved or denied the request"
+
+
+class SlowDown(OAuth2Error):
+    """Device grant: polled faster than the interval, which grows by 5 s for good."""
+
+    error = "slow_down"
+    description = "Polling too fast: add 5 seconds to the interval"
+
+
+class ExpiredToken(OAuth2Error):
+    """Device grant: the device code expired; start a new device authorization."""
+
+    error = "expired_token"
+    description = "The device code has expired"
 
 
 class InvalidToken(OAuth2Error):

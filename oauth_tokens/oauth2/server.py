@@ -49,7 +49,7 @@ def create_token_response(
         raise InvalidRequest(f"Unknown token type {request.subject_kind!r}; use 'user' or 'client'")
     grant_type = request.require("grant_type")
     grant_class = GRANTS.get(grant_type)
-    if grant_class is None:
+    if grant_class is None or not grant_class.available(store):
         raise UnsupportedGrantType(f"Unsupported grant_type {grant_type!r}")
     client = authenticate(request, store)
     if grant_type not in client.grant_type_list:

@@ -13,7 +13,14 @@ from django.db import transaction
 from django.db.models import Max
 
 from oauth_tokens.provider import models
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, RefreshToken, RevokedToken
+from oauth_tokens.provider.models import (
+    AccessToken,
+    AuthorizationCode,
+    Client,
+    DeviceCode,
+    RefreshToken,
+    RevokedToken,
+)
 from oauth_tokens.settings import token_settings
 
 
@@ -62,6 +69,8 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     }
     # Ids kept revoked after their user or client was deleted (revocation.revoke_before_delete).
     _delete_in_batches(RevokedToken.objects.past_expiry(access_cutoff), batch_size)
+    # Device codes (RFC 8628), in whatever state: a used one revokes nothing when it comes back.
+    _delete_in_batches(DeviceCode.objects.past_expiry(t), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

@@ -25,6 +25,7 @@ from oauth_tokens.responses import json_response
 from oauth_tokens.settings import token_settings
 
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CACHE_CONTROL = "public, max-age=300"
 OIDC_CLAIMS = [
@@ -44,8 +45,8 @@ def url_of(name: str, fallback: str) -> str:
 
 
 def authorization_server_metadata() -> dict[str, Any]:
-    """RFC 8414 section 2."""
-    return {
+    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on."""
+    metadata: dict[str, Any] = {
         "issuer": token_settings.issuer,
         "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
         "token_endpoint": url_of("oauth_tokens:token", "/oauth/token"),
@@ -62,6 +63,11 @@ def authorization_server_metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": [pkce.S256],
     }
+    if token_settings.DEVICE_AUTHORIZATION_ENABLED:
+        metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",
+                                                           "/oauth/device_authorization")
+        metadata["grant_types_supported"] = [*GRANT_TYPES, DEVICE_GRANT_TYPE]
+    return metadata
 
 
 def id_token_signing_algorithms() -> list[str]:

@@ -21,12 +21,12 @@ from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2 import oidc, scopes
 from oauth_tokens.oauth2.store import TokenSet
 from oauth_tokens.provider import keys
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, RefreshToken
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, DeviceCode, RefreshToken
 from oauth_tokens.settings import token_settings
 
-#: What a token is issued from: the code it redeems, the refresh token it rotates,
-#: or nothing (client_credentials). It gives the user and the family.
-Origin = AuthorizationCode | RefreshToken | None
+#: What a token is issued from: the code (or device code) it redeems, the refresh
+#: token it rotates, or nothing (client_credentials). It gives the user and the family.
+Origin = AuthorizationCode | DeviceCode | RefreshToken | None
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, i
 
 
 def refresh_token(
-    client: Client, origin: AuthorizationCode | RefreshToken, *, now: datetime
+    client: Client, origin: AuthorizationCode | DeviceCode | RefreshToken, *, now: datetime
 ) -> tuple[str, RefreshToken]:
     """(plaintext, unsaved row) of the next refresh token of ``origin``'s family: the
     first one (``origin`` is the code) or the successor of ``origin``. It keeps the
@@ -94,7 +94,7 @@ def refresh_token(
     return value, row
 
 
-def id_token(client: Client, code: AuthorizationCode, *, now: datetime) -> str | None:
+def id_token(client: Client, code: AuthorizationCode | DeviceCode, *, now: datetime) -> str | None:
     """The signed ID token of ``code``'s user (None when the code has none)."""
     user = code.user
     if user is None:

@@ -32,6 +32,7 @@ GRANT_TYPES = [
     ("authorization_code", _("Authorization code")),
     ("refresh_token", _("Refresh token")),
     ("client_credentials", _("Client credentials")),
+    ("urn:ietf:params:oauth:grant-type:device_code", _("Device code (RFC 8628)")),
 ]
 
 
@@ -400,3 +401,38 @@ class RevokedToken(models.Model):
 
     def __str__(self) -> str:
         return f"revoked token {self.jti[:8]}…"
+
+
+class DeviceCode(models.Model):
+    """A device authorization (RFC 8628): the device code and the user code are
+    stored as digests only (the short user code normalized first, under the same
+    HMAC key: without the key a dump cannot be searched for it)."""
+
+    PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
+    STATUSES = [(PENDING, _("Pending")), (APPROVED, _("Approved")), (DENIED, _("Denied")), (USED, _("Used"))]
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user_code_digest = models.CharField(max_length=64, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="device_codes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    scope = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
+    #: Seconds the device must wait between polls; raised by 5 at each slow_down.
+    interval = models.PositiveIntegerField()
+    family = models.UUIDField(default=crypto.time_ordered_uuid, editable=False)
+    auth_time = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(db_index=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExpiringQuerySet.as_manager()
+
+    #: ID tokens of the device grant carry no nonce (there is no authorization request).
+    nonce = ""
+
+    def __str__(self) -> str:
+        return f"device code for {self.client_id} ({self.status})"
+
+    def issued_to(self, client: Client) -> bool:
+        return self.client_id == client.pk

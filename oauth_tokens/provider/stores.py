@@ -34,6 +34,7 @@ from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientLookup, TokenSet
 from oauth_tokens.provider import family_usage, issuing, models, precompiled_sql, revocation
+from oauth_tokens.provider.device_codes import OrmDeviceCodes
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -93,7 +94,7 @@ class ClientRead:
         return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
 
 
-class OrmTokenStore:
+class OrmTokenStore(OrmDeviceCodes):  # the device code grant's methods: device_codes.py
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.

@@ -16,6 +16,13 @@ are about cost and noise, not about making a guess feasible:
   inside the window raises an alert (``client_auth.alert``), at most once per
   window. It never refuses anything.
 
+Wrong user codes on the device verification page (RFC 8628 section 5.1) are
+the other way round: a user code is short enough to guess, so once a user or
+an address is past its budget every code typed is refused, right or wrong
+(``user_code_blocked``), until the window passes; only wrong ones are counted
+(``user_code_failure``). With the cache down the page keeps a per-session count
+of its own (``device_page``).
+
 The cache is best effort (``sharedcache``): when it fails or does not answer
 within ``CACHE_TIMEOUT``, the error is logged and the request is not throttled
 (it fails open: a 401 or a 200, never a 500 and never a long wait). That is
@@ -112,6 +119,32 @@ def failure(client_id: str | None, ip: str) -> Failure:
         count = _count(_client_key(client_id), window)
         alert_count = count if count == limit else None
     return Failure(throttled, alert_count)
+
+
+def _user_code_budgets(user_key: str, ip: str) -> list[tuple[str, int]]:
+    budgets = [("oauth_tokens:usercode:u:" + _hash(user_key), int(token_settings.DEVICE_USER_CODE_FAILURE_LIMIT))]
+    if ip:
+        budgets.append(("oauth_tokens:usercode:ip:" + ip, int(token_settings.DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT)))
+    return [(key, limit) for key, limit in budgets if limit > 0]
+
+
+def user_code_blocked(user_key: str, ip: str) -> bool:
+    """True when the user (``user_key``) or ``ip`` typed as many wrong user codes
+    as its limit inside the window; False too when the cache cannot say."""
+    budgets = _user_code_budgets(user_key, ip)
+    if not budgets:
+        return False
+    counts = sharedcache.call(ALIAS, lambda cache: cache.get_many([key for key, _ in budgets]), "user code check")
+    if counts is sharedcache.FAILED:
+        return False
+    return any(int(counts.get(key) or 0) >= limit for key, limit in budgets)
+
+
+def user_code_failure(user_key: str, ip: str) -> None:
+    """Count one wrong user code for the user and the address."""
+    window = int(token_settings.DEVICE_USER_CODE_FAILURE_WINDOW)
+    for key, _limit in _user_code_budgets(user_key, ip):
+        _count(key, window)
 
 
 def revocation_allowed(ip: str) -> bool:

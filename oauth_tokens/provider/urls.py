@@ -3,6 +3,8 @@
 from django.urls import path
 
 from oauth_tokens.provider.authorize import AuthorizeView
+from oauth_tokens.provider.device_endpoint import DeviceAuthorizationView
+from oauth_tokens.provider.device_page import DeviceView
 from oauth_tokens.provider.endpoints import IntrospectView, RevokeView, UserInfoView
 from oauth_tokens.provider.views import TokenView
 
@@ -15,4 +17,6 @@ urlpatterns = [
     path("revoke", RevokeView.as_view(), name="revoke"),
     path("introspect", IntrospectView.as_view(), name="introspect"),
     path("userinfo", UserInfoView.as_view(), name="userinfo"),
+    path("device_authorization", DeviceAuthorizationView.as_view(), name="device-authorization"),
+    path("device", DeviceView.as_view(), name="device"),
 ]

@@ -4,7 +4,8 @@ Runs every provider flow once (clients from the command, the admin and code;
 code + PKCE, replay, rotations, a grace retry, reuse detection, refused
 refreshes and a failed_refresh anomaly, client_credentials, validation,
 revocation, introspection, userinfo, admin revocation and secret
-regeneration, cleartokens, rotatekeys), collects every
+regeneration, the device grant with its user codes, cleartokens, rotatekeys),
+collects every
 secret, code, verifier and token that crossed the wire, then looks for each of
 them in a dump of the whole database (every table, decoded sessions included),
 in the cache, and in every log record written meanwhile, SQL statements with
@@ -20,10 +21,12 @@ from unittest import mock
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from oauth_tokens import crypto
@@ -33,6 +36,7 @@ from tests.conftest import REDIRECT, basic
 from tests.factories import ClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class Wire:
@@ -47,6 +51,12 @@ class Wire:
             if value:
                 assert len(value) >= 20, kind  # short strings could match by chance
                 self.seen[value] = kind
+
+    def remember_user_code(self, kind: str, shown: str):
+        """A user code is short (RFC 8628 section 6.1): looked for as shown and as stored."""
+        assert re.fullmatch(r"[B-Z]{4}-[B-Z]{4}", shown), shown
+        self.seen[shown] = kind
+        self.seen[shown.replace("-", "")] = kind
 
     def token(self, data, *, client_id=None, secret=None, json_body=False):
         headers = {"HTTP_AUTHORIZATION": basic(client_id, secret)} if secret else {}
@@ -198,9 +208,31 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     assert len(regenerated) == 1
     wire.remember("regenerated secret", regenerated[0])
     assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + third["access_token"]).status_code == 401
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "DEVICE_AUTHORIZATION_ENABLED": True}):
+        device_flow(wire, alice)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
+
+
+def device_flow(wire: Wire, user) -> None:
+    """RFC 8628: a device code and its user code, a wrong user code, the tokens."""
+    out = StringIO()
+    call_command("createclient", "Cmd tv", "--public", "--grant-types", f"{DEVICE_GRANT},refresh_token",
+                 "--json", stdout=out)
+    tv = json.loads(out.getvalue())
+    form = "application/x-www-form-urlencoded"
+    started = wire.http.post("/oauth/device_authorization", urlencode({"client_id": tv["client_id"]}),
+                             content_type=form).json()
+    wire.remember("device code", started["device_code"])
+    wire.remember_user_code("user code", started["user_code"])
+    wrong = "BCDF-GHJK" if started["user_code"] != "BCDF-GHJK" else "ZZZZ-ZZZZ"
+    wire.remember_user_code("wrong user code", wrong)
+    wire.http.force_login(user)
+    assert wire.http.post("/oauth/device", {"user_code": wrong}).status_code == 400
+    assert wire.http.post("/oauth/device", {"user_code": started["user_code"], "allow": "1"}).status_code == 200
+    poll = {"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": tv["client_id"]}
+    assert wire.token(poll).status_code == 200
 
 
 def database_dump() -> str:
@@ -241,7 +273,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
     assert kinds >= {
         "client secret (command)", "client secret (admin)", "client secret (factory)", "regenerated secret",
         "code verifier", "authorization code", "access token", "refresh token", "id token", "wrong secret",
-        "unknown refresh token", "unknown code",
+        "unknown refresh token", "unknown code", "device code", "user code", "wrong user code",
     }
     assert len(wire.seen) >= 30
 

@@ -25,6 +25,11 @@ class Grant(ABC, Generic[ClientT, CodeT, RefreshT]):
         self.client = client
         self.store = store
 
+    @classmethod
+    def available(cls, store: object) -> bool:
+        """False when ``store`` does not offer this grant (``unsupported_grant_type``)."""
+        return True
+
     def check_subject_kind(self) -> None:
         kind = self.request.subject_kind
         if kind is not None and kind not in self.subject_kinds:
