@@ -43,7 +43,7 @@ def resource_identifier() -> str | None:
     return token_settings.RESOURCE or None
 
 
-def resource_path(resource: str) -> str:
+def path_of(resource: str) -> str:
     """The identifier's path as inserted after the well-known suffix: "" for a bare
     origin (a lone terminating slash is removed, section 3.1)."""
     path = urlsplit(resource).path
@@ -56,7 +56,7 @@ def metadata_url(resource: str | None = None) -> str:
     if not resource:
         return ""
     parts = urlsplit(resource)
-    return f"{parts.scheme}://{parts.netloc}{WELL_KNOWN}{resource_path(resource)}"
+    return f"{parts.scheme}://{parts.netloc}{WELL_KNOWN}{path_of(resource)}"
 
 
 def authorization_servers() -> list[str]:
@@ -105,9 +105,10 @@ class ProtectedResourceMetadataView(View):
         except OAuth2Error as exc:
             return error_response(exc)
 
-    def get(self, request: HttpRequest, path: str = "") -> HttpResponse:
+    def get(self, request: HttpRequest, resource_path: str | None = None) -> HttpResponse:
         resource = resource_identifier()
-        if not resource or path != resource_path(resource):
+        requested = "" if resource_path is None else "/" + resource_path
+        if not resource or requested != path_of(resource):
             raise InvalidRequest("No protected resource has this identifier", status_code=404)
         response = json_response(protected_resource_metadata())
         response["Cache-Control"] = CACHE_CONTROL

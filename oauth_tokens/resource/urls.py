@@ -12,6 +12,6 @@ app_name = "oauth_tokens_resource"
 urlpatterns = [
     path(".well-known/oauth-protected-resource", ProtectedResourceMetadataView.as_view(), name="metadata"),
     # Any character (?s: a newline too, which <path:> would leave to the project's HTML 404 page).
-    re_path(r"^\.well-known/oauth-protected-resource(?P<path>/(?s:.+))\Z", ProtectedResourceMetadataView.as_view(),
-            name="metadata-for-path"),
+    re_path(r"^\.well-known/oauth-protected-resource/(?P<resource_path>(?s:.+))\Z",
+            ProtectedResourceMetadataView.as_view(), name="metadata-for-path"),
 ]
