@@ -89,7 +89,7 @@ def make_session(python: str, django: str, db: str):
         env["REDIS_URL"] = redis_url(server_sessions().index((python, django, db)))
 
     def tests(session: nox.Session) -> None:
-        # requirements-dev.txt installs the project editable with postgres,redis; the MariaDB
+        # requirements-dev.txt installs the project editable with postgres,redis,metrics,geoip; the MariaDB
         # sessions add the mysql extra (mysqlclient builds from source: needs libmariadb-dev).
         session.install("-r", "requirements-dev.txt", "-e", f".[{extras}]", f"Django~={django}.0")
         session.run("python", "-c", "import django, sys; print('Python', sys.version.split()[0], "

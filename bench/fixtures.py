@@ -59,6 +59,9 @@ class Clients:
 class Tokens:
     ours_access: str = ""
     ours_refresh: str = ""
+    # Two more families for bench/monitoring.py: rotated with anomaly detection on, and off.
+    ours_refresh_monitored: str = ""
+    ours_refresh_unmonitored: str = ""
     ours_cold: list[str] = field(default_factory=list)
     dot_access: str = ""
     dot_refresh: str = ""
@@ -163,6 +166,8 @@ def make_tokens(driver: Driver, clients: Clients, cold: int) -> Tokens:
     return Tokens(
         ours_access=ours["access_token"],
         ours_refresh=ours["refresh_token"],
+        ours_refresh_monitored=our_code_exchange(driver, clients, user)["refresh_token"],
+        ours_refresh_unmonitored=our_code_exchange(driver, clients, user)["refresh_token"],
         ours_cold=sign_cold_tokens(clients, cold),
         dot_access=dot_access,
         dot_refresh=dot_refresh,

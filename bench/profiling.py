@@ -53,6 +53,8 @@ PHASES = [
     ("oauth_tokens.provider.issuing", "access_token", "    make the access token (claims, row)"),
     ("oauth_tokens.provider.issuing", "refresh_token", "    make the refresh token (row)"),
     ("oauth_tokens.provider.keys", "sign", "      sign (RS256)"),
+    ("oauth_tokens.provider.family_usage.Rotation", "__init__", "    anomalies: carry the family's usage, judge"),
+    ("oauth_tokens.provider.family_usage.Rotation", "rotated", "    anomalies: record, count the client's rate"),
     ("oauth_tokens.crypto", "encrypt_bound", "    seal the grace-window successor"),
     ("oauth_tokens.provider.precompiled_sql", "insert", "    write: INSERT"),
     ("oauth_tokens.provider.precompiled_sql", "swap_and_insert", "    write: swap + INSERTs"),

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench import endpoints, fixtures, metrics_cost, resource, seed
+    from bench import endpoints, fixtures, metrics_cost, monitoring, resource, seed
     from bench.config import Config
     from bench.harness import Driver
     from bench.report import run_tables
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed_seconds": round(seed_seconds, 1),
         "resource": [m.as_dict() for m in measured],
         "resource_loop": loop,
-        "endpoints": [m.as_dict() for m in endpoints.run(driver, clients, tokens, config)],
+        "endpoints": [m.as_dict() for m in [*endpoints.run(driver, clients, tokens, config),
+                                            *monitoring.run(driver, clients, tokens, config)]],
         "metrics": [m.as_dict() for m in metrics_cost.run(driver, clients, config) or []],
         "versions": {p: version(p) for p in ("Django", "djangorestframework", "PyJWT", "django-oauth-toolkit",
                                              "djangorestframework-simplejwt")},

@@ -7,10 +7,10 @@ settings at run time and the object reloads on ``setting_changed``.
 Durations (``DURATIONS``) are seconds, given as a number or as a
 ``datetime.timedelta`` (``"ACCESS_TOKEN_LIFETIME": timedelta(hours=1)``, the
 way djangorestframework-simplejwt writes them); the reader turns a timedelta
-into seconds, so every caller sees a number. Any other value of a duration,
-a count (``COUNTS``) or a flag (``FLAGS``, True or False) is refused here with
-an ``ImproperlyConfigured`` naming the key, and by the system check
-``oauth_tokens.E005`` before the first request.
+into seconds, so every caller sees a number. Any other value of a duration, a
+count (``COUNTS``), a number (``NUMBERS``), a flag (``FLAGS``, True or False) or
+a choice (``CHOICES``) is refused here with an ``ImproperlyConfigured`` naming
+the key, and by the system check ``oauth_tokens.E005`` before the first request.
 
 Over our usual 300 lines because ``DEFAULTS`` is the reference of every
 setting, each with the comment that says what it does.
@@ -170,6 +170,32 @@ DEFAULTS: dict[str, Any] = {
     # Each process re-reads the signing-key table this often, so a deleted key
     # (a leaked one) stops verifying everywhere within it, cached tokens too.
     "SIGNING_KEY_RELOAD_INTERVAL": 60,
+    # Anomaly detection (README "Monitoring"). False: no usage history, counters,
+    # refresh_failed or anomaly events at all.
+    "ANOMALY_DETECTION": True,
+    # A family rotating more than this many times within one access-token
+    # lifetime is a frequent_refresh anomaly. 0: off.
+    "ANOMALY_FREQUENT_REFRESH_LIMIT": 3,
+    # A client refreshing more than this factor times its hourly median (over 7
+    # days), and at least the floor in the last hour, is one too. Factor 0: off.
+    "ANOMALY_CLIENT_RATE_FACTOR": 10,
+    "ANOMALY_CLIENT_RATE_FLOOR": 100,
+    # Refused refreshes (invalid_grant) inside the window: more than the limit
+    # from one address or against one family, or more than the client limit in
+    # one client's name, is a failed_refresh anomaly. 0: off.
+    "ANOMALY_FAILED_REFRESH_LIMIT": 10,
+    "ANOMALY_FAILED_REFRESH_CLIENT_LIMIT": 100,
+    "ANOMALY_FAILED_REFRESH_WINDOW": 300,
+    # Two located uses of a family further apart than this speed allows (km/h)
+    # are impossible_travel (GeoIP with a city database). 0: off.
+    "ANOMALY_MAX_TRAVEL_SPEED": 1000,
+    # Per kind: "record" (event + token_anomaly signal), "revoke" (also revoke
+    # the family), "revoke_and_reauthorize" (also send reauthorization_required),
+    # or "off".
+    "ANOMALY_FREQUENT_REFRESH_ACTION": "record",
+    "ANOMALY_FAILED_REFRESH_ACTION": "record",
+    "ANOMALY_NEW_LOCATION_ACTION": "record",
+    "ANOMALY_IMPOSSIBLE_TRAVEL_ACTION": "record",
     # Consumer side: external providers, see the README. Per provider:
     # token_url, authorize_url, revoke_url, client_id, client_secret, scope,
     # auth_method (basic|post|none), body_format (form|json), refresh_leeway
@@ -218,6 +244,7 @@ DURATIONS: dict[str, bool] = {
     "REFRESH_TOKEN_GRACE_PERIOD_PUBLIC": False,
     "CLIENT_AUTH_FAILURE_WINDOW": True,
     "UNAUTHENTICATED_REVOCATION_WINDOW": True,
+    "ANOMALY_FAILED_REFRESH_WINDOW": True,
     "REVOCATION_POLL_INTERVAL": False,
     "CACHE_TIMEOUT": True,
     "CACHE_RETRY_AFTER": False,
@@ -240,6 +267,21 @@ COUNTS: dict[str, bool] = {
     "NUM_PROXIES": False,
     "MAX_BODY_SIZE": True,
     "VERIFIED_TOKEN_CACHE_SIZE": False,
+    "ANOMALY_FREQUENT_REFRESH_LIMIT": False,
+    "ANOMALY_CLIENT_RATE_FLOOR": False,
+    "ANOMALY_FAILED_REFRESH_LIMIT": False,
+    "ANOMALY_FAILED_REFRESH_CLIENT_LIMIT": False,
+}
+#: Settings that are numbers >= 0, not necessarily whole.
+NUMBERS = ("ANOMALY_CLIENT_RATE_FACTOR", "ANOMALY_MAX_TRAVEL_SPEED")
+#: Settings that take one of a few values.
+_ACTIONS = ("record", "revoke", "revoke_and_reauthorize", "off")
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "ANOMALY_DETECTION": (True, False),
+    "ANOMALY_FREQUENT_REFRESH_ACTION": _ACTIONS,
+    "ANOMALY_FAILED_REFRESH_ACTION": _ACTIONS,
+    "ANOMALY_NEW_LOCATION_ACTION": _ACTIONS,
+    "ANOMALY_IMPOSSIBLE_TRAVEL_ACTION": _ACTIONS,
 }
 
 #: Settings that are True or False (a string such as "False" would read as on).
@@ -283,7 +325,8 @@ def to_seconds(value: Any, *, positive: bool = False) -> int | float:
 
 
 def value_problems(user: dict[str, Any]) -> dict[str, str]:
-    """Key -> what is wrong with its value, for the durations and counts in ``user``."""
+    """Key -> what is wrong with its value, for the durations, counts, numbers,
+    choices, strings and the resource identifier in ``user``."""
     problems = {}
     for key, positive in DURATIONS.items():
         if key in user and not (user[key] is None and key in OPTIONAL_DURATIONS):
@@ -302,6 +345,14 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     for key in FLAGS:
         if key in user and not isinstance(user[key], bool):
             problems[key] = f"OAUTH_TOKENS[{key!r}] must be True or False; got {user[key]!r}."
+    for key in NUMBERS:
+        value = user.get(key)
+        if key in user and (isinstance(value, bool) or not isinstance(value, int | float)
+                            or not math.isfinite(value) or value < 0):
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be a number >= 0; got {value!r}."
+    for key, allowed in CHOICES.items():
+        if key in user and not any(type(user[key]) is type(a) and user[key] == a for a in allowed):
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be one of {', '.join(map(repr, allowed))}; got {user[key]!r}."
     for key in OPTIONAL_STRINGS:
         if user.get(key) is not None and not isinstance(user[key], str):
             problems[key] = f"OAUTH_TOKENS[{key!r}] must be a string or None; got {user[key]!r}."
@@ -380,8 +431,8 @@ def _reload() -> None:
 
 @checks.register(checks.Tags.security)
 def check_setting_values(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """``oauth_tokens.E005``: a duration, a count or a flag of the wrong type or range, one
-    error per key. Registered here, once, for the provider, the consumer and the
+    """``oauth_tokens.E005``: a duration, count, number, flag or choice of the wrong type
+    or range, one error per key. Registered here, once, for the provider, the consumer and the
     resource side alike (they all read these settings)."""
     user = getattr(settings, "OAUTH_TOKENS", {}) or {}
     if not isinstance(user, dict):

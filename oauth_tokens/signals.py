@@ -43,6 +43,21 @@ token_revoked = Signal()
 #: ``client_auth_failures`` TokenEvent records the same.
 client_auth_failures = Signal()
 
+#: Provider: an anomaly in the use of refresh tokens was detected and recorded
+#: (an ``anomaly`` TokenEvent whose detail is "<kind>: <what, with the numbers>").
+#: kwargs: ``kind`` (``frequent_refresh``, ``failed_refresh``, ``new_location`` or
+#: ``impossible_travel``), ``client`` (Client row or None), ``user`` (or None),
+#: ``family`` (UUID or None: a client's rate, an address's failures), ``ip`` (the
+#: requester's address or None), ``details`` (dict: the numbers that triggered it,
+#: ``detail``, the event's text, and ``action``, what was done: ``record``,
+#: ``revoke`` or ``revoke_and_reauthorize``).
+token_anomaly = Signal()
+
+#: The user must authorize again.
 #: Consumer: the stored refresh token is dead; the user must connect again.
-#: kwargs: ``provider``, ``user``, ``token`` (ExternalToken row), ``url``.
+#: Consumer kwargs: ``provider``, ``user``, ``token`` (ExternalToken row), ``url``.
+#: Provider (an anomaly whose action is ``revoke_and_reauthorize`` revoked a
+#: family): ``client``, ``user``, ``family``, ``reason`` (``"anomaly:<kind>"``).
+#: The consumer sends it with ``sender=ExternalToken``, the provider with
+#: ``sender=RefreshToken``: connect with a sender to hear one side only.
 reauthorization_required = Signal()

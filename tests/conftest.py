@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db import connections
 
 from oauth_tokens.oauth2.pkce import s256
-from oauth_tokens.provider import keys, local_verifier, sharedcache
+from oauth_tokens.provider import keys, local_verifier, refresh_rate, sharedcache
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -46,6 +46,7 @@ def _fresh_process_state():
     keys.reset_cache()
     local_verifier.reset()  # verified-token cache and revocation list start empty
     sharedcache.reset()  # no cache circuit left open by an earlier test
+    refresh_rate.reset()  # no client's refresh counts or baseline left by an earlier test
     yield
     keys.reset_cache()
 

@@ -39,7 +39,11 @@ def test_bench_runs_a_tiny_iteration(tmp_path):
     measured = {row["name"]: row for row in run["resource"] + run["endpoints"]}
     assert {"unauthenticated", "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt",
             "ours client_credentials", "DOT client_credentials", "ours refresh rotation",
-            "DOT refresh rotation", "tuned DOT client_credentials", "tuned DOT refresh rotation"} <= set(measured)
+            "DOT refresh rotation", "tuned DOT client_credentials", "tuned DOT refresh rotation",
+            "ours rotation, monitoring on", "ours rotation, monitoring off"} <= set(measured)
+    # What anomaly detection costs the rotation: on against off, as a target.
+    assert "refresh rotation, anomaly detection on >= 0.9 x off" in result.stdout
+    assert "anomalies: carry the family's usage, judge" in rotation
     # The headline comparison: ours against DOT with hash_client_secret=False, for both grants.
     assert "client_credentials >= 2 x tuned DOT" in result.stdout
     assert "refresh rotation >= 2 x tuned DOT" in result.stdout

@@ -90,6 +90,14 @@ class InvalidGrant(OAuth2Error):
     error = "invalid_grant"
     description = "The provided authorization grant is invalid, expired or revoked"
 
+    def __init__(self, description: str | None = None, *, reason: str = "") -> None:
+        super().__init__(description)
+        #: Why, in one word, for the server's audit trail only (never sent): the
+        #: refresh grant says "unknown", "wrong_client", "revoked", "expired",
+        #: "family_ended" or "reused", a store that refused a rotation for an
+        #: anomaly "anomaly"; "" when nobody said.
+        self.reason = reason
+
 
 class UnauthorizedClient(OAuth2Error):
     error = "unauthorized_client"

@@ -7,8 +7,9 @@
 - E004 an ``ENCRYPTION_KEYS`` entry is not a Fernet key
 - E005 a duration (``*_LIFETIME``, ``*_INTERVAL``, ``*_TTL``, ...) is not a number
   of seconds or a ``timedelta``, or a count is not a whole number, or either is
-  out of range, or a flag (``METRICS_ENABLED``...) is not True or False; one
-  error per key (registered in ``oauth_tokens.settings``)
+  out of range, or a flag (``METRICS_ENABLED``...) is not True or False, or an
+  anomaly action is not one of its choices; one error per key (registered in
+  ``oauth_tokens.settings``)
 - E030, E031, E032, W030 the metrics: ``prometheus_client`` missing, a
   malformed ``METRICS_*`` value, ``PROMETHEUS_MULTIPROC_DIR`` not a directory,
   the metrics view open to any address without a token (registered in
@@ -19,6 +20,9 @@
 - W010 a retired setting (``PREPARED_STATEMENTS``) is still set; it is ignored
 - W020 ``MAX_TOKEN_LIFETIME`` is below ``ACCESS_TOKEN_LIFETIME``: this provider's
   own tokens would be refused by its verifier
+- W040 ``GEOIP_PATH`` is set but its database cannot be used (``geoip2`` not
+  installed, no such file, an unsupported edition): geographic anomalies fall
+  back to networks
 """
 
 from __future__ import annotations
@@ -139,3 +143,20 @@ def check_retired_settings(app_configs=None, **kwargs):
                        hint="Remove it from OAUTH_TOKENS.", id="oauth_tokens.W010")
         for name, why in RETIRED.items() if name in configured
     ]
+
+
+@checks.register()
+def check_geoip(app_configs=None, **kwargs):
+    """W040: a GeoIP database is configured but cannot be used."""
+    from oauth_tokens.provider import geo
+
+    problem = geo.problem()
+    if problem is None:
+        return []
+    return [checks.Warning(
+        f"GEOIP_PATH is set but its GeoIP database cannot be used ({problem}): geographic anomalies fall back "
+        "to networks (/16, /48) instead of countries and coordinates.",
+        hint='Install the "geoip" extra (the geoip2 package) and point GEOIP_PATH at a MaxMind City or Country '
+             "database (.mmdb).",
+        id="oauth_tokens.W040",
+    )]

@@ -211,6 +211,11 @@ class RefreshToken(models.Model):
     #: How many times the successor pair was handed out again (grace replays);
     #: raised by a conditional UPDATE, so the cap holds under concurrency.
     grace_replays = models.PositiveIntegerField(default=0, editable=False)
+    #: The family's recent use, copied forward to the successor at each rotation
+    #: (anomaly detection, ``oauth2.anomaly.Usage``): its last rotation times, the
+    #: networks or countries it was used from, its last location. Small and bounded;
+    #: None when detection is off (nullable: adding it rewrites no existing row).
+    usage = models.JSONField(null=True, blank=True, editable=False)
 
     objects = RefreshTokenQuerySet.as_manager()
 
@@ -317,10 +322,11 @@ class TokenEvent(models.Model):
     #: An alert: a confidential client's id reached CLIENT_AUTH_FAILURE_LIMIT failures
     #: inside the window, from any addresses (at most one per window per client).
     AUTH_FAILURES = "client_auth_failures"
-    #: Monitoring (DESIGN.md section 6): a refresh the provider refused, and an
-    #: anomaly, whose own kind (frequent_refresh, failed_refresh, new_location,
-    #: impossible_travel) is in the details. Part of the contract before anything writes them.
+    #: A refresh answered invalid_grant (unknown, expired, revoked, reused, another
+    #: client's token); the reason in ``detail``, never the token.
     REFRESH_FAILED = "refresh_failed"
+    #: Anomaly detection; ``detail`` is "<kind>: <what, with the numbers>", the kind
+    #: one of frequent_refresh, failed_refresh, new_location, impossible_travel.
     ANOMALY = "anomaly"
     KINDS = [
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
@@ -329,8 +335,8 @@ class TokenEvent(models.Model):
         (REVOKED, _("Tokens revoked")),
         (AUTH_FAILED, _("Client authentication failed")),
         (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
-        (REFRESH_FAILED, _("Refresh failed")),
-        (ANOMALY, _("Anomaly")),
+        (REFRESH_FAILED, _("Refresh refused (invalid_grant)")),
+        (ANOMALY, _("Anomaly detected")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)

@@ -33,7 +33,7 @@ from oauth_tokens import crypto, signals
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientLookup, TokenSet
-from oauth_tokens.provider import issuing, models, precompiled_sql, revocation
+from oauth_tokens.provider import family_usage, issuing, models, precompiled_sql, revocation
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -100,6 +100,9 @@ class OrmTokenStore:
         self._refused_because = ""
         #: The refresh token ``read_ahead`` read, by its plaintext; handed out once.
         self._read_ahead: dict[str, RefreshToken] = {}
+        #: The row the last refresh token looked up named (its user active or not), for
+        #: the audit of a refused refresh (``failed_refreshes``).
+        self.refresh_token_seen: RefreshToken | None = None
 
     def read_ahead(self, request: TokenRequest) -> ClientLookup[Client]:
         """The lookup client authentication should use for ``request``.
@@ -142,6 +145,7 @@ class OrmTokenStore:
         row = self._read_ahead.pop(token, None)
         if row is None:
             row = _by_digest(RefreshToken.objects.select_related("user"), token, _refresh_by_digest)
+        self.refresh_token_seen = row
         return _of_active_user(row)
 
     # -- issuing -------------------------------------------------------------
@@ -153,6 +157,7 @@ class OrmTokenStore:
         refresh_value, refresh = None, None
         if "refresh_token" in client.grant_type_list:
             refresh_value, refresh = issuing.refresh_token(client, code, now=now)
+            family_usage.start(refresh, ip=self.ip, now=now)
         id_token = issuing.id_token(client, code, now=now) if "openid" in scopes.parse(code.scope) else None
         tokens, access = new_access.response(refresh_token=refresh_value, id_token=id_token), new_access.row
         using = router.db_for_write(AccessToken)
@@ -193,6 +198,9 @@ class OrmTokenStore:
         now = self.now()
         new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip)
         refresh_value, new = issuing.refresh_token(client, token, now=now)
+        # The family's usage goes on to ``new``; an anomaly whose action revokes refuses here.
+        watch = family_usage.Rotation(token, new, client, ip=self.ip, now=now)
+        watch.refuse_if_revoking()
         tokens, access = new_access.response(refresh_token=refresh_value), new_access.row
         sealed = ""
         if client.grace_period() > 0 and int(token_settings.REFRESH_TOKEN_GRACE_REPLAYS) > 0:
@@ -210,6 +218,7 @@ class OrmTokenStore:
         ):
             return None
         token.used_at = now  # receivers of token_refreshed see the tombstone as it is
+        watch.rotated()
 
         def notify() -> None:
             # token.user is loaded (one query) only when someone listens.

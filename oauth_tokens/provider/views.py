@@ -21,11 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import bearer
-from oauth_tokens.oauth2.errors import InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
+from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import client_auth, local_verifier, metrics, models
+from oauth_tokens.provider import client_auth, failed_refreshes, local_verifier, metrics, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
@@ -176,9 +176,20 @@ class TokenView(OAuthView):
         # query: client authentication (with its throttle and audit) checks that
         # client row, the grant gets that token (OrmTokenStore.read_ahead).
         clients = store.read_ahead(token_request)
-        _client, tokens = create_token_response(
-            token_request, store, lambda request, _store: client_auth.authenticate(request, clients)
-        )
+        authenticated: list[models.Client] = []
+
+        def authenticate(request: TokenRequest, _store: object) -> models.Client:
+            authenticated.append(client_auth.authenticate(request, clients))
+            return authenticated[0]
+
+        try:
+            _client, tokens = create_token_response(token_request, store, authenticate)
+        except InvalidGrant as exc:
+            # A refused refresh: audited and counted (anomaly detection); never the token.
+            if authenticated and token_request.get("grant_type") == "refresh_token" and exc.reason != "anomaly":
+                failed_refreshes.record(authenticated[0], store.refresh_token_seen, exc.reason,
+                                        token_request.client_ip)
+            raise
         return json_response(tokens.to_dict())
 
     @method_decorator(sensitive_variables())

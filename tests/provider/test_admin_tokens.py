@@ -239,7 +239,9 @@ def test_token_event_list(admin_client, states):
     response = admin_client.get(f"{BASE}/tokenevent/")
     assert response.status_code == 200
     kinds = {e.kind for e in response.context["cl"].result_list}
-    assert kinds == {TokenEvent.GRACE_REPLAYED, TokenEvent.REUSE_DETECTED, TokenEvent.AUTH_FAILED}
+    # The reuse is also a refused refresh (anomaly detection's audit of invalid_grant).
+    assert kinds == {TokenEvent.GRACE_REPLAYED, TokenEvent.REUSE_DETECTED, TokenEvent.REFRESH_FAILED,
+                     TokenEvent.AUTH_FAILED}
     assert listed(admin_client, "tokenevent", "?kind__exact=reuse_detected") == set(
         TokenEvent.objects.filter(kind="reuse_detected", family=states["rotated"].family).values_list("pk", flat=True)
     )

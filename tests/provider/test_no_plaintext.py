@@ -1,9 +1,10 @@
 """No plaintext at rest, none in logs (DESIGN.md section 3, SPEC-CHECKLIST 47).
 
 Runs every provider flow once (clients from the command, the admin and code;
-code + PKCE, replay, rotations, a grace retry, reuse detection,
-client_credentials, validation, revocation, introspection, userinfo, admin
-revocation and secret regeneration, cleartokens, rotatekeys), collects every
+code + PKCE, replay, rotations, a grace retry, reuse detection, refused
+refreshes and a failed_refresh anomaly, client_credentials, validation,
+revocation, introspection, userinfo, admin revocation and secret
+regeneration, cleartokens, rotatekeys), collects every
 secret, code, verifier and token that crossed the wire, then looks for each of
 them in a dump of the whole database (every table, decoded sessions included),
 in the cache, and in every log record written meanwhile, SQL statements with
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2.pkce import s256
-from oauth_tokens.provider.models import RefreshToken
+from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.conftest import REDIRECT, basic
 from tests.factories import ClientFactory, UserFactory
 
@@ -160,6 +161,13 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     assert wire.token({"grant_type": "authorization_code", "code": bogus_code, "redirect_uri": REDIRECT,
                        "code_verifier": verifier}, **web_auth).status_code == 400
     assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + bogus_refresh).status_code == 401
+
+    # Anomaly detection: another client presents web's live refresh token until the failures
+    # against its family are a burst (refresh_failed rows, an anomaly row, counters in the cache).
+    for _ in range(11):
+        assert wire.token({"grant_type": "refresh_token", "refresh_token": third["refresh_token"]},
+                          client_id=factory_client.client_id, secret=factory_client.secret).status_code == 400
+    assert TokenEvent.objects.filter(kind=TokenEvent.ANOMALY, detail__startswith="failed_refresh").exists()
 
     # RFC 7009 revocation, RFC 7662 introspection, userinfo.
     form = "application/x-www-form-urlencoded"

@@ -92,6 +92,15 @@ def test_timedeltas_become_seconds_and_pass_the_checks():
     ("CLIENT_AUTH_ADDRESS_FAILURE_LIMIT", -1),
     ("UNAUTHENTICATED_REVOCATION_LIMIT", "30"),
     ("UNAUTHENTICATED_REVOCATION_WINDOW", 0),
+    ("ANOMALY_DETECTION", "yes"),
+    ("ANOMALY_DETECTION", 1),
+    ("ANOMALY_FREQUENT_REFRESH_ACTION", "block"),
+    ("ANOMALY_NEW_LOCATION_ACTION", None),
+    ("ANOMALY_FREQUENT_REFRESH_LIMIT", 2.5),
+    ("ANOMALY_CLIENT_RATE_FACTOR", True),
+    ("ANOMALY_MAX_TRAVEL_SPEED", "900 km/h"),
+    ("ANOMALY_MAX_TRAVEL_SPEED", -1),
+    ("ANOMALY_FAILED_REFRESH_WINDOW", 0),
 ])
 def test_a_wrong_value_is_a_check_error_naming_the_key(key, value):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, key: value}):
@@ -127,3 +136,14 @@ def test_max_token_lifetime_may_be_none_or_a_duration_and_warns_below_the_access
         from oauth_tokens.provider.checks import check_settings
 
         assert [w.id for w in check_settings()] == ["oauth_tokens.W020"]
+
+
+def test_anomaly_settings_take_timedeltas_fractions_and_their_choices():
+    with override_settings(OAUTH_TOKENS={**PRODUCTION, "ANOMALY_FAILED_REFRESH_WINDOW": timedelta(minutes=10),
+                                         "ANOMALY_CLIENT_RATE_FACTOR": 2.5, "ANOMALY_MAX_TRAVEL_SPEED": 0,
+                                         "ANOMALY_DETECTION": False, "ANOMALY_FAILED_REFRESH_ACTION": "revoke",
+                                         "ANOMALY_IMPOSSIBLE_TRAVEL_ACTION": "revoke_and_reauthorize",
+                                         "ANOMALY_NEW_LOCATION_ACTION": "off"}):
+        assert check_setting_values() == []
+        assert token_settings.ANOMALY_FAILED_REFRESH_WINDOW == 600
+        assert token_settings.ANOMALY_CLIENT_RATE_FACTOR == 2.5

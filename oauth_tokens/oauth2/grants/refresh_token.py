@@ -32,8 +32,14 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
         self.check_subject_kind()
         value = self.request.require("refresh_token")
         token = self.store.find_refresh_token(value)
-        if token is None or not token.issued_to(self.client) or token.revoked_at is not None:
-            raise InvalidGrant(INVALID_TOKEN)
+        # One answer for all three (a client learns nothing about others' tokens);
+        # the reason is for the server's audit trail.
+        if token is None:
+            raise InvalidGrant(INVALID_TOKEN, reason="unknown")
+        if not token.issued_to(self.client):
+            raise InvalidGrant(INVALID_TOKEN, reason="wrong_client")
+        if token.revoked_at is not None:
+            raise InvalidGrant(INVALID_TOKEN, reason="revoked")
         self.token = token
         if token.used_at is not None:
             # A spent token: issue() answers with the grace successor or revokes the
@@ -42,11 +48,11 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
             return
         now = self.store.now()
         if token.expires_at <= now:
-            raise InvalidGrant(INVALID_TOKEN)
+            raise InvalidGrant(INVALID_TOKEN, reason="expired")
         # A token's expiry is already capped at its family's end when it is issued;
         # this also ends families when the family lifetime was shortened since.
         if self.store.family_expires_at(token, self.client) <= now:
-            raise InvalidGrant(FAMILY_ENDED)
+            raise InvalidGrant(FAMILY_ENDED, reason="family_ended")
         # Narrower is fine; wider is invalid_scope. The family keeps the grant's scope,
         # minus any scope the client has lost since.
         granted = scopes.parse(token.scope)
@@ -67,4 +73,4 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
         if successor is not None:
             return successor
         self.store.revoke_family(token, reason="reuse")
-        raise InvalidGrant(REUSED_TOKEN)
+        raise InvalidGrant(REUSED_TOKEN, reason="reused")

@@ -17,6 +17,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='tokenevent',
             name='kind',
-            field=models.CharField(choices=[('reuse_detected', 'Refresh token reuse detected: family revoked'), ('grace_replayed', 'Rotated refresh token replayed in the grace window: same pair returned'), ('code_replayed', 'Authorization code replayed: tokens revoked'), ('revoked', 'Tokens revoked'), ('client_auth_failed', 'Client authentication failed'), ('client_auth_failures', 'Repeated client authentication failures (alert)'), ('refresh_failed', 'Refresh failed'), ('anomaly', 'Anomaly')], db_index=True, max_length=32),
+            field=models.CharField(choices=[('reuse_detected', 'Refresh token reuse detected: family revoked'), ('grace_replayed', 'Rotated refresh token replayed in the grace window: same pair returned'), ('code_replayed', 'Authorization code replayed: tokens revoked'), ('revoked', 'Tokens revoked'), ('client_auth_failed', 'Client authentication failed'), ('client_auth_failures', 'Repeated client authentication failures (alert)'), ('refresh_failed', 'Refresh refused (invalid_grant)'), ('anomaly', 'Anomaly detected')], db_index=True, max_length=32),
         ),
     ]
