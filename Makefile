@@ -102,6 +102,17 @@ $(RELIABILITY_STAMP): $(STAMP) requirements-reliability.txt
 reliability: $(RELIABILITY_STAMP)
 	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
+# Clients we did not write, pinned in requirements-mcp.txt: the official MCP
+# Python SDK reads our metadata (its tests skip where it is not installed).
+MCP_STAMP = $(VENV)/.mcp-installed
+$(MCP_STAMP): $(STAMP) requirements-mcp.txt
+	$(BIN)/python -m pip install --quiet -r requirements-mcp.txt
+	touch $(MCP_STAMP)
+
+.PHONY: interop
+interop: $(MCP_STAMP)
+	$(BIN)/python -m pytest -q tests/resource/test_mcp_sdk_discovery.py
+
 # Build the sdist and the wheel, check them, and run the wheel in a clean
 # Python 3.13 venv with the newest Django (needs python3.13).
 package-check:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("oauth/", include("oauth_tokens.provider.urls")),
     path("", include("oauth_tokens.provider.well_known_urls")),
+    # RFC 9728 metadata of the demo API; a 404 unless OAUTH_TOKENS["RESOURCE"] is set.
+    path("", include("oauth_tokens.resource.urls")),
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
     path("openapi.json", openapi.openapi_json, name="openapi"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -32,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     # Identity of this authorization server: the ``iss`` of every token and the
     # ``issuer`` of the metadata documents. Required when the provider runs.
     "ISSUER": None,
-    # ``aud`` of access tokens (RFC 9068 section 3). None means the issuer.
+    # ``aud`` of access tokens (RFC 9068 section 3). None means RESOURCE when
+    # that is set (RFC 8707 section 3: the default resource), else the issuer.
     "AUDIENCE": None,
     # Lifetimes in seconds (seeds: 1 h access, 30 d refresh).
     "ACCESS_TOKEN_LIFETIME": 3600,
@@ -122,6 +124,22 @@ DEFAULTS: dict[str, Any] = {
     # A client whose allowed scopes include this one may introspect any token
     # (a resource server); other clients only their own tokens.
     "INTROSPECTION_SCOPE": "introspection",
+    # Resource server identity (RFC 9728, README "Protected resource metadata"):
+    # the https URL of this resource server, e.g. "https://api.example.com" or
+    # "https://example.com/mcp". When set, bearer tokens whose ``aud`` does not
+    # contain it are refused (RFC 9068 section 4), the metadata document is served
+    # at /.well-known/oauth-protected-resource[/<path>], and every Bearer challenge
+    # points to it (``resource_metadata=``). None: none of this (no metadata, the
+    # usual audience check).
+    "RESOURCE": None,
+    # Issuers whose tokens this resource accepts, listed in its metadata.
+    # None: [ISSUER].
+    "RESOURCE_AUTHORIZATION_SERVERS": None,
+    # Scopes listed in the metadata (``scopes_supported``). None: the keys of SCOPES.
+    "RESOURCE_SCOPES": None,
+    # Optional ``resource_name`` and ``resource_documentation`` (a URL) of the metadata.
+    "RESOURCE_NAME": None,
+    "RESOURCE_DOCUMENTATION": None,
     # Remote mode (a service without the provider app): the provider's JWKS.
     "JWKS_URL": None,
     "JWKS_CACHE_TTL": 300,
@@ -287,6 +305,28 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 
 #: Settings that are True or False (a string such as "False" would read as on).
 FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED")
+#: Settings that are None or a string / a list of strings.
+OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
+OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def resource_problem(value: Any) -> str | None:
+    """What is wrong with a ``RESOURCE`` value (RFC 9728 section 1.2: an https URL
+    without a fragment; no query here either). http only for a loopback host, in
+    development. None: nothing."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:
+        parts = host = None
+    if parts is None or not host or parts.query or parts.fragment or "#" in value or "?" in value:
+        return f"OAUTH_TOKENS['RESOURCE'] must be an absolute https URL without query or fragment; got {value!r}."
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in _LOOPBACK):
+        return f"OAUTH_TOKENS['RESOURCE'] must use https (http only for localhost); got {value!r}."
+    return None
 
 
 def to_seconds(value: Any, *, positive: bool = False) -> int | float:
@@ -304,8 +344,8 @@ def to_seconds(value: Any, *, positive: bool = False) -> int | float:
 
 
 def value_problems(user: dict[str, Any]) -> dict[str, str]:
-    """Key -> what is wrong with its value, for the durations, counts, numbers and
-    choices in ``user``."""
+    """Key -> what is wrong with its value, for the durations, counts, numbers,
+    choices, strings and the resource identifier in ``user``."""
     problems = {}
     for key, positive in DURATIONS.items():
         if key in user and not (user[key] is None and key in OPTIONAL_DURATIONS):
@@ -332,6 +372,16 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     for key, allowed in CHOICES.items():
         if key in user and not any(type(user[key]) is type(a) and user[key] == a for a in allowed):
             problems[key] = f"OAUTH_TOKENS[{key!r}] must be one of {', '.join(map(repr, allowed))}; got {user[key]!r}."
+    for key in OPTIONAL_STRINGS:
+        if user.get(key) is not None and not isinstance(user[key], str):
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be a string or None; got {user[key]!r}."
+    for key in OPTIONAL_STRING_LISTS:
+        value = user.get(key)
+        if value is not None and not (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)):
+            problems[key] = f"OAUTH_TOKENS[{key!r}] must be a list of strings or None; got {value!r}."
+    resource = resource_problem(user.get("RESOURCE"))
+    if resource:
+        problems["RESOURCE"] = resource
     return problems
 
 
@@ -384,7 +434,7 @@ class TokenSettings:
 
     @property
     def audience(self) -> str:
-        return str(self.AUDIENCE or self.issuer)
+        return str(self.AUDIENCE or self.RESOURCE or self.issuer)
 
     def reload(self) -> None:
         self._cache = None

@@ -25,15 +25,16 @@ MOUNTS = {
     "oauth_tokens.provider.urls": "/oauth/",
     "oauth_tokens.provider.well_known_urls": "/",
     "oauth_tokens.consumer.urls": "/oauth/",
+    "oauth_tokens.resource.urls": "/",
 }
 #: A value for each path parameter that reaches the view (the test settings'
 #: issuer has no path, so ``issuer_path`` reaches the view and answers 404 JSON).
-SAMPLES = {"token_type": "client", "issuer_path": "tenant", "provider": "self"}
+SAMPLES = {"token_type": "client", "issuer_path": "tenant", "provider": "self", "resource_path": "mcp"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def routes() -> set[str]:
-    """Every route of the three URL confs, as OpenAPI paths (``<str:x>`` -> ``{x}``)."""
+    """Every route of the URL confs, as OpenAPI paths (``<str:x>`` -> ``{x}``)."""
     found = set()
     for module, prefix in MOUNTS.items():
         for pattern in import_module(module).urlpatterns:

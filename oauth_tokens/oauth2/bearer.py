@@ -31,14 +31,15 @@ class MissingToken(OAuth2Error):
         return {"detail": self.description}
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": bearer_challenge()}
+        return {"WWW-Authenticate": bearer_challenge(resource_metadata=self.resource_metadata)}
 
 
 class BearerInvalidRequest(InvalidRequest):
     """400 ``invalid_request`` with its ``WWW-Authenticate`` challenge."""
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": bearer_challenge(self.error, self.description)}
+        return {"WWW-Authenticate": bearer_challenge(self.error, self.description,
+                                                     resource_metadata=self.resource_metadata)}
 
 
 def query_has_token(query_string: str) -> bool:

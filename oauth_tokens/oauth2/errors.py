@@ -25,8 +25,9 @@ def _quote(value: str) -> str:
 
 
 def bearer_challenge(error: str | None = None, description: str | None = None, *, scope: str = "",
-                     realm: str = "api") -> str:
-    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 section 3); each attribute at most once."""
+                     realm: str = "api", resource_metadata: str = "") -> str:
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 section 3); each attribute at most once.
+    ``resource_metadata``: the URL of the protected resource metadata (RFC 9728 section 5.1)."""
     parts = [f"realm={_quote(realm)}"]
     if error:
         parts.append(f"error={_quote(error)}")
@@ -34,6 +35,8 @@ def bearer_challenge(error: str | None = None, description: str | None = None, *
         parts.append(f"error_description={_quote(description)}")
     if scope:
         parts.append(f"scope={_quote(scope)}")
+    if resource_metadata:
+        parts.append(f"resource_metadata={_quote(resource_metadata)}")
     return "Bearer " + ", ".join(parts)
 
 
@@ -41,6 +44,9 @@ class OAuth2Error(Exception):
     error: str = "invalid_request"
     status_code: int = 400
     description: str = "The request is missing a required parameter or is otherwise malformed."
+    #: A resource server with an identifier sets this before rendering: its Bearer
+    #: challenge then names the metadata URL (RFC 9728 section 5.1).
+    resource_metadata: str = ""
 
     def __init__(self, description: str | None = None, *, status_code: int | None = None) -> None:
         if description is not None:
@@ -149,7 +155,8 @@ class InvalidToken(OAuth2Error):
     description = "The access token is invalid"
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": bearer_challenge(self.error, self.description)}
+        return {"WWW-Authenticate": bearer_challenge(self.error, self.description,
+                                                     resource_metadata=self.resource_metadata)}
 
 
 class InsufficientScope(OAuth2Error):
@@ -162,7 +169,8 @@ class InsufficientScope(OAuth2Error):
         self.scope = scope
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": bearer_challenge(self.error, self.description, scope=self.scope)}
+        return {"WWW-Authenticate": bearer_challenge(self.error, self.description, scope=self.scope,
+                                                     resource_metadata=self.resource_metadata)}
 
 
 class TooManyRequests(OAuth2Error):

@@ -138,6 +138,12 @@ def _decode(
     return claims, key
 
 
+def audiences_of(claims: Mapping[str, Any]) -> list[Any]:
+    """The ``aud`` claim as a list (RFC 7519 section 4.1.3: one string or an array)."""
+    aud = claims.get("aud")
+    return [aud] if isinstance(aud, str) else list(aud) if isinstance(aud, list) else []
+
+
 def check_claims(claims: Mapping[str, Any], *, config: VerifierConfig, now: float) -> None:
     """RFC 9068 section 4 claim checks (the signature is already verified)."""
     for name in _STRING_CLAIMS:
@@ -148,9 +154,7 @@ def check_claims(claims: Mapping[str, Any], *, config: VerifierConfig, now: floa
             raise InvalidToken(f"The access token has no valid {name!r} claim")
     if claims["iss"] != config.issuer:
         raise InvalidToken("The access token was issued by another server")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if config.audience not in audiences:
+    if config.audience not in audiences_of(claims):
         raise InvalidToken("The access token is meant for another audience")
     if "scope" in claims and not isinstance(claims["scope"], str):
         raise InvalidToken("The access token has no valid 'scope' claim")

@@ -4,7 +4,9 @@ GET shows the consent page; its form posts every hidden input back together
 with a button named ``allow`` or ``deny``, and the CSRF token: the view is
 ``csrf_protect``-ed itself, with or without ``CsrfViewMiddleware``. The answer is a 303 to the verified
 redirect URI (RFC 9700 section 4.12). An unknown client or redirect URI gets an
-error page and never a redirect.
+error page and never a redirect. Every response sent to the redirect URI,
+success or error, carries ``iss``, our issuer (RFC 9207 section 2), so a client
+talking to several servers can tell which one answered.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ class HttpResponseSeeOther(HttpResponseRedirect):
         super().__init__(url)
 
 
+def to_client(location: str) -> HttpResponseSeeOther:
+    """An authorization response (``location`` with its code or error), naming
+    its issuer (RFC 9207 section 2)."""
+    return HttpResponseSeeOther(spec.add_query(location, {"iss": token_settings.issuer}))
+
+
 def _single_params(data: QueryDict) -> dict[str, str]:
     params = {}
     for name in PARAMS:
@@ -89,7 +97,7 @@ class AuthorizeView(View):
                 params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED)
             )
         except spec.RedirectError as exc:
-            return HttpResponseSeeOther(exc.location)
+            return to_client(exc.location)
         except OAuth2Error as exc:
             # Unknown client, unverified redirect_uri, malformed request: show, never redirect.
             return self.error_page(request, exc.description)
@@ -129,8 +137,8 @@ class AuthorizeView(View):
                 nonce=auth_request.nonce or "",
                 auth_time=getattr(request.user, "last_login", None),
             )
-            return HttpResponseSeeOther(
+            return to_client(
                 spec.add_query(auth_request.redirect_uri, {"code": value, "state": auth_request.state})
             )
         error = spec.RedirectError(AccessDenied(), auth_request.redirect_uri, auth_request.state)
-        return HttpResponseSeeOther(error.location)
+        return to_client(error.location)

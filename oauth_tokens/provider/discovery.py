@@ -62,6 +62,8 @@ def authorization_server_metadata() -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": [pkce.S256],
+        # RFC 9207: every authorization response carries ``iss``.
+        "authorization_response_iss_parameter_supported": True,
     }
     if token_settings.DEVICE_AUTHORIZATION_ENABLED:
         metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",

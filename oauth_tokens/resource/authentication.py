@@ -8,7 +8,8 @@ otherwise an RFC 6750 error: 401 ``invalid_token`` with a description, 400
 ``invalid_request`` for a malformed request, each with its
 ``WWW-Authenticate: Bearer`` challenge. Put it first in
 ``DEFAULT_AUTHENTICATION_CLASSES`` so that DRF's plain 401 carries
-``WWW-Authenticate: Bearer realm="api"``.
+``WWW-Authenticate: Bearer realm="api"`` (and ``resource_metadata="..."`` when
+``OAUTH_TOKENS["RESOURCE"]`` is set, RFC 9728 section 5.1).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rest_framework.request import Request
 from oauth_tokens.oauth2.errors import OAuth2Error, bearer_challenge
 from oauth_tokens.resource import verifier
 from oauth_tokens.resource.errors import OAuthAPIException
+from oauth_tokens.resource.metadata import metadata_url
 from oauth_tokens.resource.tokens import AccessToken, ClientPrincipal, TokenUser, principal_for
 from oauth_tokens.responses import bearer_token_of
 
@@ -48,7 +50,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return principal_for(token), token
 
     def authenticate_header(self, request) -> str:
-        return bearer_challenge(realm=self.www_authenticate_realm)
+        return bearer_challenge(realm=self.www_authenticate_realm, resource_metadata=metadata_url())
 
 
 if find_spec("drf_spectacular") is not None:  # optional: document the scheme in OpenAPI

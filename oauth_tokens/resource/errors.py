@@ -3,7 +3,9 @@
 ``OAuthAPIException`` carries an ``OAuth2Error`` through DRF: DRF's exception
 handler renders its ``to_dict()`` as the body, its status, and its
 ``WWW-Authenticate`` / ``Retry-After`` headers. Plain views render the same
-error with ``oauth_tokens.responses.error_response`` (re-exported here). DRF cannot add other headers from an exception:
+error with ``error_response``. Both name the resource metadata in their Bearer
+challenge when ``OAUTH_TOKENS["RESOURCE"]`` is set (``metadata.challenge``, RFC
+9728 section 5.1). DRF cannot add other headers from an exception:
 ``exception_handler`` (set it as DRF's ``EXCEPTION_HANDLER``) adds ``no-store``.
 """
 
@@ -11,18 +13,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
 from rest_framework.exceptions import APIException
 
+from oauth_tokens import responses
 from oauth_tokens.oauth2.errors import OAuth2Error
 from oauth_tokens.refusals import REFUSED, as_oauth_error
-from oauth_tokens.responses import error_response
+from oauth_tokens.resource.metadata import challenge
 
 __all__ = ["OAuthAPIException", "error_response", "exception_handler"]
 
 
+def error_response(error: OAuth2Error) -> JsonResponse:
+    """``error`` as a resource server's response (``responses.error_response``, with the
+    metadata URL in its challenge)."""
+    return responses.error_response(challenge(error))
+
+
 class OAuthAPIException(APIException):
     def __init__(self, error: OAuth2Error) -> None:
-        self.oauth_error = error
+        self.oauth_error = challenge(error)
         self.status_code = error.status_code
         super().__init__(detail=error.to_dict(), code=error.error or "not_authenticated")
         headers = error.headers()

@@ -8,7 +8,10 @@
   (``remote.py``).
 
 Either way a token string is verified once and its claims cached until it
-expires; revocation is still checked on every request.
+expires; revocation is still checked on every request. With
+``OAUTH_TOKENS["RESOURCE"]`` set, a token whose ``aud`` does not contain this
+resource server's identifier is refused (RFC 9068 section 4, RFC 8707): one
+provider may serve several resources, and a token meant for another is not ours.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
 from oauth_tokens.oauth2 import verifier as spec
+from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.resource.tokens import AccessToken
 from oauth_tokens.settings import token_settings
 
@@ -47,7 +51,11 @@ def _build() -> spec.AccessTokenVerifier:
 
 def verify(token: str) -> AccessToken:
     """The verified token, or ``InvalidToken`` (or ``TemporarilyUnavailable``)."""
-    return AccessToken(get_verifier().verify(token))
+    claims = get_verifier().verify(token)
+    resource = token_settings.RESOURCE
+    if resource and resource not in spec.audiences_of(claims):
+        raise InvalidToken("The access token is meant for another resource")
+    return AccessToken(claims)
 
 
 @process_caches.resets_on("OAUTH_TOKENS", "INSTALLED_APPS")

@@ -73,6 +73,19 @@ def test_bearer_challenge_quotes_safely_and_lists_each_attribute_once():
     assert bearer_challenge() == 'Bearer realm="api"'
 
 
+def test_bearer_errors_point_to_the_resource_metadata_once_it_is_set():
+    """RFC 9728 section 5.1: ``resource_metadata`` in the challenge of every bearer error."""
+    url = "https://api.example.com/.well-known/oauth-protected-resource"
+    assert bearer_challenge(resource_metadata=url) == f'Bearer realm="api", resource_metadata="{url}"'
+    scope = errors.InsufficientScope(scope="read")
+    assert "resource_metadata" not in scope.headers()["WWW-Authenticate"]
+    scope.resource_metadata = url
+    assert scope.headers()["WWW-Authenticate"].endswith(f'scope="read", resource_metadata="{url}"')
+    token = errors.InvalidToken()
+    token.resource_metadata = url
+    assert token.headers()["WWW-Authenticate"].endswith(f'resource_metadata="{url}"')
+
+
 def test_every_error_class_is_an_oauth2_error():
     for name in dir(errors):
         obj = getattr(errors, name)

@@ -217,8 +217,9 @@ def test_allow_redirects_303_to_the_exact_redirect_uri_with_code_and_state(user,
     location = response["Location"]
     assert location.startswith(REDIRECT + "?")
     query = query_of(location)
-    assert set(query) == {"code", "state"}
+    assert set(query) == {"code", "state", "iss"}
     assert query["state"] == ["xyz-state"]
+    assert query["iss"] == ["https://auth.example.test"]  # RFC 9207
     token = redeem(browser, oauth_client, query["code"][0])
     assert token.status_code == 200, token.content
     assert token.json()["scope"] == "read"
@@ -230,6 +231,7 @@ def test_deny_redirects_303_with_access_denied_and_state(user, oauth_client):
     assert response["Location"].startswith(REDIRECT + "?")
     query = query_of(response["Location"])
     assert query["error"] == ["access_denied"] and query["state"] == ["xyz-state"]
+    assert query["iss"] == ["https://auth.example.test"]  # RFC 9207: error responses too
     assert "code" not in query
     assert AuthorizationCode.objects.count() == 0
 
@@ -287,7 +289,7 @@ def test_state_is_optional(client, user, oauth_client):
     client.force_login(user)
     response = client.post("/oauth/authorize", {**auth_params(oauth_client, state=None), "allow": "1"})
     assert response.status_code == 303
-    assert set(query_of(response["Location"])) == {"code"}
+    assert set(query_of(response["Location"])) == {"code", "iss"}
 
 
 def test_redirect_uri_may_be_omitted_when_exactly_one_is_registered(client, user):
@@ -354,6 +356,7 @@ def test_errors_redirect_with_error_and_state(client, user, oauth_client, method
     query = query_of(response["Location"])
     assert query["error"] == [error]
     assert query["state"] == ["xyz-state"]
+    assert query["iss"] == ["https://auth.example.test"]  # RFC 9207
     assert query["error_description"][0]
     assert "code" not in query
     assert AuthorizationCode.objects.count() == 0

@@ -135,4 +135,15 @@ def test_exact_registered_uri_redirects(client, user, oauth_client):
     response = client.post("/oauth/authorize", {**auth_params(oauth_client), "allow": "1"})
     location = urlsplit(response["Location"])
     assert (location.scheme, location.netloc, location.path) == ("https", "app.example.test", "/cb")
-    assert set(parse_qs(location.query)) == {"code", "state"}
+    assert set(parse_qs(location.query)) == {"code", "state", "iss"}
+
+
+def test_iss_names_the_issuer_on_success_and_error_redirects(client, user, oauth_client):
+    """RFC 9207 section 2: ``iss`` in every authorization response, exactly our issuer."""
+    client.force_login(user)
+    allowed = client.post("/oauth/authorize", {**auth_params(oauth_client), "allow": "1"})
+    denied = client.post("/oauth/authorize", {**auth_params(oauth_client), "deny": "1"})
+    refused = client.get("/oauth/authorize", auth_params(oauth_client, response_type="token"))
+    for response in (allowed, denied, refused):
+        assert response.status_code == 303
+        assert parse_qs(urlsplit(response["Location"]).query)["iss"] == ["https://auth.example.test"]

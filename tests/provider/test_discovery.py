@@ -28,6 +28,7 @@ def test_metadata_lists_what_the_server_does(client):
     issuer = "https://auth.example.test"
     assert body["issuer"] == issuer
     assert body["code_challenge_methods_supported"] == ["S256"]
+    assert body["authorization_response_iss_parameter_supported"] is True  # RFC 9207 section 3
     assert body["response_types_supported"] == ["code"]
     assert set(body["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
     assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
@@ -54,6 +55,7 @@ def test_openid_configuration(client):
     assert body["id_token_signing_alg_values_supported"] == ["RS256"]
     assert body["userinfo_endpoint"] == "https://auth.example.test/oauth/userinfo"
     assert body["code_challenge_methods_supported"] == ["S256"]
+    assert body["authorization_response_iss_parameter_supported"] is True
 
 
 def test_discovery_documents_refuse_writes(client):

@@ -192,3 +192,23 @@ def test_without_provider_or_jwks_url_the_error_says_what_to_do(settings):
         with pytest.raises(ImproperlyConfigured, match="JWKS_URL"):
             verifier.get_verifier()
     verifier.reset()
+
+
+def test_remote_mode_serves_the_resource_metadata_and_checks_the_resource(client, issue, provider, settings):
+    """A service with only the JWKS URL: the same RFC 9728 document and audience check."""
+    api = "https://api.example.test/mcp"
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "RESOURCE": api}
+    response = client.get("/.well-known/oauth-protected-resource/mcp")
+    assert response.status_code == 200
+    assert response.json() == {
+        "resource": api, "authorization_servers": [ISSUER],
+        "scopes_supported": ["read", "write", "openid", "profile", "email"], "bearer_methods_supported": ["header"],
+    }
+    assert client.get("/api/me", **bearer(issue(scope="read"))).status_code == 200  # aud: the resource
+    challenge = client.get("/api/me")["WWW-Authenticate"]
+    assert challenge == 'Bearer realm="api", resource_metadata="https://api.example.test/.well-known/oauth-protected-resource/mcp"'
+    # The provider serves another resource too: its tokens are not for us.
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "AUDIENCE": "https://other.example.test"}
+    refused = client.get("/api/me", **bearer(issue(scope="read")))
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_token"
+    assert isinstance(verifier.get_verifier(), remote.RemoteVerifier)
