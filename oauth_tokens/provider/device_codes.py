@@ -18,7 +18,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import F
 
 from oauth_tokens import crypto, signals
-from oauth_tokens.oauth2 import device, scopes
+from oauth_tokens.oauth2 import device
 from oauth_tokens.oauth2.store import TokenSet
 from oauth_tokens.provider import issuing, models, precompiled_sql
 from oauth_tokens.provider.models import AccessToken, Client, DeviceCode
@@ -102,12 +102,8 @@ class OrmDeviceCodes:
 
     def redeem_device_code(self, code: DeviceCode, client: Client) -> TokenSet | None:
         now = models.now()
-        new_access = issuing.access_token(client, code.scope, code, now=now, ip=self.ip)
-        refresh_value, refresh = None, None
-        if "refresh_token" in client.grant_type_list:
-            refresh_value, refresh = issuing.refresh_token(client, code, now=now)
-        id_token = issuing.id_token(client, code, now=now) if "openid" in scopes.parse(code.scope) else None
-        tokens, access = new_access.response(refresh_token=refresh_value, id_token=id_token), new_access.row
+        issued = issuing.first_tokens(client, code, now=now, ip=self.ip)
+        tokens, access, refresh = issued.response, issued.access, issued.refresh
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
             if DeviceCode.objects.using(using).filter(pk=code.pk, status=DeviceCode.APPROVED).update(

@@ -20,7 +20,7 @@ from oauth_tokens import crypto
 from oauth_tokens.oauth2 import jwt as oauth_jwt
 from oauth_tokens.oauth2 import oidc, scopes
 from oauth_tokens.oauth2.store import TokenSet
-from oauth_tokens.provider import keys
+from oauth_tokens.provider import family_usage, keys
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, DeviceCode, RefreshToken
 from oauth_tokens.settings import token_settings
 
@@ -92,6 +92,29 @@ def refresh_token(
         family_started_at=started,
     )
     return value, row
+
+
+@dataclass(frozen=True)
+class FirstTokens:
+    response: TokenSet
+    access: AccessToken  # unsaved
+    refresh: RefreshToken | None  # unsaved
+
+
+def first_tokens(client: Client, grant: AuthorizationCode | DeviceCode, *, now: datetime,
+                 ip: str | None) -> FirstTokens:
+    """What redeeming ``grant`` (an authorization code, an approved device code)
+    issues: an access token; a refresh token, the first of a new family, when the
+    client may refresh (the family's usage history starts on it: anomaly
+    detection); an ID token for scope ``openid``."""
+    new_access = access_token(client, grant.scope, grant, now=now, ip=ip)
+    refresh_value, refresh = None, None
+    if "refresh_token" in client.grant_type_list:
+        refresh_value, refresh = refresh_token(client, grant, now=now)
+        family_usage.start(refresh, ip=ip, now=now)
+    id_token_value = id_token(client, grant, now=now) if "openid" in scopes.parse(grant.scope) else None
+    return FirstTokens(new_access.response(refresh_token=refresh_value, id_token=id_token_value),
+                       new_access.row, refresh)
 
 
 def id_token(client: Client, code: AuthorizationCode | DeviceCode, *, now: datetime) -> str | None:

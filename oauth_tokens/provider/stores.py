@@ -30,7 +30,6 @@ from django.db import router, transaction
 from django.db.models import F
 
 from oauth_tokens import crypto, signals
-from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientLookup, TokenSet
 from oauth_tokens.provider import family_usage, issuing, models, precompiled_sql, revocation
@@ -154,13 +153,8 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's methods: device_
     # holds its locks for as short as possible.
     def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
         now = self.now()
-        new_access = issuing.access_token(client, code.scope, code, now=now, ip=self.ip)
-        refresh_value, refresh = None, None
-        if "refresh_token" in client.grant_type_list:
-            refresh_value, refresh = issuing.refresh_token(client, code, now=now)
-            family_usage.start(refresh, ip=self.ip, now=now)
-        id_token = issuing.id_token(client, code, now=now) if "openid" in scopes.parse(code.scope) else None
-        tokens, access = new_access.response(refresh_token=refresh_value, id_token=id_token), new_access.row
+        issued = issuing.first_tokens(client, code, now=now, ip=self.ip)
+        tokens, access, refresh = issued.response, issued.access, issued.refresh
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
             if precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],

@@ -1,16 +1,13 @@
 """The three anomaly kinds detected over real HTTP: the token endpoint served by
 a live server (its own thread), requests sent with httpx, the client's address
 taken from X-Forwarded-For behind one proxy (NUM_PROXIES=1), time moved by
-patching the provider's clock. The codes come from the authorization endpoint
+patching the provider's clock (the ``clock`` fixture). The codes come from the authorization endpoint
 (Django's test client: the consent step); everything after is HTTP."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 import pytest
-from django.utils import timezone
 
 from oauth_tokens.provider import models
 from tests.conftest import REDIRECT, VERIFIER, Flow, basic
@@ -18,24 +15,6 @@ from tests.provider.anomaly_support import anomalies, patient_cache, with_settin
 from tests.provider.test_anomaly_location import LONDON, PARIS, SYDNEY, geoip, geoip_database  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(models, "now", clock)
-    return clock
 
 
 @pytest.fixture

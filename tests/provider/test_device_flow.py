@@ -10,7 +10,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from oauth_tokens.provider.models import AccessToken, DeviceCode
+from oauth_tokens.provider.models import AccessToken, DeviceCode, RefreshToken
 from oauth_tokens.provider.models import Client as OAuthClient
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 from tests.provider.device import ENABLED, GRANT, TEST_OAUTH, enter, later, poll, start
@@ -68,6 +68,8 @@ def test_the_whole_flow(client, tv, alice):
         me = client.get("/api/me", HTTP_AUTHORIZATION="Bearer " + issued["access_token"])
         assert me.status_code == 200 and me.json()["client_id"] == tv.client_id
     assert AccessToken.objects.get().user == alice
+    # A new family like a code's: its usage history (anomaly detection) starts on its first refresh token.
+    assert RefreshToken.objects.get().usage is not None
     with later(10):
         again = poll(client, tv, body["device_code"])
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
