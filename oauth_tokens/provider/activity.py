@@ -144,7 +144,9 @@ def _per_bucket(queryset: QuerySet, win: Window, *group_by: str, **expressions) 
         .annotate(bucket=Value(i, output_field=IntegerField()))
         for i, bucket in enumerate(win.buckets)
     ]
-    return parts[0].union(*parts[1:], all=True)
+    # No ORDER BY: the models' default ordering names columns the counts do not select
+    # (Django 6 applies it to the combined query).
+    return parts[0].union(*parts[1:], all=True).order_by()
 
 
 def refreshes_by_client(win: Window) -> Counts:
