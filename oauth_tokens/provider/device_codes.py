@@ -1,12 +1,14 @@
 """Device codes in the database (RFC 8628): making a device authorization (the
 device endpoint), and the ORM side of ``oauth2.device.DeviceCodeStore`` (the
-token endpoint's polls), which ``stores.OrmTokenStore`` takes in.
+token endpoint's lookups and polls), which ``stores.OrmTokenStore`` takes in;
+the redemption sits there beside the authorization code's, which it shares.
 
 Both codes are stored as digests. The user code is looked up by the digest of
 its normalized form (``lookup_user_code``); the page that does so throttles
 wrong guesses (``device_page``). Every change of a code's state is one
 conditional UPDATE: a decision only on a pending, unexpired code, a
-redemption only of an approved one, a poll only against the last poll read.
+redemption only of an approved one (``OrmTokenStore.redeem_device_code``), a
+poll only against the last poll read.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ from datetime import timedelta
 from django.db import IntegrityError, router, transaction
 from django.db.models import F
 
-from oauth_tokens import crypto, signals
+from oauth_tokens import crypto
 from oauth_tokens.oauth2 import device
-from oauth_tokens.oauth2.store import TokenSet
-from oauth_tokens.provider import issuing, models, precompiled_sql
-from oauth_tokens.provider.models import AccessToken, Client, DeviceCode
+from oauth_tokens.provider import models
+from oauth_tokens.provider.models import Client, DeviceCode
 from oauth_tokens.settings import token_settings
 
 
@@ -99,23 +100,3 @@ class OrmDeviceCodes:
             return True
         rows.update(last_polled_at=now, interval=F("interval") + slow_down_step)
         return False
-
-    def redeem_device_code(self, code: DeviceCode, client: Client) -> TokenSet | None:
-        now = models.now()
-        issued = issuing.first_tokens(client, code, now=now, ip=self.ip)
-        tokens, access, refresh = issued.response, issued.access, issued.refresh
-        using = router.db_for_write(AccessToken)
-        with transaction.atomic(using=using):
-            if DeviceCode.objects.using(using).filter(pk=code.pk, status=DeviceCode.APPROVED).update(
-                status=DeviceCode.USED
-            ) != 1:
-                return None
-            precompiled_sql.insert_linked(access, link="refresh_token", linked=refresh, using=using)
-            transaction.on_commit(
-                lambda: signals.token_issued.send(
-                    sender=Client, client=client, user=code.user, access_token=access,
-                    refresh_token=refresh, grant_type=device.GRANT_TYPE, ip=self.ip,
-                ),
-                using=using,
-            )
-        return tokens

@@ -5,9 +5,10 @@ PostgreSQL) or one transaction. Rotation and code redemption are a conditional
 UPDATE (``... WHERE used_at IS NULL``), so N concurrent requests with one token
 give one successor on SQLite and PostgreSQL alike; the grace replays of a
 rotation are counted the same way (``... WHERE grace_replays < cap``). The
-tokens are made before any write (``issuing``); the hot statements are written
-once (``precompiled_sql``); revoking is ``revocation``'s. Signals go out after
-commit.
+tokens are made before any write (``issuing``); an authorization code and an
+approved device code are redeemed the same way (``_redeem``); the hot
+statements are written once (``precompiled_sql``); revoking is
+``revocation``'s. Signals go out after commit.
 
 The refresh request's read-ahead: a refresh request names its client and its
 refresh token, and both come in one query (the token joined with its client)
@@ -21,6 +22,7 @@ Client authentication itself knows nothing of it (it takes any
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +32,7 @@ from django.db import router, transaction
 from django.db.models import F
 
 from oauth_tokens import crypto, signals
+from oauth_tokens.oauth2 import device
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientLookup, TokenSet
 from oauth_tokens.provider import family_usage, issuing, models, precompiled_sql, revocation
@@ -38,6 +41,7 @@ from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
     Client,
+    DeviceCode,
     RefreshToken,
     TokenEvent,
 )
@@ -93,7 +97,7 @@ class ClientRead:
         return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
 
 
-class OrmTokenStore(OrmDeviceCodes):  # the device code grant's methods: device_codes.py
+class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and polls: device_codes.py
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.
@@ -153,22 +157,35 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's methods: device_
     # holds its locks for as short as possible.
     def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
         now = self.now()
-        issued = issuing.first_tokens(client, code, now=now, ip=self.ip)
-        tokens, access, refresh = issued.response, issued.access, issued.refresh
+        return self._redeem(code, client, now=now, grant_type="authorization_code", spend=lambda using: (
+            precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
+                                            using=using) == 1))
+
+    def redeem_device_code(self, code: DeviceCode, client: Client) -> TokenSet | None:
+        return self._redeem(code, client, now=self.now(), grant_type=device.GRANT_TYPE, spend=lambda using: (
+            DeviceCode.objects.using(using).filter(pk=code.pk, status=DeviceCode.APPROVED).update(
+                status=DeviceCode.USED) == 1))
+
+    def _redeem(self, grant: AuthorizationCode | DeviceCode, client: Client, *, now: datetime, grant_type: str,
+                spend: Callable[[str], bool]) -> TokenSet | None:
+        """Redeem a code or an approved device code: its tokens are made first, then
+        one transaction spends it (``spend``, a compare-and-swap: False when another
+        request spent it first, and nothing is issued) and inserts the rows."""
+        issued = issuing.first_tokens(client, grant, now=now, ip=self.ip)
+        access, refresh = issued.access, issued.refresh
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
-            if precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
-                                               using=using) != 1:
+            if not spend(using):
                 return None
             precompiled_sql.insert_linked(access, link="refresh_token", linked=refresh, using=using)
             transaction.on_commit(
                 lambda: signals.token_issued.send(
-                    sender=Client, client=client, user=code.user, access_token=access,
-                    refresh_token=refresh, grant_type="authorization_code", ip=self.ip,
+                    sender=Client, client=client, user=grant.user, access_token=access,
+                    refresh_token=refresh, grant_type=grant_type, ip=self.ip,
                 ),
                 using=using,
             )
-        return tokens
+        return issued.response
 
     def issue_client_token(self, client: Client, scope: str) -> TokenSet:
         new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip)
