@@ -110,6 +110,8 @@ OAUTH_TOKENS = {
     "DIGEST_KEY": env("OAUTH_TOKENS_DIGEST_KEY") or None,
     # Served at /metrics to loopback addresses (METRICS_ALLOWED_NETWORKS' default).
     "METRICS_ENABLED": env("OAUTH_TOKENS_METRICS"),
+    # The device grant (RFC 8628): /oauth/device_authorization and the /oauth/device page.
+    "DEVICE_AUTHORIZATION_ENABLED": True,
     # Consumer demo: this site is also an external provider of itself ("self"),
     # reached over HTTP and discovered through its RFC 8414 metadata.
     "PROVIDERS": {

@@ -63,6 +63,13 @@ ENDPOINTS = (
              ("code", "state", "error", "error_description"), ("self", "self", "nope")),
     Endpoint("connect/disconnect", "/oauth/connect/{}/disconnect/", "browser", ("POST",),
              ("next", "csrfmiddlewaretoken"), ("self", "self", "nope")),
+    Endpoint("device_authorization", "/oauth/device_authorization", "oauth", ("POST",),
+             ("client_id", "client_secret", "scope")),
+    Endpoint("device", "/oauth/device", "browser", ("GET", "POST"),
+             ("user_code", "csrfmiddlewaretoken", "allow", "deny")),
+    Endpoint("protected-resource", "/.well-known/oauth-protected-resource", "discovery", ("GET",)),
+    Endpoint("protected-resource/<path>", "/.well-known/oauth-protected-resource/{}", "discovery", ("GET",), (),
+             ("api", "a/b", "%00", "..", "x" * 2000)),
     Endpoint("api/me", "/api/me", "resource", ("GET",), ("access_token",)),
 )
 

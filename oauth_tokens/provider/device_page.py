@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotFound
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -83,7 +83,8 @@ class DeviceView(View):
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not device_codes.enabled():
-            raise Http404("The device authorization grant is not enabled")
+            # Answered, not raised: never_cache then marks it no-store like every other answer.
+            return HttpResponseNotFound("The device authorization grant is not enabled.", content_type="text/plain")
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return super().dispatch(request, *args, **kwargs)

@@ -6,9 +6,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from oauth_tokens.provider.models import Client
 from tests.conftest import VERIFIER, basic
+from tests.provider.device import ENABLED, GRANT, enter
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +74,7 @@ def test_setupdemo_can_run_again(client):
     first = printed(setupdemo(), "client_secret")[:2]
     second = printed(setupdemo(), "client_secret")[:2]
     assert set(first).isdisjoint(second)
-    for name in ("Demo web app", "Demo service"):
+    for name in ("Demo web app", "Demo service", "Demo device"):
         assert Client.objects.filter(name=name).count() == 1
     assert client.login(username="demo", password="demo-password")
 
@@ -81,3 +83,23 @@ def test_setupdemo_user_can_use_the_admin(client):
     setupdemo()
     client.login(username="demo", password="demo-password")
     assert client.get("/admin/oauth_tokens_provider/client/").status_code == 200
+
+
+@override_settings(OAUTH_TOKENS=ENABLED)
+def test_setupdemo_device_client_runs_the_printed_device_flow(client):
+    out = setupdemo()
+    device_id = printed(out, "client_id")[2]
+    start_line = next(line for line in out.splitlines() if "/oauth/device_authorization" in line)
+    assert f"client_id={device_id}" in start_line and "-d scope=read" in start_line
+    started = client.post("/oauth/device_authorization", f"client_id={device_id}&scope=read",
+                          content_type="application/x-www-form-urlencoded")
+    assert started.status_code == 200, started.content
+    codes = started.json()
+    assert client.login(username="demo", password="demo-password")
+    assert enter(client, codes["user_code"], allow="1").status_code == 200
+    poll_line = re.search(r"-d grant_type=(\S+) -d device_code=DEVICE_CODE", out)
+    assert poll_line and poll_line.group(1) == GRANT
+    tokens = client.post("/oauth/token", f"client_id={device_id}&grant_type={GRANT}&device_code={codes['device_code']}",
+                         content_type="application/x-www-form-urlencoded")
+    assert tokens.status_code == 200, tokens.content
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access_token']}").status_code == 200

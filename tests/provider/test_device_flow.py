@@ -182,7 +182,8 @@ def test_with_the_cache_down_the_session_still_counts(client, tv, alice):
 @override_settings(OAUTH_TOKENS=TEST_OAUTH)
 def test_off_by_default_every_part_is_absent(client, tv, alice):
     assert start(client, tv).status_code == 404
-    assert client.get("/oauth/device").status_code == 404
+    page = client.get("/oauth/device")
+    assert page.status_code == 404 and "no-store" in page["Cache-Control"]
     refused = poll(client, tv, "whatever")
     assert refused.status_code == 400 and refused.json()["error"] == "unsupported_grant_type"
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):

@@ -11,6 +11,7 @@ from oauth_tokens.settings import token_settings
 #: An example PKCE pair (RFC 7636 appendix B), printed so the curl commands can be pasted.
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 CHALLENGE = s256(VERIFIER)
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class Command(BaseCommand):
@@ -37,6 +38,10 @@ class Command(BaseCommand):
         service = Client(name="Demo service", grant_types="client_credentials", scope="read write")
         service_secret = service.set_secret()
         service.save()
+        # A public client (no secret) for the device grant (RFC 8628): a TV or a CLI.
+        device = Client(name="Demo device", client_type=Client.PUBLIC, grant_types=f"{DEVICE_GRANT} refresh_token",
+                        scope="read")
+        device.save()
         self.stdout.write(self.style.SUCCESS("\nDemo ready. Log in at /admin/ as demo / demo-password.\n"))
         self.stdout.write(f"""Web app (authorization_code + refresh_token, PKCE S256):
   client_id={web.client_id}
@@ -44,6 +49,8 @@ class Command(BaseCommand):
 Service (client_credentials):
   client_id={service.client_id}
   client_secret={service_secret}
+Device (device grant, public: no secret):
+  client_id={device.client_id}
 
 1) client_credentials:
   curl -s -X POST {issuer}/oauth/token -u '{service.client_id}:{service_secret}' \\
@@ -66,5 +73,11 @@ Service (client_credentials):
 4) call the API and validate the token:
   curl -s {issuer}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'
   curl -s {issuer}/oauth/token -H 'Authorization: Bearer ACCESS_TOKEN'
+
+5) device grant (a TV or a CLI): start, open verification_uri_complete in a browser
+   and click Allow, then poll with the device_code:
+  curl -s -X POST {issuer}/oauth/device_authorization -d client_id={device.client_id} -d scope=read
+  curl -s -X POST {issuer}/oauth/token -d client_id={device.client_id} \\
+       -d grant_type={DEVICE_GRANT} -d device_code=DEVICE_CODE
 """)
         self.stdout.write(setup_self_loop(BASE))
