@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from example_project.demo import consumer, openapi, views
+from example_project.demo.mcp_server import McpView
 from oauth_tokens.provider.metrics_endpoint import metrics_view
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", include("oauth_tokens.resource.urls")),
     path("oauth/", include("oauth_tokens.consumer.urls")),
     path("api/me", views.MeView.as_view(), name="api-me"),
+    # A small MCP server (Streamable HTTP, JSON answers) behind the same tokens: docs/mcp.md.
+    path("mcp", McpView.as_view(), name="mcp"),
     path("openapi.json", openapi.openapi_json, name="openapi"),
     # Prometheus scrapes here; a 404 unless OAUTH_TOKENS["METRICS_ENABLED"].
     path("metrics", metrics_view, name="metrics"),
