@@ -224,6 +224,10 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_USER_CODE_FAILURE_LIMIT": 5,
     "DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT": 20,
     "DEVICE_USER_CODE_FAILURE_WINDOW": 300,
+    # Device authorization requests accepted per address inside the window (each
+    # makes a pending device code row); past it a 429. 0: no limit.
+    "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": 30,
+    "DEVICE_AUTHORIZATION_WINDOW": 300,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -271,6 +275,7 @@ DURATIONS: dict[str, bool] = {
     "SIGNING_KEY_RELOAD_INTERVAL": True,
     "DEVICE_CODE_LIFETIME": True,
     "DEVICE_USER_CODE_FAILURE_WINDOW": True,
+    "DEVICE_AUTHORIZATION_WINDOW": True,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -286,6 +291,7 @@ COUNTS: dict[str, bool] = {
     "DEVICE_CODE_INTERVAL": True,
     "DEVICE_USER_CODE_FAILURE_LIMIT": False,
     "DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT": False,
+    "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": False,
     "ANOMALY_FREQUENT_REFRESH_LIMIT": False,
     "ANOMALY_CLIENT_RATE_FLOOR": False,
     "ANOMALY_FAILED_REFRESH_LIMIT": False,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens.admin_base import ViewOnlyAdmin
 from oauth_tokens.provider import revocation
-from oauth_tokens.provider.models import AccessToken, AuthorizationCode, RefreshToken, TokenEvent
+from oauth_tokens.provider.models import AccessToken, AuthorizationCode, DeviceCode, RefreshToken, TokenEvent
 from oauth_tokens.provider.token_state import TokenState
 
 
@@ -159,5 +159,20 @@ class AuthorizationCodeAdmin(ViewOnlyAdmin):
     fields = readonly_fields = (
         "client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
         "created_at", "expires_at", "used_at",
+    )
+    deletable = True
+
+
+@admin.register(DeviceCode)
+class DeviceCodeAdmin(ViewOnlyAdmin):
+    """Device authorization requests (RFC 8628): who started which, and what became of it.
+    The codes themselves are stored as digests and never shown."""
+
+    list_display = ["id", "status", "client", "user", "scope", "created_at", "expires_at", "last_polled_at"]
+    list_filter = ["status", "client"]
+    search_fields = ["client__name", "client__client_id", "user__username"]
+    fields = readonly_fields = (
+        "client", "user", "scope", "status", "interval", "family", "created_at", "expires_at",
+        "last_polled_at", "auth_time",
     )
     deletable = True

@@ -4,7 +4,8 @@
 The client authenticates as at the token endpoint (public clients send their
 ``client_id``), must have the device code grant, and may ask for scopes within
 its own. The answer carries the device code and the user code in clear, once;
-the database keeps their digests (``device_codes``). Off (the default,
+the database keeps their digests (``device_codes``). Each address may start
+``DEVICE_AUTHORIZATION_ADDRESS_LIMIT`` flows per window, then gets a 429. Off (the default,
 ``DEVICE_AUTHORIZATION_ENABLED``) it is a 404.
 """
 
@@ -16,12 +17,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import device, scopes
-from oauth_tokens.oauth2.errors import InvalidRequest, UnauthorizedClient
-from oauth_tokens.provider import client_auth, device_codes
+from oauth_tokens.oauth2.errors import InvalidRequest, RateLimited, UnauthorizedClient
+from oauth_tokens.provider import client_auth, device_codes, throttle
 from oauth_tokens.provider.discovery import url_of
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.provider.views import OAuthView, parse_request
 from oauth_tokens.responses import json_response
+from oauth_tokens.settings import token_settings
 
 
 def not_found() -> InvalidRequest:
@@ -46,5 +48,7 @@ class DeviceAuthorizationView(OAuthView):
         if device.GRANT_TYPE not in client.grant_type_list:
             raise UnauthorizedClient("This client may not use the device authorization grant")
         scope = scopes.narrow(token_request.get("scope"), client.scope_list)
+        if not throttle.device_authorization_allowed(token_request.client_ip):
+            raise RateLimited(retry_after=int(token_settings.DEVICE_AUTHORIZATION_WINDOW))
         authorization = device_codes.start(client, scopes.join(scope), verification_uri())
         return json_response(authorization.to_dict())

@@ -21,7 +21,8 @@ the other way round: a user code is short enough to guess, so once a user or
 an address is past its budget every code typed is refused, right or wrong
 (``user_code_blocked``), until the window passes; only wrong ones are counted
 (``user_code_failure``). With the cache down the page keeps a per-session count
-of its own (``device_page``).
+of its own (``device_page``). Device authorization requests themselves are
+counted per address (``device_authorization_allowed``): each makes a row.
 
 The cache is best effort (``sharedcache``): when it fails or does not answer
 within ``CACHE_TIMEOUT``, the error is logged and the request is not throttled
@@ -145,6 +146,18 @@ def user_code_failure(user_key: str, ip: str) -> None:
     window = int(token_settings.DEVICE_USER_CODE_FAILURE_WINDOW)
     for key, _limit in _user_code_budgets(user_key, ip):
         _count(key, window)
+
+
+def device_authorization_allowed(ip: str) -> bool:
+    """Count a device authorization request from ``ip``; False once it has sent
+    ``DEVICE_AUTHORIZATION_ADDRESS_LIMIT`` of them inside the window. Each one
+    makes a pending device code row, so their rate is bounded per address (True
+    when the cache cannot say: the rows expire and ``cleartokens`` deletes them)."""
+    limit = int(token_settings.DEVICE_AUTHORIZATION_ADDRESS_LIMIT)
+    if limit <= 0 or not ip:
+        return True
+    count = _count("oauth_tokens:device:ip:" + ip, int(token_settings.DEVICE_AUTHORIZATION_WINDOW))
+    return count is None or count <= limit
 
 
 def revocation_allowed(ip: str) -> bool:

@@ -5,7 +5,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib import admin as django_admin
+from django.test import override_settings
 from django.utils import timezone
 
 from oauth_tokens import crypto
@@ -14,14 +16,16 @@ from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
     Client,
+    DeviceCode,
     RefreshToken,
     SigningKey,
     TokenEvent,
 )
 from tests.conftest import Flow
-from tests.factories import ClientFactory, UserFactory
+from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 BASE = "/admin/oauth_tokens_provider"
 
@@ -297,6 +301,13 @@ def test_no_admin_page_shows_any_credential(admin_client, client, user):
     secrets.append(unused_code)
     cc = flow.token({"grant_type": "client_credentials", "scope": "read"}).json()
     secrets.append(cc["access_token"])
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "DEVICE_AUTHORIZATION_ENABLED": True}):
+        tv = PublicClientFactory(name="Crawl TV", grant_types=DEVICE_GRANT, redirect_uris="")
+        started = client.post("/oauth/device_authorization", f"client_id={tv.client_id}",
+                              content_type="application/x-www-form-urlencoded")
+        assert started.status_code == 200, started.content
+        started = started.json()
+    secrets += [started["device_code"], started["user_code"], started["user_code"].replace("-", "")]
     created = admin_client.post(
         f"{BASE}/client/add/",
         {"name": "Crawl admin-made", "client_type": "confidential", "grant_types": ["client_credentials"],
@@ -309,10 +320,11 @@ def test_no_admin_page_shows_any_credential(admin_client, client, user):
     # What is stored must not show either: digests, ciphertexts.
     stored = [c.secret_digest for c in Client.objects.exclude(secret_digest="")]
     stored += list(AuthorizationCode.objects.values_list("digest", flat=True))
+    stored += [d for pair in DeviceCode.objects.values_list("digest", "user_code_digest") for d in pair]
     stored += list(RefreshToken.objects.values_list("digest", flat=True))
     stored += [s for s in RefreshToken.objects.values_list("successor_response", flat=True) if s]
     stored += list(SigningKey.objects.values_list("private_key", flat=True))
-    assert len(secrets) == 13 and len(stored) >= 8
+    assert len(secrets) == 16 and len(stored) >= 10
     needles = secrets + stored + [d[:16] for d in stored]
     urls = collect_admin_urls(admin_client)
     assert len(urls) > 40

@@ -179,6 +179,22 @@ def test_with_the_cache_down_the_session_still_counts(client, tv, alice):
         assert enter(client, body["user_code"]).status_code == 429
 
 
+def test_starting_flows_is_bounded_per_address_and_fails_open_without_the_cache(client, tv, settings):
+    settings.OAUTH_TOKENS = {**ENABLED, "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": 3}
+    for _ in range(3):
+        assert start(client, tv).status_code == 200
+    refused = start(client, tv)
+    assert refused.status_code == 429 and refused.json()["error"] == "temporarily_unavailable"
+    assert int(refused["Retry-After"]) == 300 and "no-store" in refused["Cache-Control"]
+    assert DeviceCode.objects.count() == 3
+    other = Client(REMOTE_ADDR="192.0.2.9")  # another address has its own budget
+    assert start(other, tv).status_code == 200
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("get_many", "incr", "add"):
+            patch.setattr(LocMemCache, name, lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
+        assert start(client, tv).status_code == 200  # not counted, never a 500
+
+
 @override_settings(OAUTH_TOKENS=TEST_OAUTH)
 def test_off_by_default_every_part_is_absent(client, tv, alice):
     assert start(client, tv).status_code == 404
