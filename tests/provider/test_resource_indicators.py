@@ -296,3 +296,26 @@ def test_admin_validates_and_normalises_a_clients_resources(admin_client):
     assert saved.status_code == 302, saved.content
     edited.refresh_from_db()
     assert edited.resource_list == [A, B]
+
+
+# -- hostile values: a clear OAuth error, never a 500 -------------------------------------------
+@pytest.mark.parametrize(("data", "json", "error"), [
+    ({"resource": "https://a.example.test/\x00"}, False, "invalid_request"),
+    ({"resource": "https://a.example.test/\u00e9t\u00e9"}, False, "invalid_target"),
+    ({"resource": "https://a.example.test/" + "x" * 5000}, False, "invalid_target"),
+    ({"resource": [f"https://r{i}.example.test/" for i in range(11)]}, False, "invalid_target"),
+    ({"resource": [["https://a.example.test/"]]}, True, "invalid_request"),
+    ({"resource": {"uri": "https://a.example.test/"}}, True, "invalid_request"),
+    ({"resource": ["https://a.example.test/", None]}, True, "invalid_request"),
+])
+def test_hostile_resource_values_at_the_token_endpoint(flow, data, json, error):
+    response = flow.token({"grant_type": "client_credentials", **data}, json=json)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == error and response["Cache-Control"] == "no-store"
+
+
+def test_hostile_resource_at_authorize_is_the_error_page(client, user, oauth_client):
+    client.force_login(user)
+    page = client.get("/oauth/authorize", authorize_params(oauth_client, resource="https://a.test/\x00"))
+    assert page.status_code == 400 and "Location" not in page
+    assert "no-store" in page["Cache-Control"]
