@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 ATOMS = ["grant_type", "client_id", "client_secret", "code", "refresh_token", "scope", "redirect_uri",
          "code_verifier", "resource", "authorization_code", "refresh_token", "client_credentials", "password", "",
-         "=", "&", "%", "%00", "%ff", "%e9", "+", " ", "\u00e9", "\ud83d\ude00", '"', "\\", "{", "}", "[", "]", ":", ",",
-         "null", "true", "1e999", "-0", "\x00", "\n", "\r\n", "..", "/", "a" * 300]
+         "=", "&", "%", "%00", "%ff", "%e9", "+", " ", "\u00e9", "\ud83d\ude00", '"', "\\", "{", "}", "[", "]", ":",
+         ",", "null", "true", "1e999", "-0", "\x00", "\n", "\r\n", "..", "/", "a" * 300]
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "application/json; charset=latin-1",
                  "text/plain", "", "multipart/form-data", "application/x-www-form-urlencoded; charset=utf-16",
                  "application/json;;;", "*/*"]
