@@ -28,6 +28,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
+from oauth_tokens.oauth2 import resources as resource_indicators
 
 DEFAULTS: dict[str, Any] = {
     # Identity of this authorization server: the ``iss`` of every token and the
@@ -36,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     # ``aud`` of access tokens (RFC 9068 section 3). None means RESOURCE when
     # that is set (RFC 8707 section 3: the default resource), else the issuer.
     "AUDIENCE": None,
+    # Resource indicators (RFC 8707, README "Resource indicators"): the resource
+    # identifiers (absolute URIs) this server issues access tokens for, as the
+    # ``resource`` parameter names them. Empty: any https URI (http only for a
+    # loopback host). The default audience above is always one. A client may be
+    # limited further to its own list (Client.resources, in the admin).
+    "RESOURCES": [],
     # Lifetimes in seconds (seeds: 1 h access, 30 d refresh).
     "ACCESS_TOKEN_LIFETIME": 3600,
     # The idle lifetime of a refresh token: each rotation gives the new token
@@ -388,7 +395,22 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     resource = resource_problem(user.get("RESOURCE"))
     if resource:
         problems["RESOURCE"] = resource
+    listed = resources_problem(user.get("RESOURCES", []))
+    if listed:
+        problems["RESOURCES"] = listed
     return problems
+
+
+def resources_problem(value: Any) -> str | None:
+    """What is wrong with a ``RESOURCES`` value (a list of absolute URIs without a
+    fragment, RFC 8707 section 2), or None."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        return f"OAUTH_TOKENS['RESOURCES'] must be a list of absolute URIs; got {value!r}."
+    for uri in value:
+        wrong = resource_indicators.problem(uri)
+        if wrong is not None:
+            return f"OAUTH_TOKENS['RESOURCES']: each resource {wrong}; got {uri!r}."
+    return None
 
 
 class InvalidSettingValues(ImproperlyConfigured):

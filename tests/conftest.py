@@ -104,7 +104,7 @@ class Flow:
         if json:
             return self.http.post(path, data, content_type="application/json", **headers)
         return self.http.generic(
-            "POST", path, urlencode(data), content_type="application/x-www-form-urlencoded", **headers
+            "POST", path, urlencode(data, doseq=True), content_type="application/x-www-form-urlencoded", **headers
         )
 
     def code_tokens(self, *, scope="read"):

@@ -3,16 +3,18 @@
 Redirect URIs match by exact string comparison (RFC 6749 3.1.2.3), except the
 port of a loopback ``http`` URI (RFC 8252 section 7.3). A bad client or
 redirect URI is shown to the user and never redirected to (section 4.1.2.1);
-every other error is sent back to the verified redirect URI.
+every other error is sent back to the verified redirect URI, ``invalid_target``
+for a ``resource`` (RFC 8707 section 2, repeatable) that is not an absolute URI
+without a fragment, or not one the client may get tokens for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from oauth_tokens.oauth2 import pkce, scopes
+from oauth_tokens.oauth2 import pkce, resources, scopes
 from oauth_tokens.oauth2.errors import (
     InvalidRequest,
     OAuth2Error,
@@ -82,9 +84,11 @@ class AuthorizationRequest:
     code_challenge: str
     code_challenge_method: str
     nonce: str | None
+    #: The requested resources (RFC 8707), each posted back as its own ``resource`` input.
+    resources: tuple[str, ...] = ()
 
     def as_params(self) -> dict[str, str]:
-        """The hidden inputs that the consent form posts back."""
+        """The hidden inputs that the consent form posts back, but ``resources``."""
         params = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -99,9 +103,11 @@ class AuthorizationRequest:
 
 
 def validate(
-    params: Mapping[str, str], client: Client | None, *, pkce_required_for_confidential: bool = True
+    params: Mapping[str, str], client: Client | None, *, pkce_required_for_confidential: bool = True,
+    resource: Sequence[str] = (),
 ) -> AuthorizationRequest:
-    """Validate an authorization request for ``client`` (None when unknown)."""
+    """Validate an authorization request for ``client`` (None when unknown);
+    ``resource``: every value of the repeatable ``resource`` parameter."""
     if client is None or not client.is_active:
         raise UnsafeRedirectError("Unknown or inactive client_id")
     redirect_uri = params.get("redirect_uri")
@@ -128,6 +134,7 @@ def validate(
         challenge, method = pkce.validate_challenge(
             params.get("code_challenge"), params.get("code_challenge_method"), required=required
         )
+        targets = resources.requested(resource, client.allows_resource)
     except OAuth2Error as exc:
         raise fail(exc) from None
     if not granted:
@@ -140,4 +147,5 @@ def validate(
         code_challenge=challenge,
         code_challenge_method=method,
         nonce=params.get("nonce"),
+        resources=targets,
     )

@@ -78,6 +78,9 @@ class DeviceCode(Protocol[_Client_contra]):
     @property
     def status(self) -> str: ...
     @property
+    def resources(self) -> str:
+        """The resources the device asked for (RFC 8707), one per line; "" for none."""
+    @property
     def expires_at(self) -> datetime: ...
 
 
@@ -94,6 +97,8 @@ class DeviceCodeStore(Protocol[_Client_contra, _Device]):
         """Atomically note a poll now. False when the previous one came less than the
         code's interval ago: the interval has then grown by ``slow_down_step``."""
 
-    def redeem_device_code(self, device: _Device, client: _Client_contra) -> TokenSet | None:
-        """Compare-and-swap ``approved`` -> ``used`` and issue the tokens, in one
+    def redeem_device_code(self, device: _Device, client: _Client_contra,
+                           resources: tuple[str, ...]) -> TokenSet | None:
+        """Compare-and-swap ``approved`` -> ``used`` and issue the tokens (the access
+        token for ``resources``, a subset of the device code's), in one
         transaction. None when another poll redeemed it first."""

@@ -1,5 +1,5 @@
 """OAuth 2 errors as data (RFC 6749 section 5.2, RFC 6750 section 3.1, RFC 7009 2.2.1,
-RFC 8628 section 3.5).
+RFC 8628 section 3.5, RFC 8707 section 2).
 
 Every endpoint renders an ``OAuth2Error`` with one function of the web layer,
 from ``status_code``, ``to_dict()`` and ``headers()``: JSON body, status and
@@ -118,6 +118,14 @@ class UnsupportedResponseType(OAuth2Error):
 class InvalidScope(OAuth2Error):
     error = "invalid_scope"
     description = "The requested scope is invalid, unknown or exceeds what was granted"
+
+
+class InvalidTarget(OAuth2Error):
+    """Resource indicators (RFC 8707 section 2): a ``resource`` that is not an
+    absolute URI, has a fragment, or is not one this client may get tokens for."""
+
+    error = "invalid_target"
+    description = "The requested resource is invalid, unknown, or not allowed"
 
 
 class AccessDenied(OAuth2Error):

@@ -87,7 +87,7 @@ def sign(claims: Mapping[str, Any], *, key: PrivateKey, kid: str, algorithm: str
 def access_token_claims(
     *,
     issuer: str,
-    audience: str,
+    audience: str | list[str],
     subject: str,
     client_id: str,
     scope: str,
@@ -96,7 +96,8 @@ def access_token_claims(
     lifetime: int,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """RFC 9068 section 2.2 claims."""
+    """RFC 9068 section 2.2 claims; ``audience`` one string or, for several
+    resources (RFC 8707), a list."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": subject,

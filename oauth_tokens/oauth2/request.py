@@ -1,9 +1,10 @@
 """Token-endpoint requests: the body (form or JSON) and client credentials.
 
 RFC 6749 section 3.2: an empty parameter counts as omitted and no parameter may
-appear more than once. Section 2.3.1: client id and secret are form-urlencoded
-inside HTTP Basic before Base64. OAuth 2.1: more than one client-auth method in
-one request is ``invalid_request``.
+appear more than once, except ``resource`` (RFC 8707 section 2; in JSON, a
+string or an array of strings), read with ``TokenRequest.getlist``. Section
+2.3.1: client id and secret are form-urlencoded inside HTTP Basic before Base64.
+OAuth 2.1: more than one client-auth method in one request is ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from oauth_tokens.oauth2.errors import InvalidClient, InvalidRequest
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MAX_FIELDS = 64
+#: Parameters that may be given more than once.
+REPEATABLE = ("resource",)
+
+#: The values of the repeatable parameters, by name.
+Lists = dict[str, tuple[str, ...]]
 
 
 def _clean(name: str, value: str) -> str:
@@ -36,6 +42,12 @@ def _clean(name: str, value: str) -> str:
 
 def parse_form(body: bytes) -> dict[str, str]:
     """Parse an ``application/x-www-form-urlencoded`` body strictly."""
+    return parse_form_lists(body)[0]
+
+
+def parse_form_lists(body: bytes) -> tuple[dict[str, str], Lists]:
+    """``parse_form``, with the values of the repeatable parameters (each also in
+    the first dict, by its first value)."""
     try:
         text = body.decode("ascii")
         pairs = parse_qsl(
@@ -44,16 +56,28 @@ def parse_form(body: bytes) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The request body is not valid application/x-www-form-urlencoded") from None
     params: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
     for name, value in pairs:
         _clean(name, value)
+        if name in REPEATABLE:
+            if value != "":
+                lists.setdefault(name, []).append(value)
+            continue
         if name in params:
             raise InvalidRequest(f"Parameter {name!r} is repeated")
         params[name] = value
-    return {k: v for k, v in params.items() if v != ""}
+    params.update({name: values[0] for name, values in lists.items()})
+    return {k: v for k, v in params.items() if v != ""}, {k: tuple(v) for k, v in lists.items()}
 
 
 def parse_json(body: bytes) -> dict[str, str]:
     """Parse an ``application/json`` body: one object of string values."""
+    return parse_json_lists(body)[0]
+
+
+def parse_json_lists(body: bytes) -> tuple[dict[str, str], Lists]:
+    """``parse_json``, with the values of the repeatable parameters, which may be
+    arrays of strings."""
     try:
         data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -63,13 +87,23 @@ def parse_json(body: bytes) -> dict[str, str]:
     if len(data) > MAX_FIELDS:
         raise InvalidRequest("Too many parameters")
     params: dict[str, str] = {}
+    lists: Lists = {}
     for name, value in data.items():
+        if name in REPEATABLE and isinstance(value, list):
+            if not all(isinstance(v, str) for v in value) or len(value) > MAX_FIELDS:
+                raise InvalidRequest(f"Parameter {name!r} must be a string or an array of strings")
+            values = tuple(_clean(name, v) for v in value if v != "")
+            if values:
+                lists[name], params[name] = values, values[0]
+            continue
         if value is None or value == "":
             continue
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise InvalidRequest(f"Parameter {name!r} must be a string")
         params[name] = _clean(name, str(value))
-    return params
+        if name in REPEATABLE:
+            lists[name] = (params[name],)
+    return params, lists
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -87,13 +121,18 @@ def media_type(content_type: str | None) -> str:
 
 def parse_body(content_type: str | None, body: bytes) -> dict[str, str]:
     """Parameters of a POST body, form-encoded or JSON (the seeds send JSON)."""
+    return parse_body_lists(content_type, body)[0]
+
+
+def parse_body_lists(content_type: str | None, body: bytes) -> tuple[dict[str, str], Lists]:
+    """``parse_body``, with the values of the repeatable parameters."""
     kind = media_type(content_type)
     if kind == FORM:
-        return parse_form(body)
+        return parse_form_lists(body)
     if kind == JSON:
-        return parse_json(body)
+        return parse_json_lists(body)
     if not body:
-        return {}
+        return {}, {}
     raise InvalidRequest(f"Content-Type must be {FORM} or {JSON}")
 
 
@@ -139,9 +178,15 @@ class TokenRequest:
     client_ip: str = ""
     subject_kind: str | None = None  # POST /oauth/token/<token_type>: "user" or "client"
     extra: Mapping[str, object] = field(default_factory=dict)
+    #: Every value of each repeatable parameter (``REPEATABLE``) the request has.
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, name: str) -> str | None:
         return self.params.get(name)
+
+    def getlist(self, name: str) -> tuple[str, ...]:
+        """All values of a repeatable parameter (``resource``), in their order."""
+        return self.lists.get(name, ())
 
     def require(self, name: str) -> str:
         value = self.params.get(name)
@@ -159,7 +204,7 @@ class TokenRequest:
         client_ip: str = "",
         subject_kind: str | None = None,
     ) -> TokenRequest:
-        params = parse_body(content_type, body)
+        params, lists = parse_body_lists(content_type, body)
         basic = parse_basic(authorization) if authorization else None
         body_id, body_secret = params.get("client_id"), params.get("client_secret")
         if basic is not None:
@@ -172,4 +217,4 @@ class TokenRequest:
             creds = ClientCredentials(body_id, body_secret, "client_secret_post")
         else:
             creds = ClientCredentials(body_id, None, "none")
-        return cls(params=params, credentials=creds, client_ip=client_ip, subject_kind=subject_kind)
+        return cls(params=params, credentials=creds, client_ip=client_ip, subject_kind=subject_kind, lists=lists)

@@ -57,6 +57,8 @@ class Client(Protocol):
     @property
     def redirect_uri_list(self) -> Sequence[str]: ...
     def check_secret(self, secret: str) -> bool: ...
+    def allows_resource(self, resource: str) -> bool:
+        """May this client get tokens for ``resource`` (RFC 8707; ``resources.allowed``)?"""
 
 
 # The protocols below are generic in the row types one store works with. Their
@@ -78,6 +80,9 @@ class AuthorizationCode(Protocol[_Client_contra]):
     @property
     def scope(self) -> str: ...
     @property
+    def resources(self) -> str:
+        """The resources the user authorized (RFC 8707), one per line; "" for none."""
+    @property
     def code_challenge(self) -> str: ...
     @property
     def code_challenge_method(self) -> str: ...
@@ -91,6 +96,9 @@ class RefreshToken(Protocol[_Client_contra]):
     def issued_to(self, client: _Client_contra) -> bool: ...
     @property
     def scope(self) -> str: ...
+    @property
+    def resources(self) -> str:
+        """The resources of the family's grant (RFC 8707), one per line; "" for none."""
     @property
     def expires_at(self) -> datetime: ...
     @property
@@ -112,19 +120,23 @@ class TokenStore(ClientLookup[_Client], Protocol[_Client, _Code, _Refresh]):
 
     def find_code(self, code: str) -> _Code | None: ...
 
-    def exchange_code(self, code: _Code, client: _Client) -> TokenSet | None:
-        """Claim ``code`` (atomically, once) and issue its tokens in one transaction.
-        None when another request claimed it first."""
+    def exchange_code(self, code: _Code, client: _Client, resources: tuple[str, ...]) -> TokenSet | None:
+        """Claim ``code`` (atomically, once) and issue its tokens in one transaction:
+        an access token for ``resources`` (a subset of the code's; empty: the default
+        audience) and a refresh token for all of the code's. None when another
+        request claimed it first."""
 
     def revoke_code_tokens(self, code: _Code) -> None:
         """A used code came back with valid client auth: revoke what it issued."""
 
     def find_refresh_token(self, token: str) -> _Refresh | None: ...
 
-    def rotate_refresh_token(self, token: _Refresh, client: _Client, scope: str, presented: str) -> TokenSet | None:
+    def rotate_refresh_token(self, token: _Refresh, client: _Client, scope: str, presented: str,
+                             resources: tuple[str, ...]) -> TokenSet | None:
         """Compare-and-swap: mark ``token`` used and issue its successor in one
         transaction. None when another request rotated it first. ``presented`` is
-        the plaintext token, to seal the successor for the grace window."""
+        the plaintext token, to seal the successor for the grace window. The access
+        token is for ``resources``; the successor keeps the family's resources."""
 
     def grace_successor(self, token: _Refresh, client: _Client, presented: str) -> TokenSet | None:
         """The successor pair of ``token`` if ``token`` is the immediately previous
@@ -141,7 +153,7 @@ class TokenStore(ClientLookup[_Client], Protocol[_Client, _Code, _Refresh]):
     def revoke_family(self, token: _Refresh, *, reason: str) -> None:
         """Revoke every refresh and access token of ``token``'s family."""
 
-    def issue_client_token(self, client: _Client, scope: str) -> TokenSet: ...
+    def issue_client_token(self, client: _Client, scope: str, resources: tuple[str, ...]) -> TokenSet: ...
 
 
 #: A store's client type, as the grants and the server functions use it.

@@ -62,6 +62,10 @@ class VerifierConfig:
     #: ``lifetime_allowed(seconds)``: could this issuer have granted an access
     #: token living ``seconds`` (``exp - iat`` less the leeway)? None: any lifetime.
     lifetime_allowed: Callable[[float], bool] | None = None
+    #: ``accepts_audience(aud)``: an ``aud`` value besides ``audience`` that this
+    #: verifier accepts too (an issuer verifying its own tokens, whatever resource
+    #: they were issued for: RFC 8707). None: only ``audience``.
+    accepts_audience: Callable[[str], bool] | None = None
 
 
 def _segment(value: str) -> bytes:
@@ -154,7 +158,11 @@ def check_claims(claims: Mapping[str, Any], *, config: VerifierConfig, now: floa
             raise InvalidToken(f"The access token has no valid {name!r} claim")
     if claims["iss"] != config.issuer:
         raise InvalidToken("The access token was issued by another server")
-    if config.audience not in audiences_of(claims):
+    audiences = audiences_of(claims)
+    if config.audience not in audiences and not (
+        config.accepts_audience is not None
+        and any(isinstance(a, str) and config.accepts_audience(a) for a in audiences)
+    ):
         raise InvalidToken("The access token is meant for another audience")
     if "scope" in claims and not isinstance(claims["scope"], str):
         raise InvalidToken("The access token has no valid 'scope' claim")

@@ -26,7 +26,11 @@ from oauth_tokens.admin_base import ViewOnlyAdmin
 # admin_tokens registers the token screens, dashboard the page "Token activity".
 from oauth_tokens.provider import admin_tokens, dashboard, revocation  # noqa: F401
 from oauth_tokens.provider.models import GRANT_TYPES, AccessToken, Client, RefreshToken, SigningKey, TokenEvent
-from oauth_tokens.provider.validators import validate_client_scope, validate_redirect_uris
+from oauth_tokens.provider.validators import (
+    validate_client_resources,
+    validate_client_scope,
+    validate_redirect_uris,
+)
 
 
 class ClientForm(forms.ModelForm):
@@ -38,7 +42,7 @@ class ClientForm(forms.ModelForm):
     class Meta:
         model = Client
         fields = [
-            "name", "client_type", "grant_types", "redirect_uris", "scope",
+            "name", "client_type", "grant_types", "redirect_uris", "scope", "resources",
             "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
             "owner", "is_active",
         ]
@@ -58,6 +62,9 @@ class ClientForm(forms.ModelForm):
 
     def clean_scope(self) -> str:
         return validate_client_scope(self.cleaned_data["scope"])
+
+    def clean_resources(self) -> str:
+        return validate_client_resources(self.cleaned_data["resources"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()

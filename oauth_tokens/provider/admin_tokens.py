@@ -113,7 +113,7 @@ class RefreshTokenAdmin(TokenAdmin):
     list_display = ["id", "state_display", "expires_at", "client", "user", "family_link", "created_at",
                     "family_ends"]
     fields = readonly_fields = (
-        "client", "user", "family", "parent", "scope", "created_at", "expires_at", "family_started_at",
+        "client", "user", "family", "parent", "scope", "resources", "created_at", "expires_at", "family_started_at",
         "family_ends", "used_at", "grace_replays", "revoked_at",
     )
 
@@ -157,7 +157,7 @@ class AuthorizationCodeAdmin(ViewOnlyAdmin):
     list_display = ["id", "client", "user", "scope", "created_at", "expires_at", "used_at"]
     list_filter = ["client"]
     fields = readonly_fields = (
-        "client", "user", "redirect_uri", "scope", "code_challenge_method", "family",
+        "client", "user", "redirect_uri", "scope", "resources", "code_challenge_method", "family",
         "created_at", "expires_at", "used_at",
     )
     deletable = True

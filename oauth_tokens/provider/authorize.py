@@ -7,6 +7,9 @@ redirect URI (RFC 9700 section 4.12). An unknown client or redirect URI gets an
 error page and never a redirect. Every response sent to the redirect URI,
 success or error, carries ``iss``, our issuer (RFC 9207 section 2), so a client
 talking to several servers can tell which one answered.
+
+``resource`` (RFC 8707) may be repeated: the consent page shows the resources
+and posts each back as its own hidden input; the code keeps them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from django.views.decorators.clickjacking import xframe_options_deny
 
 from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
-from oauth_tokens.oauth2 import scopes
+from oauth_tokens.oauth2 import resources, scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
 from oauth_tokens.provider.models import AuthorizationCode, Client
 from oauth_tokens.settings import token_settings
@@ -38,6 +41,8 @@ PARAMS = (
 #: column of 255 characters.
 MAX_LENGTH = 4096
 MAX_LENGTHS = {"nonce": 255}
+#: The repeatable parameter: every value is kept (``resource``, RFC 8707 section 2).
+RESOURCE = "resource"
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -71,6 +76,15 @@ def _single_params(data: QueryDict) -> dict[str, str]:
     return params
 
 
+def _resource_params(data: QueryDict) -> list[str]:
+    values = [v for v in data.getlist(RESOURCE) if v != ""]
+    if any("\x00" in v for v in values):
+        raise InvalidRequest("Parameters must not contain NUL bytes")
+    if any(len(v) > MAX_LENGTH for v in values):
+        raise InvalidRequest(f"Parameter {RESOURCE!r} is too long")
+    return values
+
+
 def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -> HttpResponse:
     return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
 
@@ -94,7 +108,8 @@ class AuthorizeView(View):
             client_id = params.get("client_id", "")
             client = Client.objects.filter(client_id=client_id).first() if client_id else None
             auth_request = spec.validate(
-                params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED)
+                params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED),
+                resource=_resource_params(data),
             )
         except spec.RedirectError as exc:
             return to_client(exc.location)
@@ -117,6 +132,8 @@ class AuthorizeView(View):
             "client": client,
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
             "hidden_fields": auth_request.as_params(),
+            # RFC 8707: each is shown, and posted back as its own hidden "resource" input.
+            "resources": auth_request.resources,
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
         }
         return render(request, token_settings.CONSENT_TEMPLATE, context)
@@ -132,6 +149,7 @@ class AuthorizeView(View):
                 user=request.user,
                 redirect_uri=auth_request.redirect_uri,
                 scope=auth_request.scope,
+                resources=resources.join(auth_request.resources),
                 code_challenge=auth_request.code_challenge,
                 code_challenge_method=auth_request.code_challenge_method,
                 nonce=auth_request.nonce or "",

@@ -30,8 +30,9 @@ def enabled() -> bool:
     return bool(token_settings.DEVICE_AUTHORIZATION_ENABLED)
 
 
-def start(client: Client, scope: str, verification_uri: str) -> device.DeviceAuthorization:
-    """A new pending device code for ``client``; the plaintext codes are in the answer only."""
+def start(client: Client, scope: str, verification_uri: str, resources: str = "") -> device.DeviceAuthorization:
+    """A new pending device code for ``client`` (``resources``: RFC 8707, one per line);
+    the plaintext codes are in the answer only."""
     lifetime = math.ceil(float(token_settings.DEVICE_CODE_LIFETIME))
     interval = int(token_settings.DEVICE_CODE_INTERVAL)
     device_code = crypto.new_token(32)
@@ -41,7 +42,8 @@ def start(client: Client, scope: str, verification_uri: str) -> device.DeviceAut
             with transaction.atomic(using=router.db_for_write(DeviceCode)):
                 DeviceCode.objects.create(
                     digest=crypto.digest(device_code), user_code_digest=crypto.digest(user_code), client=client,
-                    scope=scope, interval=interval, expires_at=models.now() + timedelta(seconds=lifetime),
+                    scope=scope, resources=resources, interval=interval,
+                    expires_at=models.now() + timedelta(seconds=lifetime),
                 )
             break
         except IntegrityError:  # the user code of another (or an expired, not yet cleared) request

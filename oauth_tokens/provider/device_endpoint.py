@@ -3,9 +3,11 @@
 
 The client authenticates as at the token endpoint (public clients send their
 ``client_id``), must have the device code grant, and may ask for scopes within
-its own. The answer carries the device code and the user code in clear, once;
-the database keeps their digests (``device_codes``). Each address may start
-``DEVICE_AUTHORIZATION_ADDRESS_LIMIT`` flows per window, then gets a 429. Off (the default,
+its own, and for resources (RFC 8707, ``resource``, repeatable) it may get
+tokens for, else ``invalid_target``. The answer carries the device code and the
+user code in clear, once; the database keeps their digests (``device_codes``).
+Each address may start ``DEVICE_AUTHORIZATION_ADDRESS_LIMIT`` flows per window,
+then gets a 429. Off (the default,
 ``DEVICE_AUTHORIZATION_ENABLED``) it is a 404.
 """
 
@@ -16,7 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens.oauth2 import device, scopes
+from oauth_tokens.oauth2 import device, resources, scopes
 from oauth_tokens.oauth2.errors import InvalidRequest, RateLimited, UnauthorizedClient
 from oauth_tokens.provider import client_auth, device_codes, throttle
 from oauth_tokens.provider.discovery import url_of
@@ -48,7 +50,8 @@ class DeviceAuthorizationView(OAuthView):
         if device.GRANT_TYPE not in client.grant_type_list:
             raise UnauthorizedClient("This client may not use the device authorization grant")
         scope = scopes.narrow(token_request.get("scope"), client.scope_list)
+        targets = resources.requested(token_request.getlist("resource"), client.allows_resource)
         if not throttle.device_authorization_allowed(token_request.client_ip):
             raise RateLimited(retry_after=int(token_settings.DEVICE_AUTHORIZATION_WINDOW))
-        authorization = device_codes.start(client, scopes.join(scope), verification_uri())
+        authorization = device_codes.start(client, scopes.join(scope), verification_uri(), resources.join(targets))
         return json_response(authorization.to_dict())

@@ -131,5 +131,6 @@ class DeviceView(View):
             "client": code.client,
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(code.scope)],
             "user_code": device.display(device.normalize_user_code(request.POST["user_code"]) or ""),
+            "resources": code.resources.split(),  # RFC 8707: the services the tokens will be for
         }
         return render(request, CONSENT_TEMPLATE, context)

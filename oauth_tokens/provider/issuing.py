@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto
 from oauth_tokens.oauth2 import jwt as oauth_jwt
-from oauth_tokens.oauth2 import oidc, scopes
+from oauth_tokens.oauth2 import oidc, resources, scopes
 from oauth_tokens.oauth2.store import TokenSet
 from oauth_tokens.provider import family_usage, keys
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, DeviceCode, RefreshToken
@@ -40,15 +40,17 @@ class NewAccessToken:
                         refresh_token=refresh_token, id_token=id_token)
 
 
-def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, ip: str | None) -> NewAccessToken:
-    """An RFC 9068 access token for ``client`` and ``origin``'s user, in ``origin``'s family."""
+def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, ip: str | None,
+                 targets: tuple[str, ...] = ()) -> NewAccessToken:
+    """An RFC 9068 access token for ``client`` and ``origin``'s user, in ``origin``'s family,
+    whose ``aud`` is ``targets`` (RFC 8707 resources; none: the default audience)."""
     user_id = origin.user_id if origin is not None else None
     lifetime = client.access_lifetime()
     # Time-ordered: unique, not secret, and cheap to insert into a big jti index.
     jti = crypto.time_ordered_uuid().hex
     claims = oauth_jwt.access_token_claims(
         issuer=token_settings.issuer,
-        audience=token_settings.audience,
+        audience=resources.audience(targets, token_settings.audience),
         subject=oidc.subject(client.client_id, user_id),
         client_id=client.client_id,
         scope=scope,
@@ -74,7 +76,7 @@ def refresh_token(
 ) -> tuple[str, RefreshToken]:
     """(plaintext, unsaved row) of the next refresh token of ``origin``'s family: the
     first one (``origin`` is the code) or the successor of ``origin``. It keeps the
-    family's scope and lives its idle lifetime, but never past the end of its family
+    family's scope and resources and lives its idle lifetime, but never past the end of its family
     (which began when the code was redeemed)."""
     parent = origin if isinstance(origin, RefreshToken) else None
     started = (parent.family_started_at if parent is not None else None) or now
@@ -87,6 +89,7 @@ def refresh_token(
         client=client,
         user_id=origin.user_id,
         scope=origin.scope,
+        resources=origin.resources,
         created_at=now,
         expires_at=min(now + timedelta(seconds=client.refresh_lifetime()), family_ends),
         family_started_at=started,
@@ -102,12 +105,13 @@ class FirstTokens:
 
 
 def first_tokens(client: Client, grant: AuthorizationCode | DeviceCode, *, now: datetime,
-                 ip: str | None) -> FirstTokens:
+                 ip: str | None, targets: tuple[str, ...] = ()) -> FirstTokens:
     """What redeeming ``grant`` (an authorization code, an approved device code)
-    issues: an access token; a refresh token, the first of a new family, when the
+    issues: an access token for ``targets`` (RFC 8707: some of the grant's
+    resources); a refresh token, the first of a new family, when the
     client may refresh (the family's usage history starts on it: anomaly
     detection); an ID token for scope ``openid``."""
-    new_access = access_token(client, grant.scope, grant, now=now, ip=ip)
+    new_access = access_token(client, grant.scope, grant, now=now, ip=ip, targets=targets)
     refresh_value, refresh = None, None
     if "refresh_token" in client.grant_type_list:
         refresh_value, refresh = refresh_token(client, grant, now=now)

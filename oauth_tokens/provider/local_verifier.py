@@ -6,6 +6,11 @@ resource side of the same project uses it without importing the provider.
 Keys come from ``keys.verification_key`` (cached per process); revocations from
 a ``RevocationList`` fed by ``revocation_broadcast`` (polled, never a query per
 request).
+
+It accepts every token this server issued, whatever resource it is for (RFC
+8707: ``aud`` the default audience or any resource this server issues for), as
+introspection, userinfo and the validation endpoint must; the resource side
+then checks that ``aud`` names *its* identifier (``resource.verifier``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.db.models import Max
 from django.db.models.signals import post_delete, post_save
 
 from oauth_tokens import process_caches
+from oauth_tokens.oauth2 import resources as resource_indicators
 from oauth_tokens.oauth2 import verifier as spec
 from oauth_tokens.oauth2.errors import TemporarilyUnavailable
 from oauth_tokens.oauth2.revocation_list import Entry, RevocationList
@@ -29,8 +35,15 @@ from oauth_tokens.settings import token_settings
 def config() -> spec.VerifierConfig:
     return spec.VerifierConfig(
         issuer=token_settings.issuer, audience=token_settings.audience, leeway=int(token_settings.JWT_LEEWAY),
-        lifetime_allowed=lifetime_allowed,
+        lifetime_allowed=lifetime_allowed, accepts_audience=issued_for,
     )
+
+
+def issued_for(audience: str) -> bool:
+    """Is ``audience`` a resource this server issues tokens for (``RESOURCES``, or
+    without a list any the default policy allows)?"""
+    listed = token_settings.RESOURCES
+    return audience in listed if listed else resource_indicators.acceptable_by_default(audience)
 
 
 #: (read at, longest client override in seconds, 0 for none).

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens import crypto
+from oauth_tokens.oauth2 import resources as resource_indicators
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.provider import token_state
 from oauth_tokens.provider.token_state import (
@@ -69,6 +70,11 @@ class Client(models.Model):
     )
     redirect_uris = models.TextField(blank=True, help_text=_("One exact URI per line."))
     scope = models.TextField(default="read", help_text=_("Space-separated scopes this client may request."))
+    resources = models.TextField(
+        blank=True, default="",
+        help_text=_("Resources (RFC 8707 resource indicators, absolute URIs) this client may get tokens for, "
+                    "one per line. Empty: any that OAUTH_TOKENS['RESOURCES'] allows."),
+    )
     access_token_lifetime = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Seconds; empty uses OAUTH_TOKENS['ACCESS_TOKEN_LIFETIME'].")
     )
@@ -133,6 +139,17 @@ class Client(models.Model):
     def redirect_uri_list(self) -> list[str]:
         return split_words(self.redirect_uris)
 
+    @property
+    def resource_list(self) -> list[str]:
+        return split_words(self.resources)
+
+    def allows_resource(self, resource: str) -> bool:
+        """May this client get tokens for ``resource`` (RFC 8707)? Within its own list when
+        it has one, and one this server issues for (``OAUTH_TOKENS['RESOURCES']``)."""
+        return resource_indicators.allowed(
+            resource, server=token_settings.RESOURCES, client=self.resource_list, default=token_settings.audience
+        )
+
     def access_lifetime(self) -> int:
         return self.access_token_lifetime or int(token_settings.ACCESS_TOKEN_LIFETIME)
 
@@ -159,6 +176,8 @@ class AuthorizationCode(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     redirect_uri = models.TextField()
     scope = models.TextField(blank=True)
+    #: The resources (RFC 8707) the grant is for, one per line; empty: the default audience.
+    resources = models.TextField(blank=True, default="", editable=False)
     code_challenge = models.CharField(max_length=128, blank=True)
     code_challenge_method = models.CharField(max_length=10, blank=True)
     nonce = models.CharField(max_length=255, blank=True)
@@ -198,6 +217,9 @@ class RefreshToken(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     scope = models.TextField(blank=True)
+    #: The resources (RFC 8707) of the family's grant, copied to every successor: a
+    #: refresh may ask for fewer for its access token, never for more.
+    resources = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=now)
     #: The end of this token's life: its idle lifetime from its creation, capped
     #: at the end of its family (``family_started_at`` + the family lifetime).
@@ -417,6 +439,8 @@ class DeviceCode(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="+")
     scope = models.TextField(blank=True)
+    #: The resources (RFC 8707) the grant is for, one per line; empty: the default audience.
+    resources = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
     #: Seconds the device must wait between polls; raised by 5 at each slow_down.
     interval = models.PositiveIntegerField()

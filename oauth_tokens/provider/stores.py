@@ -155,23 +155,28 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and poll
     # -- issuing -------------------------------------------------------------
     # The tokens are made and signed (``issuing``) before any write, so each write
     # holds its locks for as short as possible.
-    def exchange_code(self, code: AuthorizationCode, client: Client) -> TokenSet | None:
+    def exchange_code(self, code: AuthorizationCode, client: Client, resources: tuple[str, ...] = ()
+                      ) -> TokenSet | None:
         now = self.now()
-        return self._redeem(code, client, now=now, grant_type="authorization_code", spend=lambda using: (
+        return self._redeem(code, client, resources, now=now, grant_type="authorization_code",
+                            spend=lambda using: (
             precompiled_sql.update_if_unset(AuthorizationCode, code.pk, {"used_at": now}, unset=["used_at"],
                                             using=using) == 1))
 
-    def redeem_device_code(self, code: DeviceCode, client: Client) -> TokenSet | None:
-        return self._redeem(code, client, now=self.now(), grant_type=device.GRANT_TYPE, spend=lambda using: (
+    def redeem_device_code(self, code: DeviceCode, client: Client, resources: tuple[str, ...] = ()
+                           ) -> TokenSet | None:
+        return self._redeem(code, client, resources, now=self.now(), grant_type=device.GRANT_TYPE,
+                            spend=lambda using: (
             DeviceCode.objects.using(using).filter(pk=code.pk, status=DeviceCode.APPROVED).update(
                 status=DeviceCode.USED) == 1))
 
-    def _redeem(self, grant: AuthorizationCode | DeviceCode, client: Client, *, now: datetime, grant_type: str,
-                spend: Callable[[str], bool]) -> TokenSet | None:
-        """Redeem a code or an approved device code: its tokens are made first, then
+    def _redeem(self, grant: AuthorizationCode | DeviceCode, client: Client, resources: tuple[str, ...], *,
+                now: datetime, grant_type: str, spend: Callable[[str], bool]) -> TokenSet | None:
+        """Redeem a code or an approved device code (the access token for ``resources``,
+        some of the grant's: RFC 8707): its tokens are made first, then
         one transaction spends it (``spend``, a compare-and-swap: False when another
         request spent it first, and nothing is issued) and inserts the rows."""
-        issued = issuing.first_tokens(client, grant, now=now, ip=self.ip)
+        issued = issuing.first_tokens(client, grant, now=now, ip=self.ip, targets=resources)
         access, refresh = issued.access, issued.refresh
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
@@ -187,8 +192,8 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and poll
             )
         return issued.response
 
-    def issue_client_token(self, client: Client, scope: str) -> TokenSet:
-        new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip)
+    def issue_client_token(self, client: Client, scope: str, resources: tuple[str, ...] = ()) -> TokenSet:
+        new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip, targets=resources)
         tokens, access = new_access.response(), new_access.row
         using = router.db_for_write(AccessToken)
         # One INSERT: atomic on its own, no transaction to open and commit around it.
@@ -205,10 +210,10 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and poll
 
     # -- rotation --------------------------------------------------------------
     def rotate_refresh_token(
-        self, token: RefreshToken, client: Client, scope: str, presented: str
+        self, token: RefreshToken, client: Client, scope: str, presented: str, resources: tuple[str, ...] = ()
     ) -> TokenSet | None:
         now = self.now()
-        new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip)
+        new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip, targets=resources)
         refresh_value, new = issuing.refresh_token(client, token, now=now)
         # The family's usage goes on to ``new``; an anomaly whose action revokes refuses here.
         watch = family_usage.Rotation(token, new, client, ip=self.ip, now=now)

@@ -1,4 +1,5 @@
-"""Redirect URI registration rules (RFC 9700 section 2.1 / 2.6, RFC 8252 section 7)."""
+"""Registration rules of a client: redirect URIs (RFC 9700 section 2.1 / 2.6, RFC 8252
+section 7), scopes, and resources (RFC 8707)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def validate_client_scope(value: str) -> str:
             '(add new ones to OAUTH_TOKENS["SCOPES"]).'
         )
     return scopes.join(parsed)
+
+
+def validate_client_resources(value: str) -> str:
+    """A client's resources: absolute URIs without a fragment (RFC 8707 section 2), each
+    one this server issues for (``RESOURCES``), normalised to one per line."""
+    from oauth_tokens.oauth2 import resources
+    from oauth_tokens.settings import token_settings
+
+    uris = list(dict.fromkeys(value.split()))
+    for uri in uris:
+        wrong = resources.problem(uri)
+        if wrong is not None:
+            raise ValidationError(f"{uri}: a resource {wrong}.")
+        if not resources.allowed(uri, server=token_settings.RESOURCES, client=(), default=token_settings.audience):
+            raise ValidationError(
+                f"{uri} is not a resource this server issues tokens for "
+                '(OAUTH_TOKENS["RESOURCES"]; without it, https URIs, http only for loopback hosts).'
+            )
+    return resources.join(uris)

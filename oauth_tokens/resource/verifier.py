@@ -12,6 +12,9 @@ expires; revocation is still checked on every request. With
 ``OAUTH_TOKENS["RESOURCE"]`` set, a token whose ``aud`` does not contain this
 resource server's identifier is refused (RFC 9068 section 4, RFC 8707): one
 provider may serve several resources, and a token meant for another is not ours.
+Without it, ``aud`` must contain the default audience (``AUDIENCE``, else the
+issuer). The local verifier accepts the tokens its provider issued for any
+resource, so this check, on every request, is what keeps them apart.
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ def verify(token: str) -> AccessToken:
     """The verified token, or ``InvalidToken`` (or ``TemporarilyUnavailable``)."""
     claims = get_verifier().verify(token)
     resource = token_settings.RESOURCE
-    if resource and resource not in spec.audiences_of(claims):
-        raise InvalidToken("The access token is meant for another resource")
+    if resource:
+        if resource not in spec.audiences_of(claims):
+            raise InvalidToken("The access token is meant for another resource")
+    elif token_settings.audience not in spec.audiences_of(claims):
+        raise InvalidToken("The access token is meant for another audience")
     return AccessToken(claims)
 
 

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from oauth_tokens.oauth2 import resources as resource_indicators
 from oauth_tokens.oauth2.store import TokenSet
 
 EPOCH = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -29,6 +30,12 @@ class MemClient:
     scope_list: tuple[str, ...] = ("read", "write", "openid")
     redirect_uri_list: tuple[str, ...] = ("https://app.example.test/cb", "http://127.0.0.1/cb")
     is_active: bool = True
+    #: RFC 8707: the client's own resources (empty: any the server allows) and the server's.
+    resource_list: tuple[str, ...] = ()
+    server_resources: tuple[str, ...] = ()
+
+    def allows_resource(self, resource: str) -> bool:
+        return resource_indicators.allowed(resource, server=self.server_resources, client=self.resource_list)
 
     @property
     def is_confidential(self) -> bool:
@@ -48,6 +55,7 @@ class MemCode:
     expires_at: datetime
     family: uuid.UUID = field(default_factory=uuid.uuid4)
     used_at: datetime | None = None
+    resources: str = ""
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id
@@ -67,6 +75,7 @@ class MemRefreshToken:
     successor: MemRefreshToken | None = None
     successor_response: TokenSet | None = None
     grace_replays: int = 0
+    resources: str = ""
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id
@@ -78,6 +87,8 @@ class MemAccessToken:
     scope: str
     family: uuid.UUID | None
     revoked_at: datetime | None = None
+    #: What the token's ``aud`` would be (RFC 8707): its resources, () for the default.
+    resources: tuple[str, ...] = ()
 
 
 class MemoryStore:
@@ -106,10 +117,11 @@ class MemoryStore:
         return client
 
     def add_code(self, client: MemClient, *, scope: str = "read", challenge: str = "", method: str = "",
-                 redirect_uri: str = "https://app.example.test/cb", ttl: int = 60) -> str:
+                 redirect_uri: str = "https://app.example.test/cb", ttl: int = 60,
+                 resources: tuple[str, ...] = ()) -> str:
         value = secrets.token_urlsafe(32)
         self.codes[value] = MemCode(client.client_id, redirect_uri, scope, challenge, method,
-                                    self.clock + timedelta(seconds=ttl))
+                                    self.clock + timedelta(seconds=ttl), resources="\n".join(resources))
         return value
 
     def live_refresh_tokens(self, family: uuid.UUID) -> list[MemRefreshToken]:
@@ -133,9 +145,10 @@ class MemoryStore:
         return self.refresh_tokens.get(token)
 
     def _issue(self, client: MemClient, scope: str, family: uuid.UUID | None, *,
-               refresh_scope: str | None = None, parent: MemRefreshToken | None = None) -> TokenSet:
+               refresh_scope: str | None = None, parent: MemRefreshToken | None = None,
+               resources: tuple[str, ...] = (), grant_resources: str = "") -> TokenSet:
         access = "at-" + secrets.token_urlsafe(16)
-        self.access_tokens[access] = MemAccessToken(client.client_id, scope, family)
+        self.access_tokens[access] = MemAccessToken(client.client_id, scope, family, resources=resources)
         refresh = None
         if refresh_scope is not None:
             assert family is not None
@@ -143,30 +156,34 @@ class MemoryStore:
             started = parent.family_started_at if parent is not None else self.clock
             expires = min(self.clock + timedelta(seconds=self.refresh_lifetime),
                           started + timedelta(seconds=self.family_lifetime))
-            row = MemRefreshToken(refresh, client.client_id, refresh_scope, family, expires, started, parent=parent)
+            row = MemRefreshToken(refresh, client.client_id, refresh_scope, family, expires, started, parent=parent,
+                                  resources=grant_resources)
             self.refresh_tokens[refresh] = row
             if parent is not None:
                 parent.successor = row
         return TokenSet(access_token=access, expires_in=self.access_lifetime, scope=scope, refresh_token=refresh)
 
-    def exchange_code(self, code: MemCode, client: MemClient) -> TokenSet | None:
+    def exchange_code(self, code: MemCode, client: MemClient, resources: tuple[str, ...] = ()) -> TokenSet | None:
         if code.used_at is not None:
             return None
         code.used_at = self.clock
         wants_refresh = "refresh_token" in client.grant_type_list
         self.events.append(("issued", code.family))
-        return self._issue(client, code.scope, code.family, refresh_scope=code.scope if wants_refresh else None)
+        return self._issue(client, code.scope, code.family, refresh_scope=code.scope if wants_refresh else None,
+                           resources=resources, grant_resources=code.resources)
 
     def revoke_code_tokens(self, code: MemCode) -> None:
         self._revoke(code.family, "code_replay")
 
     def rotate_refresh_token(
-        self, token: MemRefreshToken, client: MemClient, scope: str, presented: str
+        self, token: MemRefreshToken, client: MemClient, scope: str, presented: str,
+        resources: tuple[str, ...] = (),
     ) -> TokenSet | None:
         if token.used_at is not None or token.revoked_at is not None:
             return None
         token.used_at = self.clock
-        tokens = self._issue(client, scope, token.family, refresh_scope=token.scope, parent=token)
+        tokens = self._issue(client, scope, token.family, refresh_scope=token.scope, parent=token,
+                             resources=resources, grant_resources=token.resources)
         token.successor_response = tokens
         if token.parent is not None:
             token.parent.successor_response = None  # only the immediately previous token may retry
@@ -198,6 +215,6 @@ class MemoryStore:
                 row.revoked_at = self.clock
         self.events.append((reason, family))
 
-    def issue_client_token(self, client: MemClient, scope: str) -> TokenSet:
+    def issue_client_token(self, client: MemClient, scope: str, resources: tuple[str, ...] = ()) -> TokenSet:
         self.events.append(("issued", None))
-        return self._issue(client, scope, None)
+        return self._issue(client, scope, None, resources=resources)

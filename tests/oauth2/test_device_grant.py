@@ -34,6 +34,7 @@ class MemDeviceCode:
     status: str = device.PENDING
     last_polled_at: datetime | None = None
     family: uuid.UUID = field(default_factory=uuid.uuid4)
+    resources: str = ""
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id
@@ -47,10 +48,10 @@ class DeviceStore(MemoryStore):
         self.enabled = True
         self.devices: dict[str, MemDeviceCode] = {}
 
-    def add_device_code(self, client, *, scope="read", ttl=600, interval=5) -> str:
+    def add_device_code(self, client, *, scope="read", ttl=600, interval=5, resources=()) -> str:
         value = secrets.token_urlsafe(32)
         self.devices[value] = MemDeviceCode(client.client_id, scope, self.clock + timedelta(seconds=ttl),
-                                            interval=interval)
+                                            interval=interval, resources="\n".join(resources))
         return value
 
     def device_flow_enabled(self) -> bool:
@@ -66,12 +67,13 @@ class DeviceStore(MemoryStore):
             return False
         return True
 
-    def redeem_device_code(self, code, client) -> TokenSet | None:
+    def redeem_device_code(self, code, client, resources=()) -> TokenSet | None:
         if code.status != device.APPROVED:
             return None
         code.status = device.USED
         wants_refresh = "refresh_token" in client.grant_type_list
-        return self._issue(client, code.scope, code.family, refresh_scope=code.scope if wants_refresh else None)
+        return self._issue(client, code.scope, code.family, refresh_scope=code.scope if wants_refresh else None,
+                           resources=resources, grant_resources=code.resources)
 
 
 GRANTS = (device.GRANT_TYPE, "refresh_token")

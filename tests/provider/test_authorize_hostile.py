@@ -10,7 +10,7 @@ from tests.provider.test_authorize import auth_params, query_of
 pytestmark = pytest.mark.django_db
 
 PARAMS = ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-          "code_challenge_method", "nonce"]
+          "code_challenge_method", "nonce", "resource"]
 
 JUNK = [
     "\x00",

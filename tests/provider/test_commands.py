@@ -78,6 +78,19 @@ def test_createclient_several_redirect_uris_and_grants():
     assert row.redirect_uri_list == ["https://a.example.test/cb", "http://127.0.0.1/cb"]
 
 
+def test_createclient_limits_the_client_to_its_resources():
+    data = json.loads(run(
+        "createclient", "MCP worker", "--grant-types", "client_credentials",
+        "--resource", "https://example.test/mcp", "--resource", "https://api.example.test", "--json",
+    ))
+    row = Client.objects.get(client_id=data["client_id"])
+    assert row.resource_list == ["https://example.test/mcp", "https://api.example.test"]
+    assert row.allows_resource("https://api.example.test") and not row.allows_resource("https://other.test")
+    with pytest.raises(CommandError, match="--resource: .*fragment"):
+        run("createclient", "Bad", "--grant-types", "client_credentials", "--resource", "https://x.test/#f")
+    assert not Client.objects.filter(name="Bad").exists()
+
+
 def test_createclient_public_has_no_secret(client, user):
     data = json.loads(run(
         "createclient", "SPA", "--public", "--grant-types", "authorization_code,refresh_token",

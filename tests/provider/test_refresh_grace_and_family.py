@@ -116,11 +116,11 @@ def test_a_race_loser_is_a_grace_replay_too(flow, clock, django_capture_on_commi
     real_rotate = stores.OrmTokenStore.rotate_refresh_token
     sibling = {}
 
-    def rotate_after_a_sibling(self, token, client, scope, presented):
+    def rotate_after_a_sibling(self, token, client, scope, presented, *rest):
         if not sibling:  # a sibling request rotates first, between our read and our swap
             sibling["started"] = True
             sibling["pair"] = pair(refresh_from(flow, tokens["refresh_token"]))
-        return real_rotate(self, token, client, scope, presented)
+        return real_rotate(self, token, client, scope, presented, *rest)
 
     monkeypatch.setattr(stores.OrmTokenStore, "rotate_refresh_token", rotate_after_a_sibling)
     with django_capture_on_commit_callbacks(execute=True):

@@ -13,9 +13,9 @@ from oauth_tokens.provider.models import AccessToken
 pytestmark = pytest.mark.django_db
 
 ATOMS = ["grant_type", "client_id", "client_secret", "code", "refresh_token", "scope", "redirect_uri",
-         "code_verifier", "authorization_code", "refresh_token", "client_credentials", "password", "", "=", "&",
-         "%", "%00", "%ff", "%e9", "+", " ", "\u00e9", "\ud83d\ude00", '"', "\\", "{", "}", "[", "]", ":", ",",
-         "null", "true", "1e999", "-0", "\x00", "\n", "\r\n", "..", "/", "a" * 300]
+         "code_verifier", "resource", "authorization_code", "refresh_token", "client_credentials", "password", "",
+         "=", "&", "%", "%00", "%ff", "%e9", "+", " ", "\u00e9", "\ud83d\ude00", '"', "\\", "{", "}", "[", "]", ":",
+         ",", "null", "true", "1e999", "-0", "\x00", "\n", "\r\n", "..", "/", "a" * 300]
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "application/json; charset=latin-1",
                  "text/plain", "", "multipart/form-data", "application/x-www-form-urlencoded; charset=utf-16",
                  "application/json;;;", "*/*"]
@@ -88,7 +88,8 @@ def test_random_hostile_requests_never_500(client, oauth_client, seed):
 
 
 VALUES = ["", "x", "read", "read write", "read admin", "openid", "https://app.example.test/cb", "\u00e9",
-          "a" * 43, "a" * 129, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "%00", "null", "0", "-1", " "]
+          "a" * 43, "a" * 129, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "%00", "null", "0", "-1", " ",
+          "https://api.example.test/#f", "urn:x", "//api.example.test", "https://api.example.test"]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -98,8 +99,8 @@ def test_authenticated_requests_with_random_values_never_500(flow, seed):
     tokens = flow.code_tokens(scope="read write")
     for _ in range(30):
         params = {"grant_type": rng.choice(["authorization_code", "refresh_token", "client_credentials"])}
-        for name in rng.sample(["code", "refresh_token", "scope", "redirect_uri", "code_verifier", "client_id"],
-                               rng.randint(0, 4)):
+        for name in rng.sample(["code", "refresh_token", "scope", "redirect_uri", "code_verifier", "client_id",
+                                "resource"], rng.randint(0, 4)):
             params[name] = rng.choice([*VALUES, tokens["refresh_token"]])
         response = flow.token(params, json=rng.random() < 0.5, path=rng.choice(PATHS[:3]))
         assert response.status_code < 500, response.content
@@ -108,4 +109,4 @@ def test_authenticated_requests_with_random_values_never_500(flow, seed):
             assert response.json()["token_type"] == "Bearer"
         else:
             assert response.json()["error"] in {"invalid_request", "invalid_client", "invalid_grant",
-                                                "unauthorized_client", "invalid_scope"}
+                                                "unauthorized_client", "invalid_scope", "invalid_target"}

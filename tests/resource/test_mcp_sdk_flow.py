@@ -7,7 +7,8 @@ authorization server (RFC 8414), runs the code flow with PKCE and ``resource``
 (the browser step is a test helper that, logged in, approves the consent
 page), checks ``iss`` (RFC 9207), calls a tool, refreshes when the access
 token has expired (the refresh token rotates), and steps up on a 403
-``insufficient_scope``. Skipped without ``mcp`` (requirements-mcp.txt).
+``insufficient_scope``. Every token request carries ``resource`` (RFC 8707) and every access token's ``aud``
+is the MCP server. Skipped without ``mcp`` (requirements-mcp.txt).
 """
 
 import asyncio
@@ -16,6 +17,7 @@ import time
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 
 from oauth_tokens.provider.models import RefreshToken
@@ -115,8 +117,14 @@ def provider_for(site: str, storage: MemoryStorage, browser: Browser) -> OAuthCl
     )
 
 
-async def session_run(site: str, auth: OAuthClientProvider, steps):
-    async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
+async def session_run(site: str, auth: OAuthClientProvider, steps, sent: list | None = None):
+    """``steps(session)`` in an MCP session with ``auth``; ``sent`` collects the token requests' bodies."""
+
+    async def record(request) -> None:
+        if sent is not None and request.url.path == "/oauth/token":
+            sent.append(parse_qs(request.content.decode()))
+
+    async with httpx2.AsyncClient(auth=auth, timeout=30, event_hooks={"request": [record]}) as http:
         async with streamable_http_client(site + "/mcp", http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
@@ -141,7 +149,8 @@ def test_the_mcp_sdk_authorizes_calls_refreshes_and_steps_up(site, browser, user
         saved = await session.call_tool("save_note", {"text": "hello"})  # needs write: 403, step-up
         return listed, whoami, first_token, again, refreshed, saved
 
-    listed, whoami, first, again, refreshed, saved = asyncio.run(session_run(site, auth, steps))
+    sent: list[dict[str, list[str]]] = []
+    listed, whoami, first, again, refreshed, saved = asyncio.run(session_run(site, auth, steps, sent))
 
     assert {tool.name for tool in listed.tools} == {"whoami", "save_note"}
     # One authorization at first, for the scope the resource metadata advertises, with
@@ -149,6 +158,12 @@ def test_the_mcp_sdk_authorizes_calls_refreshes_and_steps_up(site, browser, user
     first_visit = browser.visits[0]
     assert first_visit["scope"] == "read" and first_visit["code_challenge_method"] == "S256"
     assert first_visit["resource"] == site + "/mcp"
+    # Every token request names the MCP server too, and every access token is for it alone (aud).
+    assert [body["grant_type"][0] for body in sent] == ["authorization_code", "refresh_token", "authorization_code"]
+    assert all(body["resource"] == [site + "/mcp"] for body in sent)
+    assert {jwt.decode(t.access_token, options={"verify_signature": False})["aud"]
+            for t in storage.saved} == {site + "/mcp"}
+    assert set(RefreshToken.objects.values_list("resources", flat=True)) == {site + "/mcp"}
     assert whoami.structured_content == {"sub": str(user.pk), "client_id": registered.client_id, "scope": "read"}
 
     # The refresh: no second visit to the browser for it, a new access token, a rotated refresh token.

@@ -1,5 +1,9 @@
 """Authorization code grant with PKCE (RFC 6749 section 4.1.3, RFC 7636 section 4.6).
 
+The access token is for the ``resource`` values of the request, which must be
+among those the user authorized with the code (RFC 8707 section 2.2), or for
+all of them when the request names none; the refresh token keeps all of them.
+
 The code is single-use: the store claims it with one conditional write. A code
 presented again with valid client auth and a valid verifier revokes every token
 it issued (RFC 6749 section 4.1.2); an invalid replay revokes nothing (OAuth 2.1:
@@ -8,7 +12,7 @@ that would hand attackers a denial of service).
 
 from __future__ import annotations
 
-from oauth_tokens.oauth2 import pkce
+from oauth_tokens.oauth2 import pkce, resources
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
@@ -39,10 +43,11 @@ class AuthorizationCodeGrant(Grant[ClientT, CodeT, RefreshT]):
             raise InvalidGrant(INVALID_CODE)
         if code.expires_at <= self.store.now():
             raise InvalidGrant(INVALID_CODE)
+        self.resources = resources.narrow(self.requested_resources(), resources.split(code.resources))
         self.code = code
 
     def issue(self) -> TokenSet:
-        tokens = self.store.exchange_code(self.code, self.client)
+        tokens = self.store.exchange_code(self.code, self.client, self.resources)
         if tokens is None:
             raise InvalidGrant(INVALID_CODE)
         return tokens

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic
 
+from oauth_tokens.oauth2 import resources
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet, TokenStore
@@ -36,6 +37,11 @@ class Grant(ABC, Generic[ClientT, CodeT, RefreshT]):
             raise InvalidRequest(
                 f"grant_type {self.grant_type} issues tokens for a {self.subject_kinds[0]}, not a {kind}"
             )
+
+    def requested_resources(self) -> tuple[str, ...]:
+        """The request's ``resource`` values (RFC 8707 section 2), each an absolute URI
+        without a fragment that the client may get tokens for, else ``invalid_target``."""
+        return resources.requested(self.request.getlist("resource"), self.client.allows_resource)
 
     @abstractmethod
     def validate(self) -> None: ...

@@ -1,4 +1,5 @@
-"""Client credentials grant (RFC 6749 section 4.4): confidential clients, no refresh token."""
+"""Client credentials grant (RFC 6749 section 4.4): confidential clients, no refresh token;
+the token is for the request's ``resource`` values (RFC 8707), or the default audience."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class ClientCredentialsGrant(Grant[ClientT, CodeT, RefreshT]):
         if not self.client.is_confidential:
             raise UnauthorizedClient("Public clients cannot use client_credentials")
         self.scope = scopes.narrow(self.request.get("scope"), self.client.scope_list)
+        self.resources = self.requested_resources()
 
     def issue(self) -> TokenSet:
-        return self.store.issue_client_token(self.client, scopes.join(self.scope))
+        return self.store.issue_client_token(self.client, scopes.join(self.scope), self.resources)

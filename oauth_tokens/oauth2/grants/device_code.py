@@ -9,13 +9,17 @@ conditional write. Of two polls racing after approval, the loser gets
 instead of sending it back for another round. A redeemed code presented again
 is ``invalid_grant`` too and revokes nothing: the device code is the client's
 own polling handle, and a racing duplicate must not cost the winner its tokens.
+
+``resource`` (RFC 8707): the device authorization request names the resources
+(stored on the device code); a poll may name a subset of them for the access
+token, and anything else is ``invalid_target`` at once, whatever the code's state.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from oauth_tokens.oauth2 import device
+from oauth_tokens.oauth2 import device, resources
 from oauth_tokens.oauth2.errors import AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
@@ -42,6 +46,7 @@ class DeviceCodeGrant(Grant[ClientT, CodeT, RefreshT]):
         code = self.devices.find_device_code(self.request.require("device_code"))
         if code is None or not code.issued_to(self.client) or code.status == device.USED:
             raise InvalidGrant(INVALID_CODE)
+        self.resources = resources.narrow(self.requested_resources(), resources.split(code.resources))
         if code.expires_at <= self.store.now():
             raise ExpiredToken()
         if code.status == device.DENIED:
@@ -53,7 +58,7 @@ class DeviceCodeGrant(Grant[ClientT, CodeT, RefreshT]):
         self.code = code
 
     def issue(self) -> TokenSet:
-        tokens = self.devices.redeem_device_code(self.code, self.client)
+        tokens = self.devices.redeem_device_code(self.code, self.client, self.resources)
         if tokens is None:
             raise InvalidGrant(INVALID_CODE)
         return tokens

@@ -7,14 +7,17 @@ immediately previous token, gets the same successor pair, as many times as the
 store's replay cap allows. Any other reuse (later, an older token, or one replay
 beyond the cap) revokes the whole family and answers ``invalid_grant``.
 
+The family keeps the scope and the resources (RFC 8707 section 2.2) of its
+grant: a refresh may ask for less of either for its access token, never more.
+
 A family ends: each token lives its idle lifetime from its rotation, and no token
 outlives the family's absolute lifetime (``store.family_expires_at``).
 """
 
 from __future__ import annotations
 
-from oauth_tokens.oauth2 import scopes
-from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope
+from oauth_tokens.oauth2 import resources, scopes
+from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope, InvalidTarget
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
@@ -45,6 +48,7 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
             # A spent token: issue() answers with the grace successor or revokes the
             # family, even when the tombstone itself has expired meanwhile.
             self.scope: tuple[str, ...] = ()
+            self.resources: tuple[str, ...] = ()
             return
         now = self.store.now()
         if token.expires_at <= now:
@@ -60,11 +64,18 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
         if granted and not allowed:
             raise InvalidScope("The client may no longer use any of the granted scopes")
         self.scope = scopes.narrow(self.request.get("scope"), allowed)
+        # The same for the resources: within the grant's, minus any the client has lost.
+        targets = resources.split(token.resources)
+        kept = tuple(r for r in targets if self.client.allows_resource(r))
+        if targets and not kept:
+            raise InvalidTarget("The client may no longer use any of the granted resources")
+        self.resources = resources.narrow(self.requested_resources(), kept)
 
     def issue(self) -> TokenSet:
         token, presented = self.token, self.request.require("refresh_token")
         if token.used_at is None:
-            tokens = self.store.rotate_refresh_token(token, self.client, scopes.join(self.scope), presented)
+            tokens = self.store.rotate_refresh_token(token, self.client, scopes.join(self.scope), presented,
+                                                    self.resources)
             if tokens is not None:
                 return tokens
             # Lost the race: a sibling request rotated it an instant ago.

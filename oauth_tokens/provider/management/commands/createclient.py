@@ -1,4 +1,5 @@
-"""python manage.py createclient NAME --grant-types a,b --redirect-uri URI --scope "read write" [--public] [--json]"""
+"""python manage.py createclient NAME --grant-types a,b --redirect-uri URI --scope "read write"
+[--resource URI] [--public] [--json]"""
 
 import json
 
@@ -6,7 +7,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from oauth_tokens.provider.models import GRANT_TYPES, Client
-from oauth_tokens.provider.validators import validate_client_scope, validate_redirect_uris
+from oauth_tokens.provider.validators import (
+    validate_client_resources,
+    validate_client_scope,
+    validate_redirect_uris,
+)
 
 
 class Command(BaseCommand):
@@ -22,10 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
                             help="Exact redirect URI; repeat for several.")
         parser.add_argument("--scope", default="read", help='Space-separated scopes, e.g. "read write".')
+        parser.add_argument("--resource", action="append", default=[], dest="resources",
+                            help="A resource (RFC 8707) the client may get tokens for; repeat for several. "
+                                 "None: any that OAUTH_TOKENS['RESOURCES'] allows.")
         parser.add_argument("--public", action="store_true", help="A public client (PKCE, no secret).")
         parser.add_argument("--json", action="store_true", help="Print {client_id, client_secret} as JSON.")
 
-    def handle(self, *args, name, grant_types, redirect_uris, scope, public, json: bool, **options):
+    def handle(self, *args, name, grant_types, redirect_uris, scope, public, json: bool, resources=(), **options):
         name = name.strip()
         if not name:
             raise CommandError("Give the client a name.")
@@ -48,12 +56,17 @@ class Command(BaseCommand):
             scope = validate_client_scope(scope)
         except ValidationError as exc:
             raise CommandError("--scope: " + "; ".join(exc.messages)) from None
+        try:
+            allowed_resources = validate_client_resources(" ".join(resources))
+        except ValidationError as exc:
+            raise CommandError("--resource: " + "; ".join(exc.messages)) from None
         client = Client(
             name=name,
             client_type=Client.PUBLIC if public else Client.CONFIDENTIAL,
             grant_types=" ".join(grants),
             redirect_uris=uris,
             scope=scope,
+            resources=allowed_resources,
         )
         secret = None if public else client.set_secret()
         client.save()
