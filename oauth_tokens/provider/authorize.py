@@ -7,6 +7,12 @@ redirect URI (RFC 9700 section 4.12). An unknown client or redirect URI gets an
 error page and never a redirect. Every response sent to the redirect URI,
 success or error, carries ``iss``, our issuer (RFC 9207 section 2), so a client
 talking to several servers can tell which one answered.
+
+A request naming a ``request_uri`` (RFC 9126) is the pushed request's
+parameters (``pushed_requests``); its consent form posts back only
+``client_id`` and ``request_uri``, and the decision spends it. A client that
+must push (``REQUIRE_PUSHED_AUTHORIZATION_REQUESTS``, or its own flag) gets the
+error page for a plain request.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
-from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
-from oauth_tokens.provider.models import AuthorizationCode, Client
+from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, InvalidRequestUri, OAuth2Error
+from oauth_tokens.provider import pushed_requests
+from oauth_tokens.provider.models import AuthorizationCode, Client, PushedAuthorizationRequest
 from oauth_tokens.settings import token_settings
 
 PARAMS = (
@@ -71,6 +78,16 @@ def _single_params(data: QueryDict) -> dict[str, str]:
     return params
 
 
+def read_request(data: QueryDict) -> tuple[Client | None, spec.AuthorizationRequest]:
+    """The client and the validated authorization request of ``data`` (the query,
+    the consent form, or a pushed request's parameters, which ``par_endpoint``
+    validates with this too); ``RedirectError`` or another ``OAuth2Error``."""
+    params = _single_params(data)
+    client_id = params.get("client_id", "")
+    client = Client.objects.filter(client_id=client_id).first() if client_id else None
+    return client, spec.validate(params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED))
+
+
 def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -> HttpResponse:
     return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
 
@@ -82,6 +99,9 @@ def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -
 @method_decorator(xframe_options_deny, name="dispatch")
 class AuthorizeView(View):
     http_method_names = ["get", "post"]
+    #: The pushed request (RFC 9126) this request names with its ``request_uri``, if any.
+    pushed: PushedAuthorizationRequest | None = None
+    request_uri = ""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if (request.method or "").lower() not in self.http_method_names:
@@ -89,18 +109,24 @@ class AuthorizeView(View):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
         data = request.GET if request.method == "GET" else request.POST
+        self.pushed = None
         try:
-            params = _single_params(data)
-            client_id = params.get("client_id", "")
-            client = Client.objects.filter(client_id=client_id).first() if client_id else None
-            auth_request = spec.validate(
-                params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED)
-            )
+            if "request_uri" in data:
+                # RFC 9126 section 4: the pushed parameters, and only them.
+                self.pushed = pushed_requests.find(data)
+                self.request_uri = data["request_uri"]
+                data = pushed_requests.parameters(self.pushed)
+            elif pushed_requests.required_for(data.get("client_id")):
+                raise InvalidRequest("This client must push its authorization requests (RFC 9126) "
+                                     "and send the request_uri it got")
+            client, auth_request = read_request(data)
         except spec.RedirectError as exc:
             return to_client(exc.location)
         except OAuth2Error as exc:
-            # Unknown client, unverified redirect_uri, malformed request: show, never redirect.
-            return self.error_page(request, exc.description)
+            # Unknown client, unverified redirect_uri, malformed request, a bad request_uri:
+            # show, never redirect.
+            return self.error_page(request, exc.description if exc.error == "invalid_request"
+                                   else f"{exc.error}: {exc.description}")
         assert client is not None
         if request.method == "GET":
             return self.consent_page(request, client, auth_request)
@@ -116,9 +142,13 @@ class AuthorizeView(View):
         context = {
             "client": client,
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
-            "hidden_fields": auth_request.as_params(),
+            "hidden_fields": auth_request.as_params() if self.pushed is None else {
+                "client_id": client.client_id, "request_uri": self.request_uri,
+            },
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
         }
+        if self.pushed is not None:
+            pushed_requests.displayed(self.pushed)
         return render(request, token_settings.CONSENT_TEMPLATE, context)
 
     def decide(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
@@ -126,6 +156,8 @@ class AuthorizeView(View):
         if allow == deny:
             # A browser sends only the button that was clicked.
             return self.error_page(request, "Choose allow or deny.")
+        if self.pushed is not None and not pushed_requests.spend(self.pushed):
+            return self.error_page(request, f"{InvalidRequestUri.error}: {InvalidRequestUri.description}")
         if allow:
             _code, value = AuthorizationCode.issue(
                 client=client,
