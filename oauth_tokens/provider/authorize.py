@@ -108,13 +108,13 @@ class AuthorizeView(View):
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
-        data = request.GET if request.method == "GET" else request.POST
+        data: QueryDict = request.GET if request.method == "GET" else request.POST
         self.pushed = None
         try:
             if "request_uri" in data:
                 # RFC 9126 section 4: the pushed parameters, and only them.
                 self.pushed = pushed_requests.find(data)
-                self.request_uri = data["request_uri"]
+                self.request_uri = str(data.get("request_uri", ""))
                 data = pushed_requests.parameters(self.pushed)
             elif pushed_requests.required_for(data.get("client_id")):
                 raise InvalidRequest("This client must push its authorization requests (RFC 9126) "

@@ -76,7 +76,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             hint="Leave MAX_TOKEN_LIFETIME unset (the longest lifetime this provider grants) or raise it.",
             id="oauth_tokens.W020",
         ))
-    if token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS and not token_settings.PUSHED_AUTHORIZATION_REQUESTS_ENABLED:
+    par_on = token_settings.PUSHED_AUTHORIZATION_REQUESTS_ENABLED
+    if token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS and not par_on:
         errors.append(checks.Error(
             "OAUTH_TOKENS['REQUIRE_PUSHED_AUTHORIZATION_REQUESTS'] is on while "
             "PUSHED_AUTHORIZATION_REQUESTS_ENABLED is off: every authorization request would be refused.",

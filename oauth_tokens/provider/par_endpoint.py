@@ -65,7 +65,11 @@ class PushedAuthorizationRequestView(OAuthView):
         params = QueryDict(mutable=True)
         for name in data:
             if name not in CREDENTIALS:
-                params.setlist(name, data.getlist(name))
+                values = data.getlist(name)
+                if "\x00" in name or any("\x00" in value for value in values):
+                    # Every parameter is stored, and no database keeps a NUL in a JSON value.
+                    raise InvalidRequest("Parameters must not contain NUL bytes")
+                params.setlist(name, values)
         params["client_id"] = client.client_id
         try:
             read_request(params)

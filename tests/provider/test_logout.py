@@ -106,7 +106,8 @@ def test_always_prompt_asks_even_with_a_hint_and_the_form_carries_the_request(cl
                                         "ui_locales": "fr"})
     assert page.status_code == 200 and signed_in(client) and "Photo app" in page.content.decode()
     fields = hidden_fields(page)
-    assert {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"} == {"id_token_hint": hint, "post_logout_redirect_uri": AFTER, "state": "xyz"}
+    request_fields = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert request_fields == {"id_token_hint": hint, "post_logout_redirect_uri": AFTER, "state": "xyz"}
     done = client.post("/oauth/logout", {**fields, "logout": "1"})
     assert done.status_code == 303 and done["Location"] == f"{AFTER}?state=xyz"
     assert not signed_in(client)

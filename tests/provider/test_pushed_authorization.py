@@ -108,7 +108,8 @@ def test_only_the_pushed_parameters_count_at_the_authorization_endpoint(client, 
 def test_the_request_uri_serves_the_page_again_but_one_decision_only(client, app, alice):
     request_uri = pushed_uri(client, app)
     for _ in range(2):  # a reload of the consent page
-        assert client.get("/oauth/authorize", {"client_id": app.client_id, "request_uri": request_uri}).status_code == 200
+        page = client.get("/oauth/authorize", {"client_id": app.client_id, "request_uri": request_uri})
+        assert page.status_code == 200
     assert "code" in code_of(decide(client, app, request_uri))
     again = decide(client, app, request_uri)
     assert again.status_code == 400 and "invalid_request_uri" in again.content.decode()
@@ -165,6 +166,18 @@ def test_a_bad_request_is_a_json_error_not_a_redirect(client, app, params, error
     assert response.status_code == 400 and response["Cache-Control"] == "no-store"
     assert response.json()["error"] == error and "Location" not in response
     assert not PushedAuthorizationRequest.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["extra=a%00b", "x%00=1", "state=%ff%fe", "scope=read&scope=write"])
+def test_odd_bytes_or_repeats_are_a_json_error_or_stored_harmlessly(client, app, body):
+    params = urlencode({k: v for k, v in authorization_params().items() if not (k == "scope" and "scope=" in body)
+                        and not (k == "state" and "state=" in body)})
+    response = client.post("/oauth/par", f"{params}&{body}", content_type=FORM,
+                           HTTP_AUTHORIZATION=basic(app.client_id, app.secret))
+    if "%00" in body or "scope=" in body:
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    else:
+        assert response.status_code == 201  # undecodable bytes read as U+FFFD, as Django reads any form
 
 
 def test_client_authentication_failures(client, app):
