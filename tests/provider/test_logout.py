@@ -266,3 +266,19 @@ def test_the_templates_can_be_overridden(client, alice, settings, tmp_path):
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0]["DIRS"]]}]
     assert client.get("/oauth/logout").content.decode().startswith("Our own logout page")
     assert client.post("/oauth/logout", {"logout": "1"}).content.decode() == "Bye from us"
+
+
+def test_the_admin_edits_the_post_logout_uris_and_the_par_requirement(admin_client, rp):
+    from tests.provider.test_admin import change_url, client_form
+
+    page = admin_client.get(change_url(rp)).content.decode()
+    assert 'name="post_logout_redirect_uris"' in page and 'name="require_pushed_authorization_requests"' in page
+    refused = admin_client.post(change_url(rp), client_form(post_logout_redirect_uris="javascript:alert(1)"))
+    assert refused.status_code == 200 and "is not allowed" in refused.content.decode()
+    saved = admin_client.post(change_url(rp), client_form(
+        post_logout_redirect_uris=" https://app.example.test/bye \r\n\r\nhttps://app.example.test/later ",
+        require_pushed_authorization_requests="on"))
+    assert saved.status_code == 302
+    rp.refresh_from_db()
+    assert rp.post_logout_redirect_uri_list == ["https://app.example.test/bye", "https://app.example.test/later"]
+    assert rp.require_pushed_authorization_requests
