@@ -228,9 +228,9 @@ DEFAULTS: dict[str, Any] = {
     # requests"). Off: /oauth/par answers 404, a request_uri at /oauth/authorize
     # is refused and the metadata omits the endpoint.
     "PUSHED_AUTHORIZATION_REQUESTS_ENABLED": True,
-    # How long a pushed request's request_uri may wait to be used (expires_in).
-    # Once the consent page has shown it, the user has PUSHED_AUTHORIZATION_CONSENT_TIME
-    # more to decide; the decision spends it.
+    # How long a pushed request's request_uri may wait to reach the authorization
+    # endpoint (expires_in). From its first arrival there, the user has
+    # PUSHED_AUTHORIZATION_CONSENT_TIME to log in and decide; the decision spends it.
     "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": 60,
     "PUSHED_AUTHORIZATION_CONSENT_TIME": 600,
     # Accept authorization requests only through PAR, for every client (RFC 9126

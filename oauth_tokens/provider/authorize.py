@@ -17,6 +17,7 @@ error page for a plain request.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -107,6 +108,10 @@ class AuthorizeView(View):
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not request.user.is_authenticated:
+            if request.method == "GET" and "request_uri" in request.GET:
+                # A pushed request's first arrival: its holder gets the consent time to log in and decide.
+                with suppress(OAuth2Error):
+                    pushed_requests.arrived(pushed_requests.find(request.GET))
             return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
         data: QueryDict = request.GET if request.method == "GET" else request.POST
         self.pushed = None
@@ -148,7 +153,7 @@ class AuthorizeView(View):
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
         }
         if self.pushed is not None:
-            pushed_requests.displayed(self.pushed)
+            pushed_requests.arrived(self.pushed)
         return render(request, token_settings.CONSENT_TEMPLATE, context)
 
     def decide(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:

@@ -455,9 +455,9 @@ class DeviceCode(models.Model):
 class PushedAuthorizationRequest(models.Model):
     """An authorization request a client pushed (RFC 9126): its parameters, found
     by the digest of the ``request_uri`` handed out for it (a reference the browser
-    carries, so stored like a code). ``displayed_at``: when the consent page first
-    showed it (the decision's deadline counts from there); ``used_at``: when a
-    decision spent it."""
+    carries, so stored like a code). ``arrived_at``: when it first reached the
+    authorization endpoint (the decision's deadline counts from there); ``used_at``:
+    when a decision spent it."""
 
     digest = models.CharField(max_length=64, unique=True, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="pushed_requests")
@@ -465,7 +465,7 @@ class PushedAuthorizationRequest(models.Model):
     params = models.JSONField(editable=False)
     created_at = models.DateTimeField(default=now)
     expires_at = models.DateTimeField(db_index=True)
-    displayed_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = ExpiringQuerySet.as_manager()

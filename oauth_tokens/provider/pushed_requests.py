@@ -8,8 +8,9 @@ digest. At the authorization endpoint ``find`` turns ``client_id`` +
 read (section 4).
 
 One use: the consent page may be shown (and reloaded) while the request
-lives, and the first time it is shown the user gets
-``PUSHED_AUTHORIZATION_CONSENT_TIME`` to decide (``displayed``); the decision,
+lives, and the first time the request reaches the authorization endpoint (the
+login page may come first) the user gets ``PUSHED_AUTHORIZATION_CONSENT_TIME``
+to log in and decide (``arrived``); the decision,
 allow or deny, spends it with one conditional UPDATE (``spend``), so two
 concurrent decisions give one code.
 """
@@ -87,13 +88,14 @@ def parameters(row: PushedAuthorizationRequest) -> QueryDict:
     return params
 
 
-def displayed(row: PushedAuthorizationRequest) -> None:
-    """The consent page shows ``row``: at the first showing, the user gets the consent time to decide."""
+def arrived(row: PushedAuthorizationRequest) -> None:
+    """``row`` reached the authorization endpoint (the login page or the consent page
+    comes next): the first time, the user gets the consent time to log in and decide."""
     t = models.now()
     deadline = t + timedelta(seconds=float(token_settings.PUSHED_AUTHORIZATION_CONSENT_TIME))
     PushedAuthorizationRequest.objects.using(router.db_for_write(PushedAuthorizationRequest)).filter(
-        pk=row.pk, displayed_at__isnull=True, used_at__isnull=True, expires_at__gt=t
-    ).update(displayed_at=t, expires_at=max(deadline, row.expires_at))
+        pk=row.pk, arrived_at__isnull=True, used_at__isnull=True, expires_at__gt=t
+    ).update(arrived_at=t, expires_at=max(deadline, row.expires_at))
 
 
 def spend(row: PushedAuthorizationRequest) -> bool:

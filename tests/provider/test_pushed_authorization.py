@@ -244,3 +244,26 @@ def test_the_check_refuses_requiring_par_while_it_is_off(settings):
     settings.OAUTH_TOKENS = {**TEST_OAUTH, "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS": True,
                              "PUSHED_AUTHORIZATION_REQUESTS_ENABLED": False}
     assert "oauth_tokens.E006" in [m.id for m in check_settings()]
+
+
+def test_every_pushed_parameter_is_kept_with_all_its_values(client, app, alice):
+    """Generic storage: a parameter the endpoint does not read today (or a repeatable
+    one, as RFC 8707 ``resource`` is) reaches the authorization endpoint unchanged."""
+    body = urlencode(authorization_params()) + "&ext=a&ext=b"
+    response = client.post("/oauth/par", body, content_type=FORM, HTTP_AUTHORIZATION=basic(app.client_id, app.secret))
+    assert response.status_code == 201
+    row = PushedAuthorizationRequest.objects.get()
+    assert row.params["ext"] == ["a", "b"] and row.params["client_id"] == [app.client_id]
+    assert "code" in code_of(decide(client, app, response.json()["request_uri"]))
+
+
+def test_a_user_who_must_log_in_first_still_has_the_consent_time(client, app, clock):
+    request_uri = pushed_uri(client, app)
+    client.logout()
+    reference = {"client_id": app.client_id, "request_uri": request_uri}
+    to_login = client.get("/oauth/authorize", reference)
+    assert to_login.status_code == 302 and to_login["Location"].startswith("/accounts/login/")
+    clock.advance(120)  # typing a password takes longer than the push's 60 s
+    client.force_login(UserFactory(username="late"))
+    assert client.get("/oauth/authorize", reference).status_code == 200
+    assert "code" in code_of(decide(client, app, request_uri))
