@@ -51,11 +51,16 @@ def ignore_unusable_session_cookie(request: HttpRequest) -> None:
         request.session = import_module(settings.SESSION_ENGINE).SessionStore()
 
 
-def browser_view(render_error: Callable[..., HttpResponse]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for a browser-facing view function (or ``dispatch``); outermost."""
+def browser_view(
+    render_error: Callable[..., HttpResponse], *, csrf: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for a browser-facing view function (or ``dispatch``); outermost.
+    ``csrf=False``: the view checks CSRF itself where it must (the end-session
+    endpoint takes cross-site POSTs from relying parties, and only its
+    confirmation form needs the check)."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        protected = csrf_protect(view)
+        protected = csrf_protect(view) if csrf else view
 
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

@@ -235,6 +235,29 @@ DEFAULTS: dict[str, Any] = {
     # makes a pending device code row); past it a 429. 0: no limit.
     "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": 30,
     "DEVICE_AUTHORIZATION_WINDOW": 300,
+    # Pushed authorization requests (RFC 9126; README "Pushed authorization
+    # requests"). Off: /oauth/par answers 404, a request_uri at /oauth/authorize
+    # is refused and the metadata omits the endpoint.
+    "PUSHED_AUTHORIZATION_REQUESTS_ENABLED": True,
+    # How long a pushed request's request_uri may wait to reach the authorization
+    # endpoint (expires_in). From its first arrival there, the user has
+    # PUSHED_AUTHORIZATION_CONSENT_TIME to log in and decide; the decision spends it.
+    "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": 60,
+    "PUSHED_AUTHORIZATION_CONSENT_TIME": 600,
+    # Accept authorization requests only through PAR, for every client (RFC 9126
+    # section 5); a client's own flag requires it for that client alone.
+    "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS": False,
+    # OpenID Connect RP-Initiated Logout 1.0 (README "RP-initiated logout"):
+    # GET/POST /oauth/logout, the end_session_endpoint. Off (the default, as in
+    # django-oauth-toolkit): a 404, and discovery omits it.
+    "RP_INITIATED_LOGOUT_ENABLED": False,
+    # Always ask the user to confirm. False: a valid id_token_hint naming the
+    # signed-in user logs out without the prompt (the RP holds that user's ID token).
+    "RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    # At such a logout, also revoke the user's tokens of the client that asked
+    # (the id_token_hint's aud or client_id). REVOKE_TOKENS_ON_LOGOUT, when on,
+    # revokes all of the user's tokens at any logout, this one included.
+    "RP_INITIATED_LOGOUT_REVOKE_TOKENS": False,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -283,6 +306,8 @@ DURATIONS: dict[str, bool] = {
     "DEVICE_CODE_LIFETIME": True,
     "DEVICE_USER_CODE_FAILURE_WINDOW": True,
     "DEVICE_AUTHORIZATION_WINDOW": True,
+    "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": True,
+    "PUSHED_AUTHORIZATION_CONSENT_TIME": True,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -317,7 +342,11 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 #: Settings that are True or False (a string such as "False" would read as on).
-FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED")
+FLAGS = (
+    "METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED",
+    "PUSHED_AUTHORIZATION_REQUESTS_ENABLED", "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS",
+    "RP_INITIATED_LOGOUT_ENABLED", "RP_INITIATED_LOGOUT_ALWAYS_PROMPT", "RP_INITIATED_LOGOUT_REVOKE_TOKENS",
+)
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
 OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES")

@@ -71,6 +71,12 @@ ENDPOINTS = (
     Endpoint("protected-resource/<path>", "/.well-known/oauth-protected-resource/{}", "discovery", ("GET",), (),
              ("api", "a/b", "%00", "..", "x" * 2000)),
     Endpoint("api/me", "/api/me", "resource", ("GET",), ("access_token",)),
+    Endpoint("par", "/oauth/par", "oauth", ("POST",),
+             ("client_id", "client_secret", "response_type", "redirect_uri", "scope", "state", "code_challenge",
+              "code_challenge_method", "nonce", "request_uri")),
+    # No ``logout`` button among the parameters: a confirmed logout would end the session the other cases use.
+    Endpoint("logout", "/oauth/logout", "browser", ("GET", "POST"),
+             ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "csrfmiddlewaretoken")),
 )
 
 ODD_METHODS = ("GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND", "CONNECT", "get")

@@ -128,6 +128,14 @@ class InvalidTarget(OAuth2Error):
     description = "The requested resource is invalid, unknown, or not allowed"
 
 
+class InvalidRequestUri(OAuth2Error):
+    """RFC 9126 section 4 (RFC 9101 section 6.2): a ``request_uri`` that is unknown,
+    expired, spent or another client's."""
+
+    error = "invalid_request_uri"
+    description = "The request_uri is unknown, expired, already used or belongs to another client"
+
+
 class AccessDenied(OAuth2Error):
     error = "access_denied"
     status_code = 403

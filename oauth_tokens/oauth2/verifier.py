@@ -79,13 +79,13 @@ def _segment(value: str) -> bytes:
     return data
 
 
-def _json_object(segment: str) -> dict[str, Any]:
+def _json_object(segment: str, what: str = "access token") -> dict[str, Any]:
     try:
         data = json.loads(_segment(segment))
     except (ValueError, binascii.Error, RecursionError):
-        raise InvalidToken(MALFORMED) from None
+        raise InvalidToken(MALFORMED.replace("access token", what)) from None
     if not isinstance(data, dict):
-        raise InvalidToken(MALFORMED)
+        raise InvalidToken(MALFORMED.replace("access token", what))
     return data
 
 
@@ -112,34 +112,47 @@ def _decode(
     now: float,
 ) -> tuple[dict[str, Any], VerificationKey]:
     """(claims, the key that verified them) of a valid access token."""
+    claims, key = verify_signature(token, key_for=key_for, types=ACCESS_TOKEN_TYPES)
+    check_claims(claims, config=config, now=now)
+    return claims, key
+
+
+def verify_signature(
+    token: str,
+    *,
+    key_for: Callable[[str], VerificationKey | None],
+    types: tuple[str, ...],
+    what: str = "access token",
+) -> tuple[dict[str, Any], VerificationKey]:
+    """(claims, key) of a compact JWS signed by one of our keys, whose header ``typ``
+    is one of ``types`` (lower case); the claims are not checked. ``InvalidToken``
+    naming ``what`` otherwise. Shared by access tokens and ID token hints."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
-        raise InvalidToken(MALFORMED)
+        raise InvalidToken(MALFORMED.replace("access token", what))
     header_b64, payload_b64, signature_b64 = token.split(".")
-    header = _json_object(header_b64)
+    header = _json_object(header_b64, what)
     if any(name in header for name in FORBIDDEN_HEADERS):
-        raise InvalidToken("The access token carries a forbidden header")
-    if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
-        raise InvalidToken("The access token has the wrong type")
+        raise InvalidToken(f"The {what} carries a forbidden header")
+    if str(header.get("typ", "")).lower() not in types:
+        raise InvalidToken(f"The {what} has the wrong type")
     kid = header.get("kid")
     key = key_for(kid) if isinstance(kid, str) and kid else None
     if key is None:
-        raise InvalidToken("The access token was signed by an unknown key")
+        raise InvalidToken(f"The {what} was signed by an unknown key")
     signer = _SIGNERS.get(key.algorithm)
     if signer is None or header.get("alg") != key.algorithm:
-        raise InvalidToken("The access token has the wrong algorithm")
+        raise InvalidToken(f"The {what} has the wrong algorithm")
     try:
         signature = _segment(signature_b64)
     except (ValueError, binascii.Error):
-        raise InvalidToken("The access token signature is not canonical base64url") from None
+        raise InvalidToken(f"The {what} signature is not canonical base64url") from None
     try:
         valid = signer.verify(f"{header_b64}.{payload_b64}".encode("ascii"), key.key, signature)
     except Exception:  # any malformed signature is just an invalid one
         valid = False
     if not valid:
-        raise InvalidToken("The access token signature is invalid")
-    claims = _json_object(payload_b64)
-    check_claims(claims, config=config, now=now)
-    return claims, key
+        raise InvalidToken(f"The {what} signature is invalid")
+    return _json_object(payload_b64, what), key
 
 
 def audiences_of(claims: Mapping[str, Any]) -> list[Any]:

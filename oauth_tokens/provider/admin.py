@@ -42,7 +42,8 @@ class ClientForm(forms.ModelForm):
     class Meta:
         model = Client
         fields = [
-            "name", "client_type", "grant_types", "redirect_uris", "scope", "resources",
+            "name", "client_type", "grant_types", "redirect_uris", "post_logout_redirect_uris", "scope", "resources",
+            "require_pushed_authorization_requests",
             "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
             "owner", "is_active",
         ]
@@ -59,6 +60,9 @@ class ClientForm(forms.ModelForm):
 
     def clean_redirect_uris(self) -> str:
         return validate_redirect_uris(self.cleaned_data["redirect_uris"])
+
+    def clean_post_logout_redirect_uris(self) -> str:
+        return validate_redirect_uris(self.cleaned_data["post_logout_redirect_uris"])
 
     def clean_scope(self) -> str:
         return validate_client_scope(self.cleaned_data["scope"])

@@ -10,10 +10,17 @@ talking to several servers can tell which one answered.
 
 ``resource`` (RFC 8707) may be repeated: the consent page shows the resources
 and posts each back as its own hidden input; the code keeps them.
+
+A request naming a ``request_uri`` (RFC 9126) is the pushed request's
+parameters (``pushed_requests``); its consent form posts back only
+``client_id`` and ``request_uri``, and the decision spends it. A client that
+must push (``REQUIRE_PUSHED_AUTHORIZATION_REQUESTS``, or its own flag) gets the
+error page for a plain request.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,8 +35,9 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import resources, scopes
-from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
-from oauth_tokens.provider.models import AuthorizationCode, Client
+from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, InvalidRequestUri, OAuth2Error
+from oauth_tokens.provider import pushed_requests
+from oauth_tokens.provider.models import AuthorizationCode, Client, PushedAuthorizationRequest
 from oauth_tokens.settings import token_settings
 
 PARAMS = (
@@ -85,6 +93,17 @@ def _resource_params(data: QueryDict) -> list[str]:
     return values
 
 
+def read_request(data: QueryDict) -> tuple[Client | None, spec.AuthorizationRequest]:
+    """The client and the validated authorization request of ``data`` (the query,
+    the consent form, or a pushed request's parameters, which ``par_endpoint``
+    validates with this too); ``RedirectError`` or another ``OAuth2Error``."""
+    params = _single_params(data)
+    client_id = params.get("client_id", "")
+    client = Client.objects.filter(client_id=client_id).first() if client_id else None
+    return client, spec.validate(params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED),
+                                 resource=_resource_params(data))
+
+
 def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -> HttpResponse:
     return render(request, token_settings.ERROR_TEMPLATE, {"message": message}, status=400)
 
@@ -96,26 +115,38 @@ def _error_page(request: HttpRequest, message: str, *args: Any, **kwargs: Any) -
 @method_decorator(xframe_options_deny, name="dispatch")
 class AuthorizeView(View):
     http_method_names = ["get", "post"]
+    #: The pushed request (RFC 9126) this request names with its ``request_uri``, if any.
+    pushed: PushedAuthorizationRequest | None = None
+    request_uri = ""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if (request.method or "").lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not request.user.is_authenticated:
+            if request.method == "GET" and "request_uri" in request.GET:
+                # A pushed request's first arrival: its holder gets the consent time to log in and decide.
+                with suppress(OAuth2Error):
+                    pushed_requests.arrived(pushed_requests.find(request.GET))
             return redirect_to_login(request.get_full_path())  # over 16 KB: browser_view's error page
-        data = request.GET if request.method == "GET" else request.POST
+        data: QueryDict = request.GET if request.method == "GET" else request.POST
+        self.pushed = None
         try:
-            params = _single_params(data)
-            client_id = params.get("client_id", "")
-            client = Client.objects.filter(client_id=client_id).first() if client_id else None
-            auth_request = spec.validate(
-                params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED),
-                resource=_resource_params(data),
-            )
+            if "request_uri" in data:
+                # RFC 9126 section 4: the pushed parameters, and only them.
+                self.pushed = pushed_requests.find(data)
+                self.request_uri = str(data.get("request_uri", ""))
+                data = pushed_requests.parameters(self.pushed)
+            elif pushed_requests.required_for(data.get("client_id")):
+                raise InvalidRequest("This client must push its authorization requests (RFC 9126) "
+                                     "and send the request_uri it got")
+            client, auth_request = read_request(data)
         except spec.RedirectError as exc:
             return to_client(exc.location)
         except OAuth2Error as exc:
-            # Unknown client, unverified redirect_uri, malformed request: show, never redirect.
-            return self.error_page(request, exc.description)
+            # Unknown client, unverified redirect_uri, malformed request, a bad request_uri:
+            # show, never redirect.
+            return self.error_page(request, exc.description if exc.error == "invalid_request"
+                                   else f"{exc.error}: {exc.description}")
         assert client is not None
         if request.method == "GET":
             return self.consent_page(request, client, auth_request)
@@ -131,11 +162,15 @@ class AuthorizeView(View):
         context = {
             "client": client,
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
-            "hidden_fields": auth_request.as_params(),
+            "hidden_fields": auth_request.as_params() if self.pushed is None else {
+                "client_id": client.client_id, "request_uri": self.request_uri,
+            },
             # RFC 8707: each is shown, and posted back as its own hidden "resource" input.
             "resources": auth_request.resources,
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
         }
+        if self.pushed is not None:
+            pushed_requests.arrived(self.pushed)
         return render(request, token_settings.CONSENT_TEMPLATE, context)
 
     def decide(self, request: HttpRequest, client: Client, auth_request: spec.AuthorizationRequest) -> HttpResponse:
@@ -143,6 +178,8 @@ class AuthorizeView(View):
         if allow == deny:
             # A browser sends only the button that was clicked.
             return self.error_page(request, "Choose allow or deny.")
+        if self.pushed is not None and not pushed_requests.spend(self.pushed):
+            return self.error_page(request, f"{InvalidRequestUri.error}: {InvalidRequestUri.description}")
         if allow:
             _code, value = AuthorizationCode.issue(
                 client=client,

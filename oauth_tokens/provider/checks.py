@@ -10,6 +10,8 @@
   out of range, or a flag (``METRICS_ENABLED``...) is not True or False, or an
   anomaly action is not one of its choices; one error per key (registered in
   ``oauth_tokens.settings``)
+- E006 ``REQUIRE_PUSHED_AUTHORIZATION_REQUESTS`` on while
+  ``PUSHED_AUTHORIZATION_REQUESTS_ENABLED`` is off (RFC 9126)
 - E030, E031, E032, W030 the metrics: ``prometheus_client`` missing, a
   malformed ``METRICS_*`` value, ``PROMETHEUS_MULTIPROC_DIR`` not a directory,
   the metrics view open to any address without a token (registered in
@@ -73,6 +75,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             f"({token_settings.ACCESS_TOKEN_LIFETIME:g} s): the tokens this provider issues would be refused.",
             hint="Leave MAX_TOKEN_LIFETIME unset (the longest lifetime this provider grants) or raise it.",
             id="oauth_tokens.W020",
+        ))
+    par_on = token_settings.PUSHED_AUTHORIZATION_REQUESTS_ENABLED
+    if token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS and not par_on:
+        errors.append(checks.Error(
+            "OAUTH_TOKENS['REQUIRE_PUSHED_AUTHORIZATION_REQUESTS'] is on while "
+            "PUSHED_AUTHORIZATION_REQUESTS_ENABLED is off: every authorization request would be refused.",
+            hint="Enable pushed authorization requests or stop requiring them.",
+            id="oauth_tokens.E006",
         ))
     if not settings.DEBUG and not keys:
         errors.append(checks.Warning(

@@ -18,6 +18,7 @@ from oauth_tokens.provider.models import (
     AuthorizationCode,
     Client,
     DeviceCode,
+    PushedAuthorizationRequest,
     RefreshToken,
     RevokedToken,
 )
@@ -71,6 +72,8 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     _delete_in_batches(RevokedToken.objects.past_expiry(access_cutoff), batch_size)
     # Device codes (RFC 8628), in whatever state: a used one revokes nothing when it comes back.
     _delete_in_batches(DeviceCode.objects.past_expiry(t), batch_size)
+    # Pushed authorization requests (RFC 9126), used or not: a spent one is refused as unknown.
+    _delete_in_batches(PushedAuthorizationRequest.objects.past_expiry(t), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

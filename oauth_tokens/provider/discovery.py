@@ -45,7 +45,8 @@ def url_of(name: str, fallback: str) -> str:
 
 
 def authorization_server_metadata() -> dict[str, Any]:
-    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on."""
+    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on, RFC 9126
+    section 5 when PAR is, and the ``end_session_endpoint`` of RP-initiated logout."""
     metadata: dict[str, Any] = {
         "issuer": token_settings.issuer,
         "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
@@ -69,6 +70,12 @@ def authorization_server_metadata() -> dict[str, Any]:
         metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",
                                                            "/oauth/device_authorization")
         metadata["grant_types_supported"] = [*GRANT_TYPES, DEVICE_GRANT_TYPE]
+    if token_settings.PUSHED_AUTHORIZATION_REQUESTS_ENABLED:  # RFC 9126 section 5
+        metadata["pushed_authorization_request_endpoint"] = url_of("oauth_tokens:par", "/oauth/par")
+        metadata["require_pushed_authorization_requests"] = bool(
+            token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS)
+    if token_settings.RP_INITIATED_LOGOUT_ENABLED:  # OpenID Connect RP-Initiated Logout 1.0 section 2.1
+        metadata["end_session_endpoint"] = url_of("oauth_tokens:logout", "/oauth/logout")
     return metadata
 
 

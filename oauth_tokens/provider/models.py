@@ -94,6 +94,16 @@ class Client(models.Model):
                     "0 turns it off. Empty uses OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD'] (confidential "
                     "clients) or OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD_PUBLIC'] (public clients, 0 unless set)."),
     )
+    post_logout_redirect_uris = models.TextField(
+        blank=True,
+        help_text=_("One exact URI per line: where OpenID Connect RP-initiated logout may send the user "
+                    "back to (post_logout_redirect_uri)."),
+    )
+    require_pushed_authorization_requests = models.BooleanField(
+        default=False,
+        help_text=_("Accept this client's authorization requests only through a pushed authorization "
+                    "request (RFC 9126): a plain one at the authorization endpoint is refused."),
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,6 +159,10 @@ class Client(models.Model):
         return resource_indicators.allowed(
             resource, server=token_settings.RESOURCES, client=self.resource_list, default=token_settings.audience
         )
+
+    @property
+    def post_logout_redirect_uri_list(self) -> list[str]:
+        return split_words(self.post_logout_redirect_uris)
 
     def access_lifetime(self) -> int:
         return self.access_token_lifetime or int(token_settings.ACCESS_TOKEN_LIFETIME)
@@ -460,3 +474,25 @@ class DeviceCode(models.Model):
 
     def issued_to(self, client: Client) -> bool:
         return self.client_id == client.pk
+
+
+class PushedAuthorizationRequest(models.Model):
+    """An authorization request a client pushed (RFC 9126): its parameters, found
+    by the digest of the ``request_uri`` handed out for it (a reference the browser
+    carries, so stored like a code). ``arrived_at``: when it first reached the
+    authorization endpoint (the decision's deadline counts from there); ``used_at``:
+    when a decision spent it."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="pushed_requests")
+    #: The request's parameters as pushed, name -> list of values (credentials removed).
+    params = models.JSONField(editable=False)
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(db_index=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExpiringQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"pushed authorization request for {self.client_id} ({self.created_at:%Y-%m-%d %H:%M})"

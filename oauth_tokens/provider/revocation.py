@@ -4,7 +4,8 @@
   rotated refresh token, a replayed authorization code, RFC 7009, the admin);
 - ``revoke_rows``: the given access or refresh token rows;
 - ``revoke_client`` / ``revoke_user``: everything issued to a client or on behalf
-  of a user (deactivated, new password, logged out);
+  of a user (deactivated, new password, logged out; of one client at an
+  RP-initiated logout);
 - ``revoke_access_token``: one access token (RFC 7009);
 - ``revoke_before_delete``: access-token rows about to be deleted stay refused
   (their ids outlive the rows in the revocation log).
@@ -87,15 +88,17 @@ def revoke_client(client: Client) -> int:
     return count
 
 
-def revoke_user(user: Any, *, reason: str) -> int:
-    """Revoke every live token issued on behalf of ``user`` (deactivated, new password, logged out)."""
+def revoke_user(user: Any, *, reason: str, client: Client | None = None) -> int:
+    """Revoke every live token issued on behalf of ``user`` (deactivated, new password,
+    logged out), or only those of ``client`` when given (RP-initiated logout)."""
+    only = {"client": client} if client is not None else {}
     with _atomic():
-        count = revoke_rows(RefreshToken.objects.filter(user=user)) + revoke_rows(
-            AccessToken.objects.filter(user=user)
+        count = revoke_rows(RefreshToken.objects.filter(user=user, **only)) + revoke_rows(
+            AccessToken.objects.filter(user=user, **only)
         )
         if count:
-            _audit(TokenEvent.REVOKED, client=None, user=user, detail=reason)
-            _announce(AccessToken, client=None, user=user, reason=reason)
+            _audit(TokenEvent.REVOKED, client=client, user=user, detail=reason)
+            _announce(AccessToken, client=client, user=user, reason=reason)
     return count
 
 

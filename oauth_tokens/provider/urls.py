@@ -6,6 +6,8 @@ from oauth_tokens.provider.authorize import AuthorizeView
 from oauth_tokens.provider.device_endpoint import DeviceAuthorizationView
 from oauth_tokens.provider.device_page import DeviceView
 from oauth_tokens.provider.endpoints import IntrospectView, RevokeView, UserInfoView
+from oauth_tokens.provider.logout import LogoutView
+from oauth_tokens.provider.par_endpoint import PushedAuthorizationRequestView
 from oauth_tokens.provider.views import TokenView
 
 app_name = "oauth_tokens"
@@ -19,4 +21,6 @@ urlpatterns = [
     path("userinfo", UserInfoView.as_view(), name="userinfo"),
     path("device_authorization", DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device", DeviceView.as_view(), name="device"),
+    path("par", PushedAuthorizationRequestView.as_view(), name="par"),
+    path("logout", LogoutView.as_view(), name="logout"),
 ]

@@ -2,7 +2,7 @@
 
 Client ids are public. Wrong secrets sent in a client's name, from any number of
 addresses, never stop the right secret from authenticating, at the token,
-revocation and introspection endpoints alike; nothing that a restart or a cache
+revocation, introspection and pushed authorization request endpoints alike; nothing that a restart or a cache
 eviction loses decides it. The failure counters only make the guesser's own
 address answer 429, and raise one alert per window per client id.
 """
@@ -31,6 +31,9 @@ def call(flow, endpoint: str, secret: str, ip: str):
     auth = basic(flow.client.client_id, secret)
     if endpoint == "token":
         body = "grant_type=client_credentials&scope=read"
+    elif endpoint == "par":  # RFC 9126: a 201 on success
+        body = ("response_type=code&redirect_uri=https%3A%2F%2Fapp.example.test%2Fcb&scope=read"
+                "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")
     else:
         body = "token=not-a-token"
     return flow.http.post(f"/oauth/{endpoint}", body, content_type=FORM, HTTP_AUTHORIZATION=auth, REMOTE_ADDR=ip)
@@ -41,7 +44,8 @@ def spray(flow, endpoint: str, n: int, *, prefix: str = "10.66.0.") -> list[int]
     return [call(flow, endpoint, f"guess-{i}", f"{prefix}{i}").status_code for i in range(n)]
 
 
-ENDPOINTS = ["token", "revoke", "introspect"]
+ENDPOINTS = ["token", "revoke", "introspect", "par"]
+SUCCESS = {"par": 201}
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -49,11 +53,11 @@ def test_failures_in_a_clients_name_from_many_addresses_never_lock_it_out(flow, 
     statuses = spray(flow, endpoint, 3 * LIMIT)
     # A new worker host, a restarted service, an autoscaled pod: the right secret works.
     r = call(flow, endpoint, flow.client.secret, "10.0.0.200")
-    assert r.status_code == 200, r.content
+    assert r.status_code == SUCCESS.get(endpoint, 200), r.content
     assert set(statuses) == {401}  # each address failed once: no 429 for anyone
     # And from an address that took part in the attack (a shared NAT) as well.
     r = call(flow, endpoint, flow.client.secret, "10.66.0.1")
-    assert r.status_code == 200, r.content
+    assert r.status_code == SUCCESS.get(endpoint, 200), r.content
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -65,7 +69,7 @@ def test_the_guessing_address_gets_429_but_the_right_secret_still_wins_there(flo
     assert int(r["Retry-After"]) > 0 and r["Cache-Control"] == "no-store"
     # A correct secret always authenticates, whatever the counters say.
     r = call(flow, endpoint, flow.client.secret, "10.0.0.9")
-    assert r.status_code == 200, r.content
+    assert r.status_code == SUCCESS.get(endpoint, 200), r.content
     # Throttled guesses are not written to the audit trail one by one.
     assert TokenEvent.objects.filter(kind=TokenEvent.AUTH_FAILED).count() == LIMIT
 

@@ -11,7 +11,7 @@ from tests.provider.test_token_hostile import oauth_error
 pytestmark = pytest.mark.django_db
 
 FORM = "application/x-www-form-urlencoded"
-ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"]
+ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo", "/oauth/par"]
 
 
 def authorize_url(flow, **extra):

@@ -210,6 +210,7 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + third["access_token"]).status_code == 401
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "DEVICE_AUTHORIZATION_ENABLED": True}):
         device_flow(wire, alice)
+    pushed_flow(wire, alice, web_auth)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -233,6 +234,25 @@ def device_flow(wire: Wire, user) -> None:
     assert wire.http.post("/oauth/device", {"user_code": started["user_code"], "allow": "1"}).status_code == 200
     poll = {"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": tv["client_id"]}
     assert wire.token(poll).status_code == 200
+
+
+def pushed_flow(wire: Wire, user, auth) -> None:
+    """RFC 9126: a pushed request's request_uri, used at the authorization endpoint."""
+    verifier = crypto.new_token(48)
+    wire.remember("code verifier", verifier)
+    params = {"response_type": "code", "redirect_uri": REDIRECT, "scope": "read", "state": "state-value",
+              "code_challenge": s256(verifier), "code_challenge_method": "S256"}
+    pushed = wire.http.post("/oauth/par", urlencode(params), content_type="application/x-www-form-urlencoded",
+                            HTTP_AUTHORIZATION=basic(auth["client_id"], auth["secret"])).json()
+    request_uri = pushed["request_uri"]
+    wire.remember("request uri", request_uri, request_uri.rsplit(":", 1)[1])
+    wire.http.force_login(user)
+    reference = {"client_id": auth["client_id"], "request_uri": request_uri}
+    assert wire.http.get("/oauth/authorize", reference).status_code == 200
+    response = wire.http.post("/oauth/authorize", {**reference, "allow": "1"})
+    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+    wire.remember("authorization code", code)
+    assert wire.http.post("/oauth/authorize", {**reference, "allow": "1"}).status_code == 400  # spent
 
 
 def database_dump() -> str:
@@ -274,6 +294,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "client secret (command)", "client secret (admin)", "client secret (factory)", "regenerated secret",
         "code verifier", "authorization code", "access token", "refresh token", "id token", "wrong secret",
         "unknown refresh token", "unknown code", "device code", "user code", "wrong user code",
+        "request uri",
     }
     assert len(wire.seen) >= 30
 
