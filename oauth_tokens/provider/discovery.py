@@ -45,7 +45,8 @@ def url_of(name: str, fallback: str) -> str:
 
 
 def authorization_server_metadata() -> dict[str, Any]:
-    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on."""
+    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on; RFC 7591's
+    ``registration_endpoint`` when dynamic registration is on."""
     metadata: dict[str, Any] = {
         "issuer": token_settings.issuer,
         "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
@@ -69,6 +70,8 @@ def authorization_server_metadata() -> dict[str, Any]:
         metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",
                                                            "/oauth/device_authorization")
         metadata["grant_types_supported"] = [*GRANT_TYPES, DEVICE_GRANT_TYPE]
+    if token_settings.REGISTRATION_ENABLED:
+        metadata["registration_endpoint"] = url_of("oauth_tokens:register", "/oauth/register")
     return metadata
 
 

@@ -6,6 +6,7 @@ from oauth_tokens.provider.authorize import AuthorizeView
 from oauth_tokens.provider.device_endpoint import DeviceAuthorizationView
 from oauth_tokens.provider.device_page import DeviceView
 from oauth_tokens.provider.endpoints import IntrospectView, RevokeView, UserInfoView
+from oauth_tokens.provider.registration_endpoint import ClientConfigurationView, RegistrationView
 from oauth_tokens.provider.views import TokenView
 
 app_name = "oauth_tokens"
@@ -19,4 +20,6 @@ urlpatterns = [
     path("userinfo", UserInfoView.as_view(), name="userinfo"),
     path("device_authorization", DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device", DeviceView.as_view(), name="device"),
+    path("register", RegistrationView.as_view(), name="register"),
+    path("register/<str:client_id>", ClientConfigurationView.as_view(), name="register-client"),
 ]
