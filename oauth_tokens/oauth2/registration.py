@@ -98,8 +98,8 @@ def redirect_uri_problem(uri: str, *, custom_schemes: bool) -> str | None:
     2.1, RFC 8252 sections 7.1 and 7.3), or None: https; http only on a loopback
     host; a private-use scheme (reverse domain name, with a period) only when
     ``custom_schemes``; never a fragment, user information or control characters."""
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
-        return "A redirect URI must not contain spaces or control characters"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in uri):
+        return "A redirect URI must not contain spaces, control characters or lone surrogates"
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -129,20 +129,27 @@ def _is_loopback(host: str) -> bool:
     return host in _LOOPBACK_HOSTS
 
 
+def _text(value: Any, limit: int = MAX_STRING) -> bool:
+    """A non-empty string of at most ``limit`` characters, without control characters
+    or lone surrogates (which no database stores as text)."""
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= limit and not any(
+        ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
 def _string(body: Mapping[str, Any], name: str, limit: int = MAX_STRING) -> str | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+    if not _text(value, limit):
         raise InvalidClientMetadata(f"{name} must be a non-empty string of at most {limit} characters")
-    return value
+    return str(value)
 
 
 def _strings(body: Mapping[str, Any], name: str, limit: int) -> tuple[str, ...] | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, list) or len(value) > limit or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list) or len(value) > limit or not all(_text(v) for v in value):
         raise InvalidClientMetadata(f"{name} must be an array of at most {limit} non-empty strings")
     return tuple(dict.fromkeys(value))
 

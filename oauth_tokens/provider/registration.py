@@ -126,8 +126,10 @@ def find(client_id: str, token: str | None) -> Client:
     """The registered client ``client_id`` whose current registration access token is
     ``token``, or ``InvalidToken`` (the same for an unknown client and a wrong token)."""
     candidates = crypto.digest_candidates(token or "")
+    # Never a client id of ours (printable ASCII, 64 at most): a NUL would even be a database error.
+    plausible = 0 < len(client_id) <= 64 and all(0x20 < ord(c) < 0x7F for c in client_id)
     client = Client.objects.using(router.db_for_write(Client)).filter(client_id=client_id).exclude(
-        registration_token_digest="").first()
+        registration_token_digest="").first() if plausible else None
     if client is None or not token or not any(
             crypto.constant_time_equals(d, client.registration_token_digest) for d in candidates):
         raise InvalidToken(UNAUTHORIZED)

@@ -146,6 +146,8 @@ def test_the_device_grant_is_registrable_when_enabled_and_listed(client, setting
     "https:///no-host",
     "https://app.example.test/c b",
     "https://app.example.test:99999/cb",
+    "https://app.example.test/\u0000",
+    "https://app.example.test/\ud800",
 ])
 def test_bad_redirect_uris_are_invalid_redirect_uri(client, enabled, uri):
     assert_error(register(client, {**METADATA, "redirect_uris": [uri]}), 400, "invalid_redirect_uri")
@@ -190,6 +192,8 @@ def test_registered_redirect_uris_are_matched_exactly(client, enabled, user):
     ("policy_uri", "javascript:alert(1)"), ("contacts", "a@example.test"), ("contacts", [1]),
     ("software_id", {"a": 1}), ("software_version", ["1"]), ("scope", 5), ("scope", 'read "x"'),
     ("token_endpoint_auth_method", ["none"]), ("response_types", "code"),
+    ("client_name", "a\u0000b"), ("client_name", "a\ud800b"), ("contacts", ["a\u0000@example.test"]),
+    ("software_id", "x\ny"), ("software_version", "\ud800"),
 ])
 def test_malformed_metadata_is_invalid_client_metadata(client, enabled, field, value):
     assert_error(register(client, {**METADATA, field: value}), 400, "invalid_client_metadata")
@@ -379,3 +383,14 @@ def test_lifetimes_are_unaffected_by_timedelta_windows(settings, client):
     settings.OAUTH_TOKENS = {**ENABLED, "REGISTRATION_RATE_WINDOW": timedelta(minutes=5), "REGISTRATION_RATE_LIMIT": 1}
     register(client)
     assert register(client)["Retry-After"] == "300"
+
+
+def test_the_consent_page_says_a_registered_clients_name_is_not_verified(client, enabled, user, oauth_client):
+    registered = register(client, {**METADATA, "client_name": "Totally Official App"}).json()
+    client.force_login(user)
+    params = {"response_type": "code", "redirect_uri": REDIRECT, "scope": "read", "code_challenge": "x" * 43,
+              "code_challenge_method": "S256"}
+    page = client.get("/oauth/authorize", {**params, "client_id": registered["client_id"]}).content.decode()
+    assert "Totally Official App" in page and "registered itself" in page
+    other = client.get("/oauth/authorize", {**params, "client_id": oauth_client.client_id}).content.decode()
+    assert "registered itself" not in other

@@ -191,3 +191,11 @@ def test_of_two_updates_with_the_same_token_only_one_wins(client, registered):
         registration.delete(second, ip="")
     assert configuration(client, "get", {**registered, "registration_access_token":
                                          issued.registration_access_token}).status_code == 200
+
+
+@pytest.mark.parametrize("client_id", ["%00", "a%00b", "x" * 65, "%C3%A9", "%20"])
+def test_client_ids_that_cannot_be_ours_are_the_same_401(client, registered, client_id):
+    odd = {**registered, "registration_client_uri": f"https://auth.example.test/oauth/register/{client_id}"}
+    for method in ("get", "delete"):
+        assert_unauthorized(configuration(client, method, odd))
+    assert_unauthorized(configuration(client, "put", odd, body=update_body(registered)))
