@@ -103,7 +103,7 @@ reliability: $(RELIABILITY_STAMP)
 	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
 # Clients we did not write, pinned in requirements-mcp.txt: the official MCP
-# Python SDK reads our metadata (its tests skip where it is not installed).
+# Python SDK reads our metadata and registers itself (its tests skip where it is not installed).
 MCP_STAMP = $(VENV)/.mcp-installed
 $(MCP_STAMP): $(STAMP) requirements-mcp.txt
 	$(BIN)/python -m pip install --quiet -r requirements-mcp.txt
@@ -111,7 +111,8 @@ $(MCP_STAMP): $(STAMP) requirements-mcp.txt
 
 .PHONY: interop
 interop: $(MCP_STAMP)
-	$(BIN)/python -m pytest -q tests/resource/test_mcp_sdk_discovery.py tests/resource/test_mcp_sdk_flow.py
+	$(BIN)/python -m pytest -q tests/resource/test_mcp_sdk_discovery.py tests/resource/test_mcp_sdk_flow.py \
+		tests/provider/test_registration_interop.py
 
 # Build the sdist and the wheel, check them, and run the wheel in a clean
 # Python 3.13 venv with the newest Django (needs python3.13).

@@ -112,6 +112,9 @@ OAUTH_TOKENS = {
     "METRICS_ENABLED": env("OAUTH_TOKENS_METRICS"),
     # The device grant (RFC 8628): /oauth/device_authorization and the /oauth/device page.
     "DEVICE_AUTHORIZATION_ENABLED": True,
+    # Dynamic client registration (RFC 7591 / 7592) at /oauth/register, open to public
+    # clients only (REGISTRATION_AUTH_METHODS' default), as MCP clients use it.
+    "REGISTRATION_ENABLED": True,
     # Consumer demo: this site is also an external provider of itself ("self"),
     # reached over HTTP and discovered through its RFC 8414 metadata.
     "PROVIDERS": {

@@ -28,6 +28,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
+from oauth_tokens.oauth2 import registration
 from oauth_tokens.oauth2 import resources as resource_indicators
 
 DEFAULTS: dict[str, Any] = {
@@ -258,6 +259,30 @@ DEFAULTS: dict[str, Any] = {
     # (the id_token_hint's aud or client_id). REVOKE_TOKENS_ON_LOGOUT, when on,
     # revokes all of the user's tokens at any logout, this one included.
     "RP_INITIATED_LOGOUT_REVOKE_TOKENS": False,
+    # Dynamic client registration (RFC 7591 / 7592; README "Dynamic client registration").
+    # Off: /oauth/register answers 404 and discovery has no registration_endpoint.
+    "REGISTRATION_ENABLED": False,
+    # Registration needs ``Authorization: Bearer <initial access token>``, a token made
+    # with ``manage.py createregistrationtoken`` (only its digest is stored).
+    "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED": False,
+    # Registered clients start inactive until an admin approves them (action "Approve").
+    "REGISTRATION_APPROVAL_REQUIRED": False,
+    # token_endpoint_auth_method values a registering client may choose: "none" (public
+    # clients, PKCE), "client_secret_basic", "client_secret_post" (confidential clients).
+    "REGISTRATION_AUTH_METHODS": ["none"],
+    # Grant types a registered client may have (the device code grant only while
+    # DEVICE_AUTHORIZATION_ENABLED is on; client_credentials only for confidential ones).
+    "REGISTRATION_GRANT_TYPES": ["authorization_code", "refresh_token"],
+    # Scopes a registered client may have, and gets when it asks for none.
+    # None: the keys of SCOPES (never INTROSPECTION_SCOPE).
+    "REGISTRATION_SCOPES": None,
+    # Allow private-use URI schemes (com.example.app:/cb) as redirect URIs of native
+    # apps (RFC 8252 section 7.1). Off: https, or http on a loopback host only.
+    "REGISTRATION_CUSTOM_SCHEMES": False,
+    # Registration requests accepted per address inside the window; past it 429 with
+    # Retry-After. Counted in the default cache (not counted while it is down). 0: no limit.
+    "REGISTRATION_RATE_LIMIT": 10,
+    "REGISTRATION_RATE_WINDOW": 3600,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -308,6 +333,7 @@ DURATIONS: dict[str, bool] = {
     "DEVICE_AUTHORIZATION_WINDOW": True,
     "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": True,
     "PUSHED_AUTHORIZATION_CONSENT_TIME": True,
+    "REGISTRATION_RATE_WINDOW": True,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -324,6 +350,7 @@ COUNTS: dict[str, bool] = {
     "DEVICE_USER_CODE_FAILURE_LIMIT": False,
     "DEVICE_USER_CODE_ADDRESS_FAILURE_LIMIT": False,
     "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": False,
+    "REGISTRATION_RATE_LIMIT": False,
     "ANOMALY_FREQUENT_REFRESH_LIMIT": False,
     "ANOMALY_CLIENT_RATE_FLOOR": False,
     "ANOMALY_FAILED_REFRESH_LIMIT": False,
@@ -346,10 +373,18 @@ FLAGS = (
     "METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED",
     "PUSHED_AUTHORIZATION_REQUESTS_ENABLED", "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS",
     "RP_INITIATED_LOGOUT_ENABLED", "RP_INITIATED_LOGOUT_ALWAYS_PROMPT", "RP_INITIATED_LOGOUT_REVOKE_TOKENS",
+    "REGISTRATION_ENABLED", "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED", "REGISTRATION_APPROVAL_REQUIRED",
+    "REGISTRATION_CUSTOM_SCHEMES",
 )
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
-OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES")
+OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES", "REGISTRATION_SCOPES")
+#: Settings that are lists of some of a few values.
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "REGISTRATION_AUTH_METHODS": tuple(registration.AUTH_METHODS),
+    "REGISTRATION_GRANT_TYPES": (registration.AUTHORIZATION_CODE, registration.REFRESH_TOKEN,
+                                 registration.CLIENT_CREDENTIALS, registration.DEVICE_CODE),
+}
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
@@ -421,6 +456,11 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
         value = user.get(key)
         if value is not None and not (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)):
             problems[key] = f"OAUTH_TOKENS[{key!r}] must be a list of strings or None; got {value!r}."
+    for key, allowed in SUBSETS.items():
+        value = user.get(key)
+        if key in user and not (isinstance(value, list | tuple) and value and all(v in allowed for v in value)):
+            problems[key] = (f"OAUTH_TOKENS[{key!r}] must be a non-empty list of some of "
+                             f"{', '.join(map(repr, allowed))}; got {value!r}.")
     resource = resource_problem(user.get("RESOURCE"))
     if resource:
         problems["RESOURCE"] = resource

@@ -29,7 +29,8 @@ MOUNTS = {
 }
 #: A value for each path parameter that reaches the view (the test settings'
 #: issuer has no path, so ``issuer_path`` reaches the view and answers 404 JSON).
-SAMPLES = {"token_type": "client", "issuer_path": "tenant", "provider": "self", "resource_path": "mcp"}
+SAMPLES = {"token_type": "client", "issuer_path": "tenant", "provider": "self", "resource_path": "mcp",
+           "client_id": "no-such-client"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 

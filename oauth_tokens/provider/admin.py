@@ -24,8 +24,16 @@ from django.utils.translation import gettext_lazy as _
 from oauth_tokens.admin_base import ViewOnlyAdmin
 
 # admin_tokens registers the token screens, dashboard the page "Token activity".
-from oauth_tokens.provider import admin_tokens, dashboard, revocation  # noqa: F401
-from oauth_tokens.provider.models import GRANT_TYPES, AccessToken, Client, RefreshToken, SigningKey, TokenEvent
+from oauth_tokens.provider import admin_tokens, dashboard, registration, revocation  # noqa: F401
+from oauth_tokens.provider.models import (
+    GRANT_TYPES,
+    AccessToken,
+    Client,
+    InitialAccessToken,
+    RefreshToken,
+    SigningKey,
+    TokenEvent,
+)
 from oauth_tokens.provider.validators import (
     validate_client_resources,
     validate_client_scope,
@@ -45,7 +53,7 @@ class ClientForm(forms.ModelForm):
             "name", "client_type", "grant_types", "redirect_uris", "post_logout_redirect_uris", "scope", "resources",
             "require_pushed_authorization_requests",
             "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
-            "owner", "is_active",
+            "owner", "is_active", "metadata",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -69,6 +77,15 @@ class ClientForm(forms.ModelForm):
 
     def clean_resources(self) -> str:
         return validate_client_resources(self.cleaned_data["resources"])
+
+
+    def clean_metadata(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("metadata")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("The metadata is a JSON object."))
+        return value
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -115,14 +132,50 @@ def _show_secrets(modeladmin, request, clients_and_secrets, title):
     return response
 
 
+class RegisteredFilter(admin.SimpleListFilter):
+    """Clients made here, registered dynamically, or registered and awaiting approval."""
+
+    title = _("registration")
+    parameter_name = "registration"
+
+    def lookups(self, request, model_admin):
+        return [("dynamic", _("Registered dynamically")), ("pending", _("Pending approval")),
+                ("admin", _("Made by an administrator"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "dynamic":
+            return queryset.filter(registered_at__isnull=False)
+        if self.value() == "pending":
+            return queryset.filter(pending_approval=True)
+        if self.value() == "admin":
+            return queryset.filter(registered_at__isnull=True)
+        return queryset
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
-    list_display = ["name", "client_id", "client_type", "grant_types", "is_active", "created_at"]
-    list_filter = ["client_type", "is_active"]
+    list_display = ["name", "client_id", "client_type", "grant_types", "is_active", "registration_state",
+                    "created_at"]
+    list_filter = ["client_type", "is_active", RegisteredFilter]
     search_fields = ["name", "client_id"]
-    readonly_fields = ["client_id", "secret_status", "created_at", "updated_at"]
-    actions = ["regenerate_secret", "deactivate"]
+    readonly_fields = ["client_id", "secret_status", "registration_info", "created_at", "updated_at"]
+    actions = ["regenerate_secret", "deactivate", "approve"]
+
+    @admin.display(description=_("registration"), ordering="registered_at")
+    def registration_state(self, obj):
+        if obj.registered_at is None:
+            return "-"
+        return _("Pending approval") if obj.pending_approval else _("Dynamic")
+
+    @admin.display(description=_("registered dynamically"))
+    def registration_info(self, obj):
+        if not obj.pk or obj.registered_at is None:
+            return _("No: made by an administrator or a command.")
+        state = (_("pending approval: use the action \u201cApprove\u201d or tick \u201cactive\u201d")
+                 if obj.pending_approval else _("approved") if obj.is_active else _("inactive"))
+        return format_html(gettext("Yes, on {} from {} ({})."), obj.registered_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                           obj.registered_from or gettext("an unknown address"), state)
 
     @admin.display(description=_("client secret"))
     def secret_status(self, obj):
@@ -135,6 +188,8 @@ class ClientAdmin(admin.ModelAdmin):
         return _("Set. Only a keyed digest is stored; use the action \u201cRegenerate secret\u201d for a new one.")
 
     def save_model(self, request, obj, form, change):
+        if obj.pending_approval and obj.is_active:
+            obj.pending_approval = False  # activating a pending client approves it
         if obj.is_confidential and not obj.secret_digest:
             # A new confidential client, or a public one turned confidential.
             obj._new_secret = obj.set_secret()
@@ -211,6 +266,17 @@ class ClientAdmin(admin.ModelAdmin):
         self.message_user(request, _("Deactivated %(n)d client(s) and revoked their tokens.") % {"n": len(clients)})
 
 
+    @admin.action(description=_("Approve (registered clients pending approval)"))
+    def approve(self, request, queryset):
+        approved = 0
+        for client in queryset.filter(pending_approval=True):
+            if registration.approve(client):
+                self.log_change(request, client, [{"changed": {"fields": ["is_active", "pending_approval"]}}])
+                approved += 1
+        self.message_user(request, _("Approved %(n)d client(s).") % {"n": approved},
+                          level=messages.SUCCESS if approved else messages.WARNING)
+
+
 def _revoke_client(client) -> int:
     """Deactivation revokes everything (saving the client already does, through
     ``receivers``; this holds even where those are not connected)."""
@@ -254,3 +320,18 @@ class TokenEventAdmin(ViewOnlyAdmin):
     def kind_label(self, obj):
         # The admin would show "-" for a kind no longer in KINDS; its raw value says more.
         return obj.get_kind_display()
+
+
+@admin.register(InitialAccessToken)
+class InitialAccessTokenAdmin(admin.ModelAdmin):
+    """Initial access tokens for dynamic registration: made with the command
+    ``createregistrationtoken`` (which prints the token once); here they are listed,
+    limited and deleted (deleting one revokes it). Never the token or its digest."""
+
+    list_display = ["name", "created_at", "expires_at", "uses", "max_uses"]
+    fields = ["name", "expires_at", "max_uses", "uses", "created_at"]
+    readonly_fields = ["uses", "created_at"]
+    search_fields = ["name"]
+
+    def has_add_permission(self, request):
+        return False

@@ -25,6 +25,8 @@
 - W040 ``GEOIP_PATH`` is set but its database cannot be used (``geoip2`` not
   installed, no such file, an unsupported edition): geographic anomalies fall
   back to networks
+- W050 dynamic registration is open (no initial access token, no approval) and
+  lets anyone register a confidential client (``REGISTRATION_AUTH_METHODS``)
 """
 
 from __future__ import annotations
@@ -169,4 +171,28 @@ def check_geoip(app_configs=None, **kwargs):
         hint='Install the "geoip" extra (the geoip2 package) and point GEOIP_PATH at a MaxMind City or Country '
              "database (.mmdb).",
         id="oauth_tokens.W040",
+    )]
+
+
+@checks.register(checks.Tags.security)
+def check_open_registration(app_configs=None, **kwargs):
+    """W050: anyone may register a confidential client (RFC 7591 section 5 asks for care)."""
+    configured = getattr(settings, "OAUTH_TOKENS", None)
+    if not isinstance(configured, dict):
+        return []
+    try:
+        on = token_settings.REGISTRATION_ENABLED
+        gated = (token_settings.REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED
+                 or token_settings.REGISTRATION_APPROVAL_REQUIRED)
+        methods = token_settings.REGISTRATION_AUTH_METHODS
+    except ImproperlyConfigured:
+        return []  # E000 / E005 say what is wrong
+    if not on or gated or list(methods) == ["none"]:
+        return []
+    return [checks.Warning(
+        "Dynamic client registration is open to anyone and allows confidential clients "
+        f"(REGISTRATION_AUTH_METHODS = {list(methods)!r}).",
+        hint='Keep open registration to public clients (["none"]), or set REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED '
+             "or REGISTRATION_APPROVAL_REQUIRED.",
+        id="oauth_tokens.W050",
     )]

@@ -46,7 +46,8 @@ def url_of(name: str, fallback: str) -> str:
 
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on, RFC 9126
-    section 5 when PAR is, and the ``end_session_endpoint`` of RP-initiated logout."""
+    section 5 when PAR is, the ``end_session_endpoint`` of RP-initiated logout, and
+    RFC 7591's ``registration_endpoint`` when dynamic registration is on."""
     metadata: dict[str, Any] = {
         "issuer": token_settings.issuer,
         "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
@@ -76,6 +77,8 @@ def authorization_server_metadata() -> dict[str, Any]:
             token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS)
     if token_settings.RP_INITIATED_LOGOUT_ENABLED:  # OpenID Connect RP-Initiated Logout 1.0 section 2.1
         metadata["end_session_endpoint"] = url_of("oauth_tokens:logout", "/oauth/logout")
+    if token_settings.REGISTRATION_ENABLED:
+        metadata["registration_endpoint"] = url_of("oauth_tokens:register", "/oauth/register")
     return metadata
 
 

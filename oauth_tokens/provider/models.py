@@ -108,6 +108,21 @@ class Client(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    #: Dynamic registration (RFC 7591, ``registration``): the client metadata kept as
+    #: registered (token_endpoint_auth_method, response_types, client_uri, logo_uri,
+    #: contacts, tos_uri, policy_uri, software_id, software_version); {} otherwise.
+    metadata = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("Client metadata of a dynamically registered client (RFC 7591 section 2)."),
+    )
+    #: When and from which address the client registered itself; None for clients made here.
+    registered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    registered_from = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    #: Digest of its current registration access token (RFC 7592); "" when it has none.
+    registration_token_digest = models.CharField(max_length=64, blank=True, editable=False)
+    #: Registered while OAUTH_TOKENS["REGISTRATION_APPROVAL_REQUIRED"] was on and not yet
+    #: approved (it stays inactive until an admin approves it).
+    pending_approval = models.BooleanField(default=False, help_text=_("Registered dynamically, awaiting approval."))
 
     class Meta:
         ordering = ["name"]
@@ -365,6 +380,10 @@ class TokenEvent(models.Model):
     #: Anomaly detection; ``detail`` is "<kind>: <what, with the numbers>", the kind
     #: one of frequent_refresh, failed_refresh, new_location, impossible_travel.
     ANOMALY = "anomaly"
+    #: Dynamic registration (RFC 7591 / 7592), with the caller's address; never a secret.
+    CLIENT_REGISTERED = "client_registered"
+    CLIENT_UPDATED = "client_updated"
+    CLIENT_DELETED = "client_deleted"
     KINDS = [
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
         (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
@@ -374,6 +393,9 @@ class TokenEvent(models.Model):
         (AUTH_FAILURES, _("Repeated client authentication failures (alert)")),
         (REFRESH_FAILED, _("Refresh refused (invalid_grant)")),
         (ANOMALY, _("Anomaly detected")),
+        (CLIENT_REGISTERED, _("Client registered itself (RFC 7591)")),
+        (CLIENT_UPDATED, _("Registered client updated its metadata (RFC 7592)")),
+        (CLIENT_DELETED, _("Registered client deleted itself (RFC 7592)")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
@@ -496,3 +518,32 @@ class PushedAuthorizationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"pushed authorization request for {self.client_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class InitialAccessToken(models.Model):
+    """A bearer token an operator hands to a developer so that a client may register
+    itself (RFC 7591 section 3, ``REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED``). Made
+    by ``createregistrationtoken``, which prints it once; only its digest is stored.
+    Deleting the row revokes it."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(max_length=200, help_text=_("Who it was given to, what for."))
+    created_at = models.DateTimeField(default=now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never."))
+    #: How many registrations it allows; None: any number.
+    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text=_("Empty: any number."))
+    uses = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def issue(cls, name: str, *, expires_at: datetime | None = None,
+              max_uses: int | None = None) -> tuple[InitialAccessToken, str]:
+        """A new token: its row and its plaintext (show it once)."""
+        value = crypto.new_token(32)
+        row = cls.objects.create(digest=crypto.digest(value), name=name, expires_at=expires_at, max_uses=max_uses)
+        return row, value

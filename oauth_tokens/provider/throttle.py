@@ -29,6 +29,9 @@ within ``CACHE_TIMEOUT``, the error is logged and the request is not throttled
 (it fails open: a 401 or a 200, never a 500 and never a long wait). That is
 safe because the secrets are not guessable; what is lost while the cache is
 down is the 429 and the alert.
+
+Dynamic registrations (RFC 7591) are counted per address the same way
+(``registration_allowed``): past the budget, 429 until the window passes.
 """
 
 from __future__ import annotations
@@ -169,4 +172,16 @@ def revocation_allowed(ip: str) -> bool:
     if limit <= 0 or not ip:
         return True
     count = _count(_revocation_key(ip), int(token_settings.UNAUTHENTICATED_REVOCATION_WINDOW))
+    return count is None or count <= limit
+
+
+def registration_allowed(ip: str) -> bool:
+    """Count a dynamic registration request (RFC 7591) from ``ip``; False once it has
+    sent ``REGISTRATION_RATE_LIMIT`` of them inside ``REGISTRATION_RATE_WINDOW``.
+    True too when the cache cannot count (registration then goes unthrottled: logged,
+    never a 500)."""
+    limit = int(token_settings.REGISTRATION_RATE_LIMIT)
+    if limit <= 0 or not ip:
+        return True
+    count = _count("oauth_tokens:register:ip:" + ip, int(token_settings.REGISTRATION_RATE_WINDOW))
     return count is None or count <= limit

@@ -8,6 +8,7 @@ from oauth_tokens.provider.device_page import DeviceView
 from oauth_tokens.provider.endpoints import IntrospectView, RevokeView, UserInfoView
 from oauth_tokens.provider.logout import LogoutView
 from oauth_tokens.provider.par_endpoint import PushedAuthorizationRequestView
+from oauth_tokens.provider.registration_endpoint import ClientConfigurationView, RegistrationView
 from oauth_tokens.provider.views import TokenView
 
 app_name = "oauth_tokens"
@@ -23,4 +24,6 @@ urlpatterns = [
     path("device", DeviceView.as_view(), name="device"),
     path("par", PushedAuthorizationRequestView.as_view(), name="par"),
     path("logout", LogoutView.as_view(), name="logout"),
+    path("register", RegistrationView.as_view(), name="register"),
+    path("register/<str:client_id>", ClientConfigurationView.as_view(), name="register-client"),
 ]

@@ -103,3 +103,15 @@ def test_setupdemo_device_client_runs_the_printed_device_flow(client):
                          content_type="application/x-www-form-urlencoded")
     assert tokens.status_code == 200, tokens.content
     assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {tokens.json()['access_token']}").status_code == 200
+
+
+def test_setupdemo_prints_a_registration_that_works(client, settings):
+    settings.OAUTH_TOKENS = {**ENABLED, "REGISTRATION_ENABLED": True}
+    out = setupdemo()
+    body = re.search(r"/oauth/register -H 'Content-Type: application/json' -d '(\{.*?\})'\n", out, re.DOTALL)
+    registered = client.post("/oauth/register", body.group(1), content_type="application/json")
+    assert registered.status_code == 201, registered.content
+    answer = registered.json()
+    read = client.get(urlsplit(answer["registration_client_uri"]).path,
+                      HTTP_AUTHORIZATION="Bearer " + answer["registration_access_token"])
+    assert read.status_code == 200 and read.json()["client_name"] == "My CLI"

@@ -4,7 +4,8 @@ Runs every provider flow once (clients from the command, the admin and code;
 code + PKCE, replay, rotations, a grace retry, reuse detection, refused
 refreshes and a failed_refresh anomaly, client_credentials, validation,
 revocation, introspection, userinfo, admin revocation and secret
-regeneration, the device grant with its user codes, cleartokens, rotatekeys),
+regeneration, the device grant with its user codes, dynamic registration with an
+initial access token and its RFC 7592 read / update / delete, cleartokens, rotatekeys),
 collects every
 secret, code, verifier and token that crossed the wire, then looks for each of
 them in a dump of the whole database (every table, decoded sessions included),
@@ -211,6 +212,10 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "DEVICE_AUTHORIZATION_ENABLED": True}):
         device_flow(wire, alice)
     pushed_flow(wire, alice, web_auth)
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "REGISTRATION_ENABLED": True,
+                                         "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED": True,
+                                         "REGISTRATION_AUTH_METHODS": ["client_secret_basic", "none"]}):
+        registration_flow(wire)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -255,6 +260,36 @@ def pushed_flow(wire: Wire, user, auth) -> None:
     assert wire.http.post("/oauth/authorize", {**reference, "allow": "1"}).status_code == 400  # spent
 
 
+def registration_flow(wire: Wire) -> None:
+    """RFC 7591 / 7592: an initial access token (and a wrong one), a confidential client's
+    secret and registration access tokens (each rotation's), read, update, delete."""
+    out = StringIO()
+    call_command("createregistrationtoken", "Partner", "--json", stdout=out)
+    initial = json.loads(out.getvalue())["initial_access_token"]
+    wrong = crypto.new_token()
+    wire.remember("initial access token", initial)
+    wire.remember("wrong initial access token", wrong)
+    metadata = {"redirect_uris": [REDIRECT], "client_name": "Registered app"}
+
+    def send(method, path, token, body=None):
+        return getattr(wire.http, method)(path, json.dumps(body) if body is not None else None,
+                                          content_type="application/json", HTTP_AUTHORIZATION="Bearer " + token)
+
+    assert send("post", "/oauth/register", wrong, metadata).status_code == 401
+    registered = send("post", "/oauth/register", initial, metadata).json()
+    wire.remember("client secret (registration)", registered["client_secret"])
+    wire.remember("registration access token", registered["registration_access_token"])
+    path = urlsplit(registered["registration_client_uri"]).path
+    assert send("get", path, registered["registration_access_token"]).status_code == 200
+    updated = send("put", path, registered["registration_access_token"],
+                   {**metadata, "client_id": registered["client_id"], "client_secret": registered["client_secret"]})
+    assert updated.status_code == 200
+    wire.remember("rotated registration access token", updated.json()["registration_access_token"])
+    wire.token({"grant_type": "refresh_token", "refresh_token": crypto.new_token()},
+               client_id=registered["client_id"], secret=registered["client_secret"])
+    assert send("delete", path, updated.json()["registration_access_token"]).status_code == 204
+
+
 def database_dump() -> str:
     """Every row of every table, as text, plus the decoded sessions."""
     parts = []
@@ -295,6 +330,8 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "code verifier", "authorization code", "access token", "refresh token", "id token", "wrong secret",
         "unknown refresh token", "unknown code", "device code", "user code", "wrong user code",
         "request uri",
+        "initial access token", "wrong initial access token", "client secret (registration)",
+        "registration access token", "rotated registration access token",
     }
     assert len(wire.seen) >= 30
 

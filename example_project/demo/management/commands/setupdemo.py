@@ -79,5 +79,12 @@ Device (device grant, public: no secret):
   curl -s -X POST {issuer}/oauth/device_authorization -d client_id={device.client_id} -d scope=read
   curl -s -X POST {issuer}/oauth/token -d client_id={device.client_id} \\
        -d grant_type={DEVICE_GRANT} -d device_code=DEVICE_CODE
+
+6) dynamic client registration (RFC 7591; open to public clients here), then read it (RFC 7592)
+   with the registration_access_token and registration_client_uri of the answer:
+  curl -s -X POST {issuer}/oauth/register -H 'Content-Type: application/json' -d '{{
+    "client_name": "My CLI", "redirect_uris": ["http://127.0.0.1:53682/callback"],
+    "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}}'
+  curl -s REGISTRATION_CLIENT_URI -H 'Authorization: Bearer REGISTRATION_ACCESS_TOKEN'
 """)
         self.stdout.write(setup_self_loop(BASE))
