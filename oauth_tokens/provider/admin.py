@@ -192,7 +192,9 @@ class ClientAdmin(admin.ModelAdmin):
     @admin.action(description=_("Regenerate secret (the old one stops working)"))
     def regenerate_secret(self, request, queryset):
         rows = []
-        for client in queryset.filter(client_type=Client.CONFIDENTIAL).exclude(token_endpoint_auth_method="private_key_jwt"):
+        # A private_key_jwt client has no secret: it signs with its own key.
+        confidential = queryset.filter(client_type=Client.CONFIDENTIAL)
+        for client in confidential.exclude(token_endpoint_auth_method="private_key_jwt"):
             secret = client.set_secret()
             client.save(update_fields=["secret_digest", "secret_encrypted", "updated_at"])
             self.log_change(request, client, [{"changed": {"fields": ["client secret"]}}])
