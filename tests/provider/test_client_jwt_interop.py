@@ -105,3 +105,38 @@ def test_authlib_hour_long_assertions_are_refused_under_the_default_lifetime(liv
     with authlib_client(registered.client_id, PEM, PrivateKeyJWT()) as oauth, pytest.raises(OAuthError) as refused:
         oauth.fetch_token(live_server.url + "/oauth/token", grant_type="client_credentials")
     assert refused.value.error == "invalid_client" and "longer than 300" in refused.value.description
+
+
+# -- requests-oauth2client: another independent client (assertions of 60 s, the default here) --
+
+
+def test_requests_oauth2client_private_key_jwt_and_client_secret_jwt(live_server, settings):
+    roc = pytest.importorskip("requests_oauth2client")
+    from jwt.algorithms import RSAAlgorithm
+
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "ISSUER": live_server.url}
+    registered = ClientFactory(token_endpoint_auth_method="private_key_jwt", jwks=jwks((KEY, "k1")),
+                               grant_types="client_credentials", scope="read introspection")
+    private_jwk = {**RSAAlgorithm.to_jwk(KEY, as_dict=True), "kid": "k1", "alg": "RS256"}
+    client = roc.OAuth2Client(
+        token_endpoint=live_server.url + "/oauth/token",
+        revocation_endpoint=live_server.url + "/oauth/revoke",
+        introspection_endpoint=live_server.url + "/oauth/introspect",
+        auth=roc.PrivateKeyJwt(registered.client_id, private_jwk),
+        testing=True,  # the live server is http on localhost: its https check off
+    )
+    token = client.client_credentials(scope="read")
+    assert token.access_token and token.scope == "read"
+    assert client.introspect_token(token.access_token)["active"] is True
+    assert client.revoke_access_token(token.access_token) is True
+    assert client.introspect_token(token.access_token) == {"active": False}
+
+    hs = ClientFactory(token_endpoint_auth_method="client_secret_jwt", grant_types="client_credentials",
+                       scope="read")
+    client = roc.OAuth2Client(token_endpoint=live_server.url + "/oauth/token",
+                              auth=roc.ClientSecretJwt(hs.client_id, hs.secret), testing=True)
+    assert client.client_credentials(scope="read").access_token
+    wrong = roc.OAuth2Client(token_endpoint=live_server.url + "/oauth/token",
+                             auth=roc.ClientSecretJwt(hs.client_id, "wrong-" * 11), testing=True)
+    with pytest.raises(roc.InvalidClient):
+        wrong.client_credentials(scope="read")
