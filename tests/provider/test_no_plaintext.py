@@ -34,6 +34,7 @@ from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.conftest import REDIRECT, basic
 from tests.factories import ClientFactory, UserFactory
+from tests.provider.jwt_clients import ASSERTION_TYPE, assertion
 
 pytestmark = pytest.mark.django_db
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -210,6 +211,7 @@ def run_every_flow(wire: Wire, admin_client) -> None:
     assert wire.http.get("/api/me", HTTP_AUTHORIZATION="Bearer " + third["access_token"]).status_code == 401
     with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "DEVICE_AUTHORIZATION_ENABLED": True}):
         device_flow(wire, alice)
+    client_secret_jwt_flow(wire, admin_client)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -233,6 +235,23 @@ def device_flow(wire: Wire, user) -> None:
     assert wire.http.post("/oauth/device", {"user_code": started["user_code"], "allow": "1"}).status_code == 200
     poll = {"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": tv["client_id"]}
     assert wire.token(poll).status_code == 200
+
+
+def client_secret_jwt_flow(wire: Wire, admin_client) -> None:
+    """RFC 7523: a client_secret_jwt client made in the admin (its secret is kept
+    encrypted, never in clear), an assertion signed with it, and its replay."""
+    page = admin_client.post("/admin/oauth_tokens_provider/client/add/", {
+        "name": "Admin JWT service", "client_type": "confidential", "grant_types": ["client_credentials"],
+        "redirect_uris": "", "scope": "read", "is_active": "on", "token_endpoint_auth_method": "client_secret_jwt",
+        "_save": "Save",
+    })
+    client_id, secret = re.findall(r"<td><code>([^<]+)</code></td><td><code>([^<]+)</code>", page.content.decode())[0]
+    wire.remember("client secret (client_secret_jwt)", secret)
+    signed = assertion(secret.encode(), client_id, alg="HS256", kid=None)
+    wire.remember("client assertion", signed)
+    data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed}
+    assert wire.token(data).status_code == 200
+    assert wire.token(data).status_code == 401
 
 
 def database_dump() -> str:
@@ -274,6 +293,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "client secret (command)", "client secret (admin)", "client secret (factory)", "regenerated secret",
         "code verifier", "authorization code", "access token", "refresh token", "id token", "wrong secret",
         "unknown refresh token", "unknown code", "device code", "user code", "wrong user code",
+        "client secret (client_secret_jwt)", "client assertion",
     }
     assert len(wire.seen) >= 30
 
