@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -137,7 +138,7 @@ class Client(models.Model):
     def clean(self) -> None:
         """The authentication method fits the client type and its keys (RFC 7591 section 2)."""
         method = self.token_endpoint_auth_method
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         if self.client_type == self.PUBLIC and method not in ("", "none"):
             errors["token_endpoint_auth_method"] = _("A public client authenticates with none.")
         if self.client_type == self.CONFIDENTIAL and method == "none":
