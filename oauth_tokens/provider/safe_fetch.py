@@ -18,8 +18,8 @@ that into their OAuth error. The rules (README "Security"):
   that address, ``Host`` keeps the name, and TLS sends and verifies the name
   (httpx's ``sni_hostname`` request extension).
 - No redirect is followed: a 3xx is an error. No proxy from the environment.
-- ``FETCH_TIMEOUT`` bounds the whole exchange (connect and read), and the body is
-  read in chunks and abandoned past ``FETCH_MAX_BYTES``.
+- ``FETCH_TIMEOUT`` bounds the connection, each read, and the body's download as
+  a whole; the body is read in chunks and abandoned past ``FETCH_MAX_BYTES``.
 - A JSON fetch needs ``application/json`` or a ``+json`` media type.
 - Answers are cached in Django's default cache for their ``Cache-Control:
   max-age``, kept between ``FETCH_CACHE_MIN_AGE`` and ``FETCH_CACHE_MAX_AGE``
@@ -160,7 +160,8 @@ def fetch(url: str, *, json_only: bool = True) -> tuple[bytes, httpx.Headers]:
     original = httpx.URL(url)
     netloc = original.netloc.decode("ascii")
     headers = {"Host": netloc, "Accept": "application/json" if json_only else "*/*", "User-Agent": "oauth_tokens"}
-    extensions = {"sni_hostname": host} if original.scheme == "https" else {}
+    # The TLS server name (and so the certificate check) is the name, in its IDNA form.
+    extensions = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
     chunks: list[bytes] = []
     size = 0
     try:
