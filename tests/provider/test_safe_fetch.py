@@ -268,3 +268,85 @@ def test_a_cache_that_is_down_only_costs_a_fetch(server, settings):
     assert safe_fetch.fetch_json(server.url) == {}
     assert safe_fetch.fetch_json(server.url) == {}
     assert server.hits == 2
+
+
+# -- over real TLS: the pinned address, the name in SNI and in the certificate check ----------
+
+
+def _certificate(tmp_path, name: str):
+    """A CA and a server certificate for ``name`` signed by it: (CA file, cert file, key file)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def build(subject, issuer, public_key, signing_key, *, ca: bool, san: str | None = None):
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = build(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
+    leaf = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, leaf_key.public_key(), ca_key,
+                 ca=False, san=name)
+    paths = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def tls_server(tmp_path, settings, resolver, monkeypatch):
+    """An https server on 127.0.0.1 with a certificate for keys.example.test, which the
+    fake resolver maps there; the fetcher trusts the test CA."""
+    import ssl
+
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "FETCH_ALLOW_LOOPBACK": True}
+    ca_file, cert_file, key_file = _certificate(tmp_path, "keys.example.test")
+    running = Server()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: names.append(name)
+    running.httpd.socket = server_context.wrap_socket(running.httpd.socket, server_side=True)
+    running.sni = names
+    real_client = httpx.Client
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+    monkeypatch.setattr(safe_fetch.httpx, "Client", lambda **kw: real_client(verify=trusted, **kw))
+    running.port = running.httpd.server_address[1]
+    yield running
+    running.close()
+
+
+def test_https_goes_to_the_vetted_address_with_the_name_in_sni_and_the_certificate(tls_server, resolver,
+                                                                                    monkeypatch):
+    calls: list[str] = []
+    answers = {"keys.example.test": ["127.0.0.1"]}
+
+    def rebinding(host: str, port: int) -> list[str]:
+        # A rebinding resolver: the first answer passes the check, any later one points elsewhere.
+        calls.append(host)
+        return answers[host] if len(calls) == 1 else ["10.0.0.1"]
+
+    monkeypatch.setattr(safe_fetch, "resolve", rebinding)
+    tls_server.body = b'{"keys": []}'
+    assert safe_fetch.fetch_json(f"https://keys.example.test:{tls_server.port}/doc") == {"keys": []}
+    assert calls == ["keys.example.test"]  # resolved once: the connection used that answer
+    assert tls_server.sni == ["keys.example.test"]
+
+
+def test_a_certificate_for_another_name_is_refused(tls_server, resolver):
+    resolver["other.example.test"] = ["127.0.0.1"]
+    with pytest.raises(FetchError, match="could not be fetched"):
+        safe_fetch.fetch_json(f"https://other.example.test:{tls_server.port}/doc")
+    assert tls_server.hits == 0
