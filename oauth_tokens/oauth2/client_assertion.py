@@ -26,6 +26,7 @@ The checks:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -169,7 +170,13 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(f"{name} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise _fail(f"{name} must be a finite number") from None
+    if not math.isfinite(number):  # NaN would pass every comparison: refused outright
+        raise _fail(f"{name} must be a finite number")
+    return number
 
 
 def _check_claims(claims: Mapping[str, Any], client_id: str, policy: Policy) -> None:

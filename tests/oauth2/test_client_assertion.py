@@ -210,3 +210,41 @@ def test_time_is_the_callers():
     late = Policy(audiences=[ISSUER], now=NOW + 1000, leeway=0, max_lifetime=300)
     with pytest.raises(InvalidClient, match="expired"):
         check(make(), policy=late)
+
+
+def _signed_raw(payload: str, header: str = '{"alg": "RS256", "kid": "k1"}') -> str:
+    """A JWT whose payload is the given JSON text, signed with the client's key (PyJWT
+    would refuse to encode NaN or Infinity; a hostile client is not so polite)."""
+    from base64 import urlsafe_b64encode
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(data: bytes) -> str:
+        return urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = b64(header.encode()) + "." + b64(payload.encode())
+    signature = KEY.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + b64(signature)
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "-Infinity", "1e400", str(10**400), '"soon"', "[1]", "null"])
+def test_non_finite_or_odd_numbers_are_refused(exp):
+    payload = (f'{{"iss": "c1", "sub": "c1", "aud": "{ISSUER}", "jti": "j", "iat": {int(NOW)}, '
+               f'"exp": {exp}}}')
+    with pytest.raises(InvalidClient):
+        check(_signed_raw(payload))
+
+
+@pytest.mark.parametrize("field", ["iat", "nbf"])
+def test_nan_iat_or_nbf_is_refused(field):
+    payload = (f'{{"iss": "c1", "sub": "c1", "aud": "{ISSUER}", "jti": "j", "exp": {int(NOW) + 60}, '
+               f'"{field}": NaN}}')
+    with pytest.raises(InvalidClient, match="finite"):
+        check(_signed_raw(payload))
+
+
+def test_the_raw_signer_makes_assertions_that_pass():
+    """The helper above signs the way PyJWT does: a sound payload passes."""
+    payload = f'{{"iss": "c1", "sub": "c1", "aud": "{ISSUER}", "jti": "j", "exp": {int(NOW) + 60}}}'
+    assert check(_signed_raw(payload))["jti"] == "j"

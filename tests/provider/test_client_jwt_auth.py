@@ -368,3 +368,49 @@ def test_a_failing_jwks_uri_is_invalid_client_not_500(client, db, jwks_server, l
     jwks_server.status = 200
     jwks_server.headers = {"Content-Type": "text/html"}
     refused(token(client, form(assertion(KEY, uri_client.client_id))), "JSON")
+
+
+HOSTILE_VALUES = ['"x"', '""', "0", "-1", "1e400", "NaN", "Infinity", "null", "true", "[]", "{}", '["a", "b"]',
+                  '{"a": 1}', str(10**40), '"' + "a" * 5000 + '"', '"\\u0000"', '"\\ud800"']
+#: Claims for which none of those values is acceptable (a past nbf or any string jti would be).
+CLAIMS = ["iss", "sub", "aud", "exp", "iat"]
+
+
+def _raw_assertion(header: dict, claims: dict, key=KEY) -> str:
+    import json
+    from base64 import urlsafe_b64encode
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(data: bytes) -> str:
+        return urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    body = "{" + ", ".join(f"{json.dumps(name)}: {value}" for name, value in claims.items()) + "}"
+    signing_input = b64(json.dumps(header).encode()) + "." + b64(body.encode("utf-8", "surrogatepass"))
+    return signing_input + "." + b64(key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))
+
+
+def test_hostile_claims_signed_with_the_right_key_never_500_and_never_a_token(client, pk_client):
+    """Seeded: each request carries a correctly signed assertion with one to three
+    claims replaced by hostile JSON (NaN, huge numbers, wrong types, lone surrogates)."""
+    import json
+    import random
+
+    rng = random.Random(7523)
+    now = int(time.time())
+    good = {"iss": json.dumps(pk_client.client_id), "sub": json.dumps(pk_client.client_id), "aud": json.dumps(ISSUER),
+            "exp": str(now + 60), "iat": str(now), "jti": '"j"'}
+    for n in range(120):
+        claims = {**good, "jti": json.dumps(f"j{n}")}
+        for name in rng.sample(CLAIMS, rng.randint(1, 3)):
+            claims[name] = rng.choice(HOSTILE_VALUES)
+        if rng.random() < 0.3:  # the others may be hostile too, without making it acceptable
+            claims[rng.choice(["nbf", "jti"])] = rng.choice(HOSTILE_VALUES)
+        header = rng.choice([{"alg": "RS256", "kid": "k1"}, {"alg": "RS256"}, {"alg": "RS256", "kid": 5},
+                             {"alg": "RS256", "kid": "k1", "typ": 7}, {"alg": ["RS256"]}])
+        response = token(client, form(_raw_assertion(header, claims), client_id=pk_client.client_id))
+        assert response.status_code in (401, 429), str({k: v[:40] for k, v in claims.items()})
+        assert response["Cache-Control"] == "no-store"
+        assert response.json()["error"] == "invalid_client"
+    assert AccessToken.objects.count() == 0
