@@ -112,7 +112,7 @@ $(MCP_STAMP): $(STAMP) requirements-mcp.txt
 .PHONY: interop
 interop: $(MCP_STAMP)
 	$(BIN)/python -m pytest -q tests/resource/test_mcp_sdk_discovery.py tests/resource/test_mcp_sdk_flow.py \
-		tests/provider/test_registration_interop.py
+		tests/provider/test_registration_interop.py tests/provider/test_client_jwt_mcp.py
 
 # Build the sdist and the wheel, check them, and run the wheel in a clean
 # Python 3.13 venv with the newest Django (needs python3.13).

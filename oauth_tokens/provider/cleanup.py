@@ -17,6 +17,7 @@ from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
     Client,
+    ClientAssertionUse,
     DeviceCode,
     PushedAuthorizationRequest,
     RefreshToken,
@@ -74,6 +75,8 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     _delete_in_batches(DeviceCode.objects.past_expiry(t), batch_size)
     # Pushed authorization requests (RFC 9126), used or not: a spent one is refused as unknown.
     _delete_in_batches(PushedAuthorizationRequest.objects.past_expiry(t), batch_size)
+    # Used client assertions (RFC 7523): an expired one is refused for its exp anyway.
+    _delete_in_batches(ClientAssertionUse.objects.past_expiry(t), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

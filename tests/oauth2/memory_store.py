@@ -30,6 +30,7 @@ class MemClient:
     scope_list: tuple[str, ...] = ("read", "write", "openid")
     redirect_uri_list: tuple[str, ...] = ("https://app.example.test/cb", "http://127.0.0.1/cb")
     is_active: bool = True
+    token_endpoint_auth_method: str = ""
     #: RFC 8707: the client's own resources (empty: any the server allows) and the server's.
     resource_list: tuple[str, ...] = ()
     server_resources: tuple[str, ...] = ()

@@ -67,6 +67,13 @@ def test_derived_digest_key_warns_outside_debug(debug):
     assert ("oauth_tokens.W003" in found) is not debug
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_loopback_fetches_warn_outside_debug(debug):
+    with override_settings(DEBUG=debug):
+        assert ("oauth_tokens.W004" in ids(**{**PRODUCTION, "FETCH_ALLOW_LOOPBACK": True})) is not debug
+        assert "oauth_tokens.W004" not in ids(**PRODUCTION)
+
+
 @pytest.mark.parametrize("keys", [["not-a-fernet-key"], [GOOD_KEY, "short"], GOOD_KEY])
 def test_bad_encryption_key_is_e004_and_not_echoed(keys):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, "ENCRYPTION_KEYS": keys}):

@@ -35,6 +35,7 @@ from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.conftest import REDIRECT, basic
 from tests.factories import ClientFactory, UserFactory
+from tests.provider.jwt_clients import ASSERTION_TYPE, assertion
 
 pytestmark = pytest.mark.django_db
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -216,6 +217,7 @@ def run_every_flow(wire: Wire, admin_client) -> None:
                                          "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED": True,
                                          "REGISTRATION_AUTH_METHODS": ["client_secret_basic", "none"]}):
         registration_flow(wire)
+    client_secret_jwt_flow(wire, admin_client)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -290,6 +292,23 @@ def registration_flow(wire: Wire) -> None:
     assert send("delete", path, updated.json()["registration_access_token"]).status_code == 204
 
 
+def client_secret_jwt_flow(wire: Wire, admin_client) -> None:
+    """RFC 7523: a client_secret_jwt client made in the admin (its secret is kept
+    encrypted, never in clear), an assertion signed with it, and its replay."""
+    page = admin_client.post("/admin/oauth_tokens_provider/client/add/", {
+        "name": "Admin JWT service", "client_type": "confidential", "grant_types": ["client_credentials"],
+        "redirect_uris": "", "scope": "read", "is_active": "on", "token_endpoint_auth_method": "client_secret_jwt",
+        "_save": "Save",
+    })
+    client_id, secret = re.findall(r"<td><code>([^<]+)</code></td><td><code>([^<]+)</code>", page.content.decode())[0]
+    wire.remember("client secret (client_secret_jwt)", secret)
+    signed = assertion(secret.encode(), client_id, alg="HS256", kid=None)
+    wire.remember("client assertion", signed)
+    data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed}
+    assert wire.token(data).status_code == 200
+    assert wire.token(data).status_code == 401
+
+
 def database_dump() -> str:
     """Every row of every table, as text, plus the decoded sessions."""
     parts = []
@@ -332,6 +351,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "request uri",
         "initial access token", "wrong initial access token", "client secret (registration)",
         "registration access token", "rotated registration access token",
+        "client secret (client_secret_jwt)", "client assertion",
     }
     assert len(wire.seen) >= 30
 

@@ -101,6 +101,12 @@ def test_timedeltas_become_seconds_and_pass_the_checks():
     ("ANOMALY_MAX_TRAVEL_SPEED", "900 km/h"),
     ("ANOMALY_MAX_TRAVEL_SPEED", -1),
     ("ANOMALY_FAILED_REFRESH_WINDOW", 0),
+    ("CLIENT_ASSERTION_MAX_LIFETIME", 0),
+    ("CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "False"),
+    ("FETCH_ALLOW_LOOPBACK", 1),
+    ("FETCH_TIMEOUT", "5s"),
+    ("FETCH_MAX_BYTES", 0),
+    ("FETCH_CACHE_MAX_AGE", -1),
 ])
 def test_a_wrong_value_is_a_check_error_naming_the_key(key, value):
     with override_settings(OAUTH_TOKENS={**PRODUCTION, key: value}):
