@@ -143,7 +143,8 @@ DEFAULTS: dict[str, Any] = {
     # Remote mode (a service without the provider app): the provider's JWKS.
     "JWKS_URL": None,
     "JWKS_CACHE_TTL": 300,
-    # An unknown kid refetches the JWKS at most this often (seconds).
+    # An unknown kid refetches the JWKS at most this often (seconds); the same for
+    # a client's jwks_uri (private_key_jwt), per URL.
     "JWKS_MIN_REFETCH_INTERVAL": 10,
     # Remote mode, optional: RFC 7662 introspection to honour revocations,
     # answers cached this many seconds; credentials of a confidential client.
@@ -228,6 +229,24 @@ DEFAULTS: dict[str, Any] = {
     # makes a pending device code row); past it a 429. 0: no limit.
     "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": 30,
     "DEVICE_AUTHORIZATION_WINDOW": 300,
+    # JWT client authentication (RFC 7523; README "Client authentication with JWTs").
+    # Longest a client assertion may live: its exp at most this far from now (and
+    # from its iat), plus JWT_LEEWAY. Its jti is remembered that long.
+    "CLIENT_ASSERTION_MAX_LIFETIME": 300,
+    # Accept, besides the issuer identifier (draft-ietf-oauth-rfc7523bis), the
+    # token endpoint's URL and the called endpoint's URL as an assertion's aud, as
+    # RFC 7523 and OpenID Connect Core section 9 clients send. False: the issuer only.
+    "CLIENT_ASSERTION_ENDPOINT_AUDIENCE": True,
+    # Outbound fetches of URLs that clients name (jwks_uri; README "Security":
+    # https only, public addresses only, no redirects): total time, largest
+    # body, and the bounds put on the documents' Cache-Control max-age.
+    "FETCH_TIMEOUT": 5,
+    "FETCH_MAX_BYTES": 64 * 1024,
+    "FETCH_CACHE_MIN_AGE": 60,
+    "FETCH_CACHE_MAX_AGE": 24 * 3600,
+    # Development and tests only: let those fetches reach loopback addresses
+    # (127.0.0.0/8, ::1, localhost), over http too. Never in production.
+    "FETCH_ALLOW_LOOPBACK": False,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -276,6 +295,10 @@ DURATIONS: dict[str, bool] = {
     "DEVICE_CODE_LIFETIME": True,
     "DEVICE_USER_CODE_FAILURE_WINDOW": True,
     "DEVICE_AUTHORIZATION_WINDOW": True,
+    "CLIENT_ASSERTION_MAX_LIFETIME": True,
+    "FETCH_TIMEOUT": True,
+    "FETCH_CACHE_MIN_AGE": False,
+    "FETCH_CACHE_MAX_AGE": False,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -296,6 +319,7 @@ COUNTS: dict[str, bool] = {
     "ANOMALY_CLIENT_RATE_FLOOR": False,
     "ANOMALY_FAILED_REFRESH_LIMIT": False,
     "ANOMALY_FAILED_REFRESH_CLIENT_LIMIT": False,
+    "FETCH_MAX_BYTES": True,
 }
 #: Settings that are numbers >= 0, not necessarily whole.
 NUMBERS = ("ANOMALY_CLIENT_RATE_FACTOR", "ANOMALY_MAX_TRAVEL_SPEED")
@@ -310,7 +334,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 #: Settings that are True or False (a string such as "False" would read as on).
-FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED")
+FLAGS = ("METRICS_ENABLED", "METRICS_CLIENT_LABEL", "DEVICE_AUTHORIZATION_ENABLED",
+         "CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "FETCH_ALLOW_LOOPBACK")
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
 OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES")

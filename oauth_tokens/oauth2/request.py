@@ -2,8 +2,11 @@
 
 RFC 6749 section 3.2: an empty parameter counts as omitted and no parameter may
 appear more than once. Section 2.3.1: client id and secret are form-urlencoded
-inside HTTP Basic before Base64. OAuth 2.1: more than one client-auth method in
-one request is ``invalid_request``.
+inside HTTP Basic before Base64. RFC 7521 section 4.2: a client assertion
+(``client_assertion_type`` and ``client_assertion``) authenticates instead, and
+``client_id`` may then be left out (RFC 7523 section 3: the assertion's ``sub``
+names the client). OAuth 2.1: more than one client-auth method in one request
+is ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus
 
+from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2.errors import InvalidClient, InvalidRequest
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MAX_FIELDS = 64
+#: ``ClientCredentials.method`` of a request authenticating with a client assertion.
+ASSERTION = "client_assertion"
 
 
 def _clean(name: str, value: str) -> str:
@@ -119,11 +125,14 @@ def parse_basic(header: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class ClientCredentials:
-    """Who the client says it is, and how it said it (basic, post or none)."""
+    """Who the client says it is, and how it said it (basic, post, an assertion or none)."""
 
     client_id: str | None
     secret: str | None
-    method: str  # "client_secret_basic" | "client_secret_post" | "none"
+    method: str  # "client_secret_basic" | "client_secret_post" | "client_assertion" | "none"
+    #: The ``client_assertion`` JWT (``method == "client_assertion"``): private_key_jwt
+    #: or client_secret_jwt, whichever the client is registered for.
+    assertion: str | None = None
 
     @property
     def used_basic(self) -> bool:
@@ -162,7 +171,19 @@ class TokenRequest:
         params = parse_body(content_type, body)
         basic = parse_basic(authorization) if authorization else None
         body_id, body_secret = params.get("client_id"), params.get("client_secret")
-        if basic is not None:
+        assertion_type, assertion = params.get("client_assertion_type"), params.get("client_assertion")
+        if assertion_type is not None or assertion is not None:
+            if basic is not None or body_secret is not None:
+                raise InvalidRequest("Use only one client authentication method")
+            if assertion_type is None or assertion is None:
+                raise InvalidRequest("client_assertion_type and client_assertion go together")
+            if assertion_type != client_assertion.ASSERTION_TYPE:
+                raise InvalidClient(f"Unsupported client_assertion_type; use {client_assertion.ASSERTION_TYPE}")
+            claimed = body_id or client_assertion.unverified_subject(assertion)
+            if claimed is None:
+                raise InvalidClient("Invalid client assertion: not a JWT naming its client in sub")
+            creds = ClientCredentials(claimed, None, ASSERTION, assertion)
+        elif basic is not None:
             if body_secret is not None:
                 raise InvalidRequest("Use only one client authentication method")
             if body_id is not None and body_id != basic[0]:

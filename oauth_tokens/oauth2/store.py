@@ -56,6 +56,10 @@ class Client(Protocol):
     def scope_list(self) -> Sequence[str]: ...
     @property
     def redirect_uri_list(self) -> Sequence[str]: ...
+    @property
+    def token_endpoint_auth_method(self) -> str:
+        """The registered client authentication method (RFC 7591 section 2); "" for
+        the default: a secret (Basic or body) when confidential, ``none`` when public."""
     def check_secret(self, secret: str) -> bool: ...
 
 

@@ -40,7 +40,7 @@ class ClientForm(forms.ModelForm):
         fields = [
             "name", "client_type", "grant_types", "redirect_uris", "scope",
             "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
-            "owner", "is_active",
+            "token_endpoint_auth_method", "jwks", "jwks_uri", "owner", "is_active",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -119,16 +119,29 @@ class ClientAdmin(admin.ModelAdmin):
             return _("Generated and shown once when you save.")
         if not obj.is_confidential:
             return _("None (public client)")
+        if obj.token_endpoint_auth_method == "private_key_jwt":
+            return _("None: the client signs its assertions with its private key (jwks / jwks_uri)")
         if not obj.secret_digest:
             return _("Not set: saving generates one")
+        if obj.token_endpoint_auth_method == "client_secret_jwt":
+            return _("Set. Stored encrypted (client_secret_jwt needs it to check HMACs); "
+                     "use the action \u201cRegenerate secret\u201d for a new one.")
         return _("Set. Only a keyed digest is stored; use the action \u201cRegenerate secret\u201d for a new one.")
 
     def save_model(self, request, obj, form, change):
-        if obj.is_confidential and not obj.secret_digest:
-            # A new confidential client, or a public one turned confidential.
+        method = obj.token_endpoint_auth_method
+        if method == "private_key_jwt":
+            # It proves itself with its private key: a secret would be one more thing to leak.
+            obj.secret_digest = obj.secret_encrypted = ""
+        elif obj.is_confidential and (not obj.secret_digest or (method == "client_secret_jwt"
+                                                                 and not obj.secret_encrypted)):
+            # A new confidential client, a public one turned confidential, or one switched
+            # to client_secret_jwt (only a digest of its old secret exists: no HMAC key).
             obj._new_secret = obj.set_secret()
         elif not obj.is_confidential:
-            obj.secret_digest = ""
+            obj.secret_digest = obj.secret_encrypted = ""
+        elif method != "client_secret_jwt":
+            obj.secret_encrypted = ""
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
             _revoke_client(obj)
@@ -179,9 +192,9 @@ class ClientAdmin(admin.ModelAdmin):
     @admin.action(description=_("Regenerate secret (the old one stops working)"))
     def regenerate_secret(self, request, queryset):
         rows = []
-        for client in queryset.filter(client_type=Client.CONFIDENTIAL):
+        for client in queryset.filter(client_type=Client.CONFIDENTIAL).exclude(token_endpoint_auth_method="private_key_jwt"):
             secret = client.set_secret()
-            client.save(update_fields=["secret_digest", "updated_at"])
+            client.save(update_fields=["secret_digest", "secret_encrypted", "updated_at"])
             self.log_change(request, client, [{"changed": {"fields": ["client secret"]}}])
             rows.append((client, secret))
         if not rows:

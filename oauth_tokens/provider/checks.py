@@ -17,6 +17,8 @@
 - W001 ``ISSUER`` is not https (outside DEBUG)
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)
+- W004 ``FETCH_ALLOW_LOOPBACK`` is on outside DEBUG: clients' ``jwks_uri`` may
+  point this server at its own loopback services
 - W010 a retired setting (``PREPARED_STATEMENTS``) is still set; it is ignored
 - W020 ``MAX_TOKEN_LIFETIME`` is below ``ACCESS_TOKEN_LIFETIME``: this provider's
   own tokens would be refused by its verifier
@@ -80,6 +82,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
             "print(Fernet.generate_key().decode())' and keep SECRET_KEY rotations independent.",
             id="oauth_tokens.W002",
+        ))
+    if not settings.DEBUG and token_settings.FETCH_ALLOW_LOOPBACK:
+        errors.append(checks.Warning(
+            "OAUTH_TOKENS['FETCH_ALLOW_LOOPBACK'] is on: URLs that clients register (jwks_uri) may reach "
+            "services on this machine's loopback addresses, over plain http.",
+            hint="Turn it off outside development and tests.",
+            id="oauth_tokens.W004",
         ))
     if not settings.DEBUG and not digest_key:
         errors.append(checks.Warning(

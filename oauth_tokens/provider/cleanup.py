@@ -17,6 +17,7 @@ from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
     Client,
+    ClientAssertionUse,
     DeviceCode,
     RefreshToken,
     RevokedToken,
@@ -71,6 +72,8 @@ def clear_expired(*, batch_size: int = 1000) -> dict[str, int]:
     _delete_in_batches(RevokedToken.objects.past_expiry(access_cutoff), batch_size)
     # Device codes (RFC 8628), in whatever state: a used one revokes nothing when it comes back.
     _delete_in_batches(DeviceCode.objects.past_expiry(t), batch_size)
+    # Used client assertions (RFC 7523): an expired one is refused for its exp anyway.
+    _delete_in_batches(ClientAssertionUse.objects.past_expiry(t), batch_size)
     # Successor responses are kept only for the grace window.
     RefreshToken.objects.filter(used_at__lt=t - grace).exclude(successor_response="").update(successor_response="")
     return counts

@@ -1,6 +1,8 @@
 """Client authentication at every endpoint that takes client credentials (token,
-revocation, introspection), with the brute-force throttle and the audit trail
-in one place (RFC 6749 section 2.3.1).
+revocation, introspection, device authorization), with the brute-force throttle
+and the audit trail in one place (RFC 6749 section 2.3.1). Client assertions
+(``private_key_jwt``, ``client_secret_jwt``) are checked by
+``client_assertions``; a bad one is counted and audited like a wrong secret.
 
 The secret is checked first, always: a correct one authenticates whatever the
 failure counters say (``throttle``). Only a wrong one consults them: within the
@@ -18,7 +20,7 @@ from oauth_tokens.oauth2.errors import InvalidClient, TooManyRequests
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import authenticate_client
 from oauth_tokens.oauth2.store import ClientLookup
-from oauth_tokens.provider import models, throttle
+from oauth_tokens.provider import client_assertions, models, throttle
 from oauth_tokens.provider.models import Client, TokenEvent
 from oauth_tokens.settings import token_settings
 
@@ -37,14 +39,16 @@ class _Lookup:
         return self.found
 
 
-def authenticate(request: TokenRequest, clients: ClientLookup[Client]) -> Client:
+def authenticate(request: TokenRequest, clients: ClientLookup[Client], *,
+                 endpoint: tuple[str, str] = client_assertions.TOKEN_ENDPOINT) -> Client:
     """The client ``request`` authenticates as, or ``InvalidClient`` (counted and
     audited), or ``TooManyRequests`` (a wrong secret from an address past its budget).
-    ``clients`` is where its row is found: the store, or what it read ahead."""
+    ``clients`` is where its row is found: the store, or what it read ahead.
+    ``endpoint`` (URL name, path) is the one called: an assertion may name it as ``aud``."""
     claimed_id, ip = request.credentials.client_id, request.client_ip
     lookup = _Lookup(clients)
     try:
-        return authenticate_client(request, lookup)
+        return authenticate_client(request, lookup, client_assertions.AssertionVerifier(endpoint))
     except InvalidClient:
         known = lookup.found if claimed_id and lookup.asked == claimed_id else None
         # Only a real confidential client's id is counted as such: a public client

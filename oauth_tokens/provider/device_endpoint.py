@@ -17,8 +17,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import device, scopes
+<<<<<<< HEAD
 from oauth_tokens.oauth2.errors import InvalidRequest, RateLimited, UnauthorizedClient
 from oauth_tokens.provider import client_auth, device_codes, throttle
+=======
+from oauth_tokens.oauth2.errors import InvalidRequest, UnauthorizedClient
+from oauth_tokens.provider import client_assertions, client_auth, device_codes
+>>>>>>> h-jwt
 from oauth_tokens.provider.discovery import url_of
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.provider.views import OAuthView, parse_request
@@ -35,7 +40,7 @@ def verification_uri() -> str:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters("client_secret"), name="dispatch")
+@method_decorator(sensitive_post_parameters("client_secret", "client_assertion"), name="dispatch")
 class DeviceAuthorizationView(OAuthView):
     http_method_names = ["post", "options"]
 
@@ -44,7 +49,8 @@ class DeviceAuthorizationView(OAuthView):
         if not device_codes.enabled():
             raise not_found()
         token_request = parse_request(request)
-        client = client_auth.authenticate(token_request, OrmTokenStore(ip=token_request.client_ip))
+        client = client_auth.authenticate(token_request, OrmTokenStore(ip=token_request.client_ip),
+                                          endpoint=client_assertions.DEVICE_AUTHORIZATION_ENDPOINT)
         if device.GRANT_TYPE not in client.grant_type_list:
             raise UnauthorizedClient("This client may not use the device authorization grant")
         scope = scopes.narrow(token_request.get("scope"), client.scope_list)

@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
-from oauth_tokens.oauth2 import pkce
+from oauth_tokens.oauth2 import client_assertion, pkce
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import keys
 from oauth_tokens.provider.views import OAuthView
@@ -26,7 +26,10 @@ from oauth_tokens.settings import token_settings
 
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+JWT_AUTH_METHODS = [client_assertion.PRIVATE_KEY_JWT, client_assertion.CLIENT_SECRET_JWT]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", *JWT_AUTH_METHODS, "none"]
+#: RFC 8414 section 2: the algorithms client assertions may be signed with.
+AUTH_SIGNING_ALGORITHMS = [*client_assertion.ASYMMETRIC_ALGORITHMS, *client_assertion.HMAC_ALGORITHMS]
 CACHE_CONTROL = "public, max-age=300"
 OIDC_CLAIMS = [
     "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
@@ -45,7 +48,9 @@ def url_of(name: str, fallback: str) -> str:
 
 
 def authorization_server_metadata() -> dict[str, Any]:
-    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on."""
+    """RFC 8414 section 2; RFC 8628 section 4 when the device grant is on. Client
+    authentication by JWT (RFC 7523) at the token, revocation and introspection
+    endpoints, with the algorithms of ``*_auth_signing_alg_values_supported``."""
     metadata: dict[str, Any] = {
         "issuer": token_settings.issuer,
         "authorization_endpoint": url_of("oauth_tokens:authorize", "/oauth/authorize"),
@@ -59,8 +64,12 @@ def authorization_server_metadata() -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGORITHMS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                          *JWT_AUTH_METHODS],
+        "introspection_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGORITHMS,
         "code_challenge_methods_supported": [pkce.S256],
         # RFC 9207: every authorization response carries ``iss``.
         "authorization_response_iss_parameter_supported": True,

@@ -30,7 +30,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from oauth_tokens.oauth2 import bearer, oidc, scopes
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import client_auth, issuing, local_verifier, revocation, stores, throttle
+from oauth_tokens.provider import client_assertions, client_auth, issuing, local_verifier, revocation, stores, throttle
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
 from oauth_tokens.responses import bearer_token_of, json_response
@@ -39,7 +39,8 @@ from oauth_tokens.settings import token_settings
 INACTIVE = {"active": False}
 
 
-def authenticate(request: TokenRequest, store: stores.OrmTokenStore, *, required: bool) -> Client | None:
+def authenticate(request: TokenRequest, store: stores.OrmTokenStore, *, required: bool,
+                 endpoint: tuple[str, str]) -> Client | None:
     """The client the request authenticates as; None when it sent no client credentials
     (and they are optional). Failures are throttled and audited like the token endpoint's."""
     creds = request.credentials
@@ -47,7 +48,7 @@ def authenticate(request: TokenRequest, store: stores.OrmTokenStore, *, required
         if required:
             raise InvalidClient("Client authentication is required", used_basic=True)
         return None
-    return client_auth.authenticate(request, store)
+    return client_auth.authenticate(request, store, endpoint=endpoint)
 
 
 def _search_order(hint: str | None) -> tuple[str, str]:
@@ -75,7 +76,8 @@ class RevokeView(OAuthView):
     def post(self, request: HttpRequest) -> HttpResponse:
         token_request = parse_request(request)
         store = stores.OrmTokenStore(ip=token_request.client_ip)
-        client = authenticate(token_request, store, required=False)
+        client = authenticate(token_request, store, required=False,
+                              endpoint=client_assertions.REVOCATION_ENDPOINT)
         if (client is None or not client.is_confidential) and not throttle.revocation_allowed(store.ip or ""):
             raise RateLimited(
                 retry_after=int(token_settings.UNAUTHENTICATED_REVOCATION_WINDOW),
@@ -111,7 +113,8 @@ class IntrospectView(OAuthView):
     def post(self, request: HttpRequest) -> HttpResponse:
         token_request = parse_request(request)
         store = stores.OrmTokenStore(ip=token_request.client_ip)
-        caller = authenticate(token_request, store, required=True)
+        caller = authenticate(token_request, store, required=True,
+                              endpoint=client_assertions.INTROSPECTION_ENDPOINT)
         assert caller is not None
         if not caller.is_confidential:
             raise InvalidClient("Introspection needs a confidential client")

@@ -10,15 +10,18 @@ wants: what a token's state means lives in ``token_state``, making tokens in
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oauth_tokens import crypto
-from oauth_tokens.oauth2 import scopes
+from oauth_tokens.oauth2 import client_assertion, scopes
 from oauth_tokens.provider import token_state
 from oauth_tokens.provider.token_state import (
     AccessTokenQuerySet,
@@ -48,6 +51,17 @@ token_state.use_clock(lambda: now())
 
 def split_words(value: str) -> list[str]:
     return [w for w in value.split() if w]
+
+
+#: Client authentication methods (RFC 7591 section 2, RFC 7523, OIDC Core section 9).
+AUTH_METHODS = [
+    ("", _("Default: the secret, by HTTP Basic or in the body (public clients: none)")),
+    ("client_secret_basic", _("client_secret_basic: the secret by HTTP Basic only")),
+    ("client_secret_post", _("client_secret_post: the secret in the body only")),
+    (client_assertion.CLIENT_SECRET_JWT, _("client_secret_jwt: a JWT signed with the secret (HMAC)")),
+    (client_assertion.PRIVATE_KEY_JWT, _("private_key_jwt: a JWT signed with the client's private key")),
+    ("none", _("none: a public client")),
+]
 
 
 class Client(models.Model):
@@ -88,6 +102,22 @@ class Client(models.Model):
                     "0 turns it off. Empty uses OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD'] (confidential "
                     "clients) or OAUTH_TOKENS['REFRESH_TOKEN_GRACE_PERIOD_PUBLIC'] (public clients, 0 unless set)."),
     )
+    token_endpoint_auth_method = models.CharField(
+        max_length=32, blank=True, default="", choices=AUTH_METHODS,
+        help_text=_("How the client authenticates at the token, revocation, introspection and device "
+                    "endpoints. Switching to client_secret_jwt issues a new secret (shown once)."),
+    )
+    jwks = models.JSONField(
+        null=True, blank=True,
+        help_text=_('private_key_jwt: the client\'s public keys, a JWK Set {"keys": [...]}. Or give a jwks_uri.'),
+    )
+    jwks_uri = models.CharField(
+        max_length=2000, blank=True,
+        help_text=_("private_key_jwt: an https URL serving the client's public JWK Set (fetched and cached)."),
+    )
+    #: client_secret_jwt only: the secret, encrypted (``crypto.encrypt``), since an
+    #: HMAC cannot be checked against a digest. Empty for every other client.
+    secret_encrypted = models.TextField(blank=True, default="", editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -104,12 +134,53 @@ class Client(models.Model):
             self.client_id = crypto.new_token(24)
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        """The authentication method fits the client type and its keys (RFC 7591 section 2)."""
+        method = self.token_endpoint_auth_method
+        errors: dict[str, str] = {}
+        if self.client_type == self.PUBLIC and method not in ("", "none"):
+            errors["token_endpoint_auth_method"] = _("A public client authenticates with none.")
+        if self.client_type == self.CONFIDENTIAL and method == "none":
+            errors["token_endpoint_auth_method"] = _("A confidential client must authenticate.")
+        if self.jwks not in (None, "", {}):
+            problem = client_assertion.public_jwks_problem(self.jwks)
+            if problem:
+                errors["jwks"] = _("The JWK Set %(problem)s.") % {"problem": problem}
+        if method == client_assertion.PRIVATE_KEY_JWT:
+            if not self.jwks and not self.jwks_uri:
+                errors["jwks"] = _("private_key_jwt needs the client's public keys: a JWK Set or a jwks_uri.")
+            elif self.jwks and self.jwks_uri:
+                errors["jwks_uri"] = _("Give either a JWK Set or a jwks_uri, not both (RFC 7591 section 2).")
+        insecure_ok = bool(token_settings.FETCH_ALLOW_LOOPBACK)
+        if self.jwks_uri:
+            try:
+                URLValidator(schemes=["https", "http"] if insecure_ok else ["https"])(self.jwks_uri)
+            except ValidationError:
+                errors["jwks_uri"] = _("The jwks_uri must be an https URL.")
+        if errors:
+            raise ValidationError(errors)
+
     # -- secret -------------------------------------------------------------
     def set_secret(self) -> str:
-        """Generate a new secret, store its digest, return the plaintext (show it once)."""
-        secret = crypto.new_token(32)
+        """Generate a new secret, store its digest, return the plaintext (show it once).
+        A ``client_secret_jwt`` client also keeps it encrypted: its assertions are HMACs
+        keyed with it."""
+        uses_hmac = self.token_endpoint_auth_method == client_assertion.CLIENT_SECRET_JWT
+        # An HMAC key at least as long as the hash (RFC 7518 section 3.2): 64 characters for HS512.
+        secret = crypto.new_token(48 if uses_hmac else 32)
         self.secret_digest = crypto.digest(secret)
+        self.secret_encrypted = crypto.encrypt(secret) if uses_hmac else ""
         return secret
+
+    def hmac_secret(self) -> str | None:
+        """The secret of a ``client_secret_jwt`` client, decrypted; None when it has
+        none (it was set before the switch to that method) or no key opens it."""
+        if self.token_endpoint_auth_method != client_assertion.CLIENT_SECRET_JWT or not self.secret_encrypted:
+            return None
+        try:
+            return crypto.decrypt(self.secret_encrypted)
+        except crypto.InvalidToken:
+            return None
 
     def check_secret(self, secret: str) -> bool:
         if not self.secret_digest or not secret:
@@ -436,3 +507,36 @@ class DeviceCode(models.Model):
 
     def issued_to(self, client: Client) -> bool:
         return self.client_id == client.pk
+
+
+class ClientAssertionUse(models.Model):
+    """An accepted client assertion (RFC 7523 section 3, item 7: its ``jti`` is used
+    once), kept until it expires. The database, not a cache, is the record: it is
+    shared by every process and survives a cache outage or eviction, and the unique
+    digest makes a second use fail atomically, even a concurrent one."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)  # sha256 of client_id NUL jti
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = ExpiringQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"client assertion used until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def first_use(cls, client_id: str, jti: str, expires_at: datetime) -> bool:
+        """Record the assertion; False when it was recorded before and has not expired."""
+        digest = hashlib.sha256(f"{client_id}\x00{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+        using = router.db_for_write(cls)
+        for _attempt in range(2):
+            try:
+                with transaction.atomic(using=using):
+                    cls.objects.using(using).create(digest=digest, expires_at=expires_at)
+                return True
+            except IntegrityError:
+                # Seen before: refused, unless that record has expired (cleartokens not
+                # run yet) and goes now.
+                deleted, _ = cls.objects.using(using).filter(digest=digest, expires_at__lte=now()).delete()
+                if not deleted:
+                    return False
+        return False

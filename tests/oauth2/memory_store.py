@@ -29,6 +29,7 @@ class MemClient:
     scope_list: tuple[str, ...] = ("read", "write", "openid")
     redirect_uri_list: tuple[str, ...] = ("https://app.example.test/cb", "http://127.0.0.1/cb")
     is_active: bool = True
+    token_endpoint_auth_method: str = ""
 
     @property
     def is_confidential(self) -> bool:

@@ -31,8 +31,15 @@ def test_metadata_lists_what_the_server_does(client):
     assert body["authorization_response_iss_parameter_supported"] is True  # RFC 9207 section 3
     assert body["response_types_supported"] == ["code"]
     assert set(body["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
-    assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
-    assert set(body["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+    jwt_methods = {"private_key_jwt", "client_secret_jwt"}
+    assert set(body["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none",
+                                                                  *jwt_methods}
+    assert set(body["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post",
+                                                                          *jwt_methods}
+    # RFC 8414 section 2: the algorithms of client assertions; never "none".
+    for endpoint in ("token", "revocation", "introspection"):
+        algs = body[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+        assert {"RS256", "ES256", "PS256", "EdDSA", "HS256"} <= set(algs) and "none" not in algs
     assert body["token_endpoint"] == f"{issuer}/oauth/token"
     assert body["authorization_endpoint"] == f"{issuer}/oauth/authorize"
     assert body["revocation_endpoint"] == f"{issuer}/oauth/revoke"
