@@ -17,13 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import device, scopes
-<<<<<<< HEAD
 from oauth_tokens.oauth2.errors import InvalidRequest, RateLimited, UnauthorizedClient
-from oauth_tokens.provider import client_auth, device_codes, throttle
-=======
-from oauth_tokens.oauth2.errors import InvalidRequest, UnauthorizedClient
-from oauth_tokens.provider import client_assertions, client_auth, device_codes
->>>>>>> h-jwt
+from oauth_tokens.provider import client_assertions, client_auth, device_codes, throttle
 from oauth_tokens.provider.discovery import url_of
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.provider.views import OAuthView, parse_request
