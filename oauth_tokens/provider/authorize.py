@@ -26,6 +26,7 @@ from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, OAuth2Error
+from oauth_tokens.provider import client_documents
 from oauth_tokens.provider.models import AuthorizationCode, Client
 from oauth_tokens.settings import token_settings
 
@@ -92,7 +93,7 @@ class AuthorizeView(View):
         try:
             params = _single_params(data)
             client_id = params.get("client_id", "")
-            client = Client.objects.filter(client_id=client_id).first() if client_id else None
+            client = client_documents.resolve(client_id) if client_id else None
             auth_request = spec.validate(
                 params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED)
             )
@@ -118,6 +119,8 @@ class AuthorizeView(View):
             "scopes": [(s, known.get(s, s)) for s in scopes.parse(auth_request.scope)],
             "hidden_fields": auth_request.as_params(),
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
+            # A client known only by its metadata document names itself: show where it lives.
+            "client_host": urlsplit(client.client_id).hostname if client_documents.is_document_client(client) else "",
         }
         return render(request, token_settings.CONSENT_TEMPLATE, context)
 

@@ -78,6 +78,9 @@ def authorization_server_metadata() -> dict[str, Any]:
         metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",
                                                            "/oauth/device_authorization")
         metadata["grant_types_supported"] = [*GRANT_TYPES, DEVICE_GRANT_TYPE]
+    if token_settings.CLIENT_ID_METADATA_DOCUMENTS:
+        # A client_id may be the https URL of the client's metadata document.
+        metadata["client_id_metadata_document_supported"] = True
     return metadata
 
 
