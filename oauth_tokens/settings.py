@@ -148,6 +148,16 @@ DEFAULTS: dict[str, Any] = {
     # Optional ``resource_name`` and ``resource_documentation`` (a URL) of the metadata.
     "RESOURCE_NAME": None,
     "RESOURCE_DOCUMENTATION": None,
+    # Client ID metadata documents (README "Client ID metadata documents"): a
+    # client_id that is an https URL is the address of the client's metadata,
+    # fetched (safely, see FETCH_*) at the authorization endpoint. Off by default.
+    "CLIENT_ID_METADATA_DOCUMENTS": False,
+    # Hosts whose documents are accepted: "example.com" (that host) or
+    # ".example.com" (its subdomains too). Empty: any host with a public address.
+    "CLIENT_ID_METADATA_DOCUMENT_HOSTS": [],
+    # Scopes such a client may be granted (of those its document asks for).
+    # None: every scope in SCOPES.
+    "CLIENT_ID_METADATA_DOCUMENT_SCOPES": None,
     # Remote mode (a service without the provider app): the provider's JWKS.
     "JWKS_URL": None,
     "JWKS_CACHE_TTL": 300,
@@ -399,10 +409,12 @@ FLAGS = (
     "RP_INITIATED_LOGOUT_ENABLED", "RP_INITIATED_LOGOUT_ALWAYS_PROMPT", "RP_INITIATED_LOGOUT_REVOKE_TOKENS",
     "REGISTRATION_ENABLED", "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED", "REGISTRATION_APPROVAL_REQUIRED",
     "REGISTRATION_CUSTOM_SCHEMES", "CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "FETCH_ALLOW_LOOPBACK",
+    "CLIENT_ID_METADATA_DOCUMENTS",
 )
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
-OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES", "REGISTRATION_SCOPES")
+OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES", "REGISTRATION_SCOPES",
+                         "CLIENT_ID_METADATA_DOCUMENT_HOSTS", "CLIENT_ID_METADATA_DOCUMENT_SCOPES")
 #: Settings that are lists of some of a few values.
 SUBSETS: dict[str, tuple[str, ...]] = {
     "REGISTRATION_AUTH_METHODS": tuple(registration.AUTH_METHODS),

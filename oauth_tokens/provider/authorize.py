@@ -36,7 +36,7 @@ from oauth_tokens.browser import browser_view
 from oauth_tokens.oauth2 import authorize as spec
 from oauth_tokens.oauth2 import resources, scopes
 from oauth_tokens.oauth2.errors import AccessDenied, InvalidRequest, InvalidRequestUri, OAuth2Error
-from oauth_tokens.provider import pushed_requests
+from oauth_tokens.provider import client_documents, pushed_requests
 from oauth_tokens.provider.models import AuthorizationCode, Client, PushedAuthorizationRequest
 from oauth_tokens.settings import token_settings
 
@@ -99,7 +99,7 @@ def read_request(data: QueryDict) -> tuple[Client | None, spec.AuthorizationRequ
     validates with this too); ``RedirectError`` or another ``OAuth2Error``."""
     params = _single_params(data)
     client_id = params.get("client_id", "")
-    client = Client.objects.filter(client_id=client_id).first() if client_id else None
+    client = client_documents.resolve(client_id) if client_id else None
     return client, spec.validate(params, client, pkce_required_for_confidential=bool(token_settings.PKCE_REQUIRED),
                                  resource=_resource_params(data))
 
@@ -168,6 +168,8 @@ class AuthorizeView(View):
             # RFC 8707: each is shown, and posted back as its own hidden "resource" input.
             "resources": auth_request.resources,
             "redirect_host": urlsplit(auth_request.redirect_uri).hostname or "",
+            # A client known only by its metadata document names itself: show where it lives.
+            "client_host": urlsplit(client.client_id).hostname if client_documents.is_document_client(client) else "",
         }
         if self.pushed is not None:
             pushed_requests.arrived(self.pushed)

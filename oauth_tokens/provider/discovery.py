@@ -88,6 +88,9 @@ def authorization_server_metadata() -> dict[str, Any]:
         metadata["end_session_endpoint"] = url_of("oauth_tokens:logout", "/oauth/logout")
     if token_settings.REGISTRATION_ENABLED:
         metadata["registration_endpoint"] = url_of("oauth_tokens:register", "/oauth/register")
+    if token_settings.CLIENT_ID_METADATA_DOCUMENTS:
+        # A client_id may be the https URL of the client's metadata document.
+        metadata["client_id_metadata_document_supported"] = True
     return metadata
 
 

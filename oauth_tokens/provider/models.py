@@ -71,7 +71,8 @@ class Client(models.Model):
     PUBLIC = "public"
 
     name = models.CharField(max_length=200)
-    client_id = models.CharField(max_length=64, unique=True, editable=False)
+    #: Generated, or (client ID metadata documents) the https URL of the client's document.
+    client_id = models.CharField(max_length=255, unique=True, editable=False)
     secret_digest = models.CharField(max_length=64, blank=True, editable=False)
     client_type = models.CharField(
         max_length=16,
@@ -472,7 +473,7 @@ class TokenEvent(models.Model):
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
     client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    client_identifier = models.CharField(max_length=64, blank=True)
+    client_identifier = models.CharField(max_length=255, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -20,8 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from oauth_tokens.provider.models import RefreshToken
+from oauth_tokens.provider import safe_fetch
+from oauth_tokens.provider.models import Client, RefreshToken
 from tests.factories import PublicClientFactory
+from tests.provider.document_server import DocumentServer, trusting_httpx_client
 
 pytest.importorskip("mcp")
 httpx2 = pytest.importorskip("httpx2")
@@ -105,7 +107,8 @@ def browser(client, user):
     return Browser(client.cookies["sessionid"].value)
 
 
-def provider_for(site: str, storage: MemoryStorage, browser: Browser) -> OAuthClientProvider:
+def provider_for(site: str, storage: MemoryStorage, browser: Browser,
+                 client_metadata_url: str | None = None) -> OAuthClientProvider:
     return OAuthClientProvider(
         server_url=site + "/mcp",
         client_metadata=OAuthClientMetadata(client_name="MCP test client", redirect_uris=[REDIRECT],
@@ -114,6 +117,7 @@ def provider_for(site: str, storage: MemoryStorage, browser: Browser) -> OAuthCl
         storage=storage,
         redirect_handler=browser.open,
         callback_handler=browser.callback,
+        client_metadata_url=client_metadata_url,
     )
 
 
@@ -185,3 +189,31 @@ def test_an_mcp_session_without_a_token_is_refused_with_the_resource_metadata(si
     assert response.headers["Cache-Control"] == "no-store"
     assert f'resource_metadata="{site}/.well-known/oauth-protected-resource/mcp"' in response.headers[
         "WWW-Authenticate"]
+
+
+def test_the_mcp_sdk_identifies_itself_with_a_client_id_metadata_document(site, browser, user, settings, monkeypatch):
+    """No registration at all: the SDK's client_id is the https URL of its metadata document,
+    which this server fetches (from a local https server) when the browser reaches /authorize."""
+    documents = DocumentServer()
+    monkeypatch.setattr(safe_fetch.httpx, "Client", trusting_httpx_client(documents.trust_context()))
+    settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CLIENT_ID_METADATA_DOCUMENTS": True,
+                             "FETCH_ALLOW_LOOPBACK": True}
+    try:
+        metadata_url = documents.url("/oauth/client-metadata.json")
+        documents.serve("/oauth/client-metadata.json", {
+            "client_id": metadata_url, "client_name": "MCP test client", "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"})
+        storage = MemoryStorage()
+        auth = provider_for(site, storage, browser, client_metadata_url=metadata_url)
+
+        async def steps(session: ClientSession):
+            return await session.call_tool("whoami", {})
+
+        whoami = asyncio.run(session_run(site, auth, steps))
+    finally:
+        documents.close()
+    assert browser.visits[0]["client_id"] == metadata_url
+    assert storage.client_info.client_id == metadata_url
+    assert whoami.structured_content["client_id"] == metadata_url
+    assert documents.hits == {"/oauth/client-metadata.json": 1}
+    assert not Client.objects.exclude(client_id=metadata_url).exists()  # nothing registered
