@@ -279,7 +279,8 @@ DEFAULTS: dict[str, Any] = {
     # Registered clients start inactive until an admin approves them (action "Approve").
     "REGISTRATION_APPROVAL_REQUIRED": False,
     # token_endpoint_auth_method values a registering client may choose: "none" (public
-    # clients, PKCE), "client_secret_basic", "client_secret_post" (confidential clients).
+    # clients, PKCE), "client_secret_basic", "client_secret_post", "client_secret_jwt",
+    # "private_key_jwt" (confidential clients).
     "REGISTRATION_AUTH_METHODS": ["none"],
     # Grant types a registered client may have (the device code grant only while
     # DEVICE_AUTHORIZATION_ENABLED is on; client_credentials only for confidential ones).

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from oauth_tokens.oauth2 import scopes
+from oauth_tokens.oauth2 import client_assertion, scopes
 from oauth_tokens.oauth2.errors import InvalidScope, OAuth2Error
 
 AUTHORIZATION_CODE = "authorization_code"
@@ -26,12 +26,16 @@ REFRESH_TOKEN = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
-#: ``token_endpoint_auth_method`` -> is the client confidential (it has a secret).
+#: ``token_endpoint_auth_method`` -> is the client confidential (it authenticates).
 #: The methods this server implements; the one place to add another.
-AUTH_METHODS: dict[str, bool] = {"none": False, "client_secret_basic": True, "client_secret_post": True}
-#: Registered methods (RFC 7591 section 2, OIDC Core section 9) not implemented here yet.
-UNSUPPORTED_AUTH_METHODS = ("private_key_jwt", "client_secret_jwt", "tls_client_auth",
-                            "self_signed_tls_client_auth")
+AUTH_METHODS: dict[str, bool] = {
+    "none": False, "client_secret_basic": True, "client_secret_post": True,
+    client_assertion.CLIENT_SECRET_JWT: True, client_assertion.PRIVATE_KEY_JWT: True,
+}
+#: Methods whose client gets a secret (``private_key_jwt`` proves itself with its key).
+SECRET_METHODS = ("client_secret_basic", "client_secret_post", client_assertion.CLIENT_SECRET_JWT)
+#: Registered methods (RFC 7591 section 2, RFC 8705) not implemented here.
+UNSUPPORTED_AUTH_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 #: The response type each grant needs (RFC 7591 section 2.1); grants without one need none.
 RESPONSE_TYPE_OF_GRANT = {AUTHORIZATION_CODE: "code"}
 #: Optional free-form metadata kept as given (after its type and size are checked).
@@ -87,10 +91,17 @@ class ClientMetadata:
     scope: tuple[str, ...]
     #: client_uri, logo_uri, tos_uri, policy_uri, contacts, software_id, software_version (those given).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``private_key_jwt``: the client's public keys, one of the two (RFC 7591 section 2).
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
     @property
     def is_confidential(self) -> bool:
         return AUTH_METHODS[self.token_endpoint_auth_method]
+
+    @property
+    def gets_secret(self) -> bool:
+        return self.token_endpoint_auth_method in SECRET_METHODS
 
 
 def redirect_uri_problem(uri: str, *, custom_schemes: bool) -> str | None:
@@ -197,6 +208,7 @@ def parse_metadata(body: Mapping[str, Any], policy: RegistrationPolicy) -> Clien
     if AUTHORIZATION_CODE in grants and not redirect_uris:
         raise InvalidRedirectUri("The authorization_code grant needs at least one redirect URI")
 
+    jwks, jwks_uri = _keys(body, method)
     return ClientMetadata(
         client_name=(_string(body, "client_name", MAX_NAME) or "").strip(),
         token_endpoint_auth_method=method,
@@ -205,7 +217,31 @@ def parse_metadata(body: Mapping[str, Any], policy: RegistrationPolicy) -> Clien
         redirect_uris=redirect_uris,
         scope=_scope(body, policy),
         extra=_extra(body),
+        jwks=jwks,
+        jwks_uri=jwks_uri,
     )
+
+
+def _keys(body: Mapping[str, Any], method: str) -> tuple[dict[str, Any] | None, str | None]:
+    """``jwks`` or ``jwks_uri`` (never both, RFC 7591 section 2): required for
+    ``private_key_jwt``, refused for any other method (nothing would use them)."""
+    jwks, jwks_uri = body.get("jwks"), _string(body, "jwks_uri")
+    if method != client_assertion.PRIVATE_KEY_JWT:
+        if jwks is not None or jwks_uri is not None:
+            raise InvalidClientMetadata("jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt")
+        return None, None
+    if (jwks is None) == (jwks_uri is None):
+        raise InvalidClientMetadata("private_key_jwt needs the client's public keys: jwks or jwks_uri, not both")
+    if jwks is not None:
+        problem = client_assertion.public_jwks_problem(jwks)
+        if problem:
+            raise InvalidClientMetadata(f"jwks {problem}")
+        return dict(jwks), None
+    assert jwks_uri is not None
+    parts = urlsplit(jwks_uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc or "#" in jwks_uri:
+        raise InvalidClientMetadata("jwks_uri must be an https URL")
+    return None, jwks_uri
 
 
 def _redirect_uris(body: Mapping[str, Any], policy: RegistrationPolicy) -> tuple[str, ...]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import F, Q
 
 from oauth_tokens import crypto
-from oauth_tokens.oauth2 import registration, scopes
+from oauth_tokens.oauth2 import client_assertion, registration, scopes
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.oauth2.registration import ClientMetadata, RegistrationPolicy
 from oauth_tokens.provider import models, revocation
@@ -85,8 +86,34 @@ def _apply(client: Client, meta: ClientMetadata) -> None:
     client.grant_types = " ".join(meta.grant_types)
     client.redirect_uris = "\n".join(meta.redirect_uris)
     client.scope = scopes.join(meta.scope)
-    client.metadata = {"token_endpoint_auth_method": meta.token_endpoint_auth_method,
-                       "response_types": list(meta.response_types), **meta.extra}
+    # The method is enforced at every endpoint that authenticates clients (client_auth).
+    client.token_endpoint_auth_method = meta.token_endpoint_auth_method
+    client.jwks, client.jwks_uri = meta.jwks, meta.jwks_uri or ""
+    client.metadata = {"response_types": list(meta.response_types), **meta.extra}
+
+
+def _check_keys(client: Client) -> None:
+    """The model's own rules for the keys (a jwks_uri over https, public keys only)."""
+    try:
+        client.clean()
+    except ValidationError as exc:
+        problems = [message for messages in exc.message_dict.values() for message in messages]
+        raise registration.InvalidClientMetadata(" ".join(problems)) from None
+
+
+def _secrets(client: Client, meta: ClientMetadata) -> str | None:
+    """The secret a (re)registration issues: the first one of a client whose method
+    needs one, or a new one for a switch to client_secret_jwt (a digest cannot key an
+    HMAC); none for private_key_jwt and public clients, whose stored ones go."""
+    if not meta.gets_secret:
+        client.secret_digest = client.secret_encrypted = ""
+        return None
+    if not client.secret_digest or (client.token_endpoint_auth_method == client_assertion.CLIENT_SECRET_JWT
+                                    and not client.secret_encrypted):
+        return client.set_secret()
+    if client.token_endpoint_auth_method != client_assertion.CLIENT_SECRET_JWT:
+        client.secret_encrypted = ""
+    return None
 
 
 def _new_registration_token(client: Client) -> str:
@@ -108,7 +135,8 @@ def register(meta: ClientMetadata, *, ip: str, initial: InitialAccessToken | Non
     client = Client(registered_at=models.now(), registered_from=ip or None, pending_approval=pending,
                     is_active=not pending)
     _apply(client, meta)
-    secret = client.set_secret() if client.is_confidential else None
+    _check_keys(client)
+    secret = _secrets(client, meta)
     token = _new_registration_token(client)
     with transaction.atomic(using=router.db_for_write(Client)):
         if initial is not None and not _usable_initial_tokens().filter(pk=initial.pk).update(uses=F("uses") + 1):
@@ -153,11 +181,8 @@ def update(client: Client, meta: ClientMetadata, *, ip: str) -> Issued:
     before = {name: getattr(client, name) for name in _APPROVED_FIELDS}
     previous = client.registration_token_digest
     _apply(client, meta)
-    secret = None
-    if not client.is_confidential:
-        client.secret_digest = ""
-    elif not client.secret_digest:
-        secret = client.set_secret()  # a public client turned confidential: its first secret
+    _check_keys(client)
+    secret = _secrets(client, meta)  # e.g. a public client turned confidential: its first secret
     token = _new_registration_token(client)
     changed = [name for name in _APPROVED_FIELDS if getattr(client, name) != before[name]]
     if changed and token_settings.REGISTRATION_APPROVAL_REQUIRED and not client.pending_approval:
@@ -206,6 +231,10 @@ def describe(client: Client, *, registration_access_token: str, client_uri: str,
     """The client information response (RFC 7591 section 3.2.1, RFC 7592 section 3):
     the client's metadata as stored, and the secrets issued by this request."""
     metadata = dict(client.metadata or {})
+    # The method is the client's field; a registration older than that field kept it in its metadata.
+    method = metadata.pop("token_endpoint_auth_method", None)
+    method = client.token_endpoint_auth_method or method or (
+        "client_secret_basic" if client.is_confidential else "none")
     body: dict[str, Any] = {
         "client_id": client.client_id,
         "client_id_issued_at": int((client.registered_at or client.created_at).timestamp()),
@@ -213,8 +242,7 @@ def describe(client: Client, *, registration_access_token: str, client_uri: str,
         "redirect_uris": client.redirect_uri_list,
         "grant_types": client.grant_type_list,
         "response_types": metadata.pop("response_types", []),
-        "token_endpoint_auth_method": metadata.pop(
-            "token_endpoint_auth_method", "client_secret_basic" if client.is_confidential else "none"),
+        "token_endpoint_auth_method": method,
         "scope": scopes.join(client.scope_list),
         **metadata,
         "registration_access_token": registration_access_token,
@@ -222,7 +250,11 @@ def describe(client: Client, *, registration_access_token: str, client_uri: str,
         # Not RFC 7591: whether the client may be used yet (an admin approves pending ones).
         "registration_status": status(client),
     }
-    if client.is_confidential:
+    if client.jwks:
+        body["jwks"] = client.jwks
+    if client.jwks_uri:
+        body["jwks_uri"] = client.jwks_uri
+    if client.secret_digest:
         body["client_secret_expires_at"] = 0
         if client_secret is not None:
             body["client_secret"] = client_secret

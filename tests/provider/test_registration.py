@@ -4,6 +4,7 @@ metadata error, the per-address rate limit and a cache outage."""
 
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from oauth_tokens import crypto
 from oauth_tokens.provider.models import Client, InitialAccessToken, TokenEvent
 from tests.conftest import REDIRECT, basic
+from tests.provider import jwt_clients
 from tests.provider.registration import ENABLED, METADATA, assert_error, code_tokens, register
 
 pytestmark = pytest.mark.django_db
@@ -93,12 +95,95 @@ def test_open_registration_refuses_confidential_clients(client, enabled, method)
     assert not Client.objects.exists()
 
 
-@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt", "tls_client_auth", "magic"])
+@pytest.mark.parametrize("method", ["tls_client_auth", "magic"])
 def test_methods_not_implemented_are_invalid_client_metadata(client, settings, method):
     settings.OAUTH_TOKENS = {**ENABLED, "REGISTRATION_AUTH_METHODS": ["none", "client_secret_basic"]}
     response = register(client, {**METADATA, "token_endpoint_auth_method": method})
     assert_error(response, 400, "invalid_client_metadata")
     assert "not supported" in response.json()["error_description"]
+
+
+@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt"])
+def test_jwt_methods_must_be_allowed_like_any_other(client, settings, method):
+    settings.OAUTH_TOKENS = {**ENABLED, "REGISTRATION_AUTH_METHODS": ["none", "client_secret_basic"]}
+    response = register(client, {**METADATA, "token_endpoint_auth_method": method})
+    assert_error(response, 400, "invalid_client_metadata")
+    assert "not allowed here" in response.json()["error_description"]
+
+
+JWT_METHODS = {**ENABLED, "REGISTRATION_AUTH_METHODS": ["none", "client_secret_basic", "private_key_jwt",
+                                                         "client_secret_jwt"],
+               "REGISTRATION_GRANT_TYPES": ["authorization_code", "refresh_token", "client_credentials"]}
+SERVICE = {"client_name": "Registered service", "grant_types": ["client_credentials"], "response_types": [],
+           "scope": "read"}
+
+
+def test_a_private_key_jwt_client_registers_its_keys_and_authenticates_with_them(client, settings):
+    settings.OAUTH_TOKENS = JWT_METHODS
+    key = jwt_clients.ec_key()
+    response = register(client, {**SERVICE, "token_endpoint_auth_method": "private_key_jwt",
+                                 "jwks": jwt_clients.jwks((key, "k1"))})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert "client_secret" not in body and body["jwks"]["keys"][0]["kid"] == "k1"
+    row = Client.objects.get(client_id=body["client_id"])
+    assert row.token_endpoint_auth_method == "private_key_jwt" and not row.secret_digest
+    signed = jwt_clients.form(jwt_clients.assertion(key, body["client_id"], alg="ES256"),
+                              grant_type="client_credentials", scope="read")
+    token = client.post("/oauth/token", urlencode(signed), content_type="application/x-www-form-urlencoded")
+    assert token.status_code == 200, token.content
+    # Another key (not registered) does not authenticate it.
+    forged = jwt_clients.form(jwt_clients.assertion(jwt_clients.ec_key(), body["client_id"], alg="ES256"),
+                              grant_type="client_credentials")
+    assert client.post("/oauth/token", urlencode(forged),
+                       content_type="application/x-www-form-urlencoded").status_code == 401
+
+
+def test_a_client_secret_jwt_client_gets_a_secret_that_keys_its_assertions(client, settings):
+    settings.OAUTH_TOKENS = JWT_METHODS
+    body = register(client, {**SERVICE, "token_endpoint_auth_method": "client_secret_jwt"}).json()
+    assert body["token_endpoint_auth_method"] == "client_secret_jwt" and body["client_secret"]
+    signed = jwt_clients.form(jwt_clients.assertion(body["client_secret"].encode(), body["client_id"], alg="HS256",
+                                                    kid=None), grant_type="client_credentials")
+    token = client.post("/oauth/token", urlencode(signed), content_type="application/x-www-form-urlencoded")
+    assert token.status_code == 200, token.content
+    # Its secret alone (HTTP Basic) is not its method: refused.
+    basic_try = client.post("/oauth/token", "grant_type=client_credentials",
+                            content_type="application/x-www-form-urlencoded",
+                            HTTP_AUTHORIZATION=basic(body["client_id"], body["client_secret"]))
+    assert basic_try.status_code == 401
+
+
+@pytest.mark.parametrize("extra, says", [
+    ({"token_endpoint_auth_method": "private_key_jwt"}, "jwks or jwks_uri"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []}, "jwks_uri": "https://a.example/j"},
+     "jwks or jwks_uri"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+     "public keys only"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://keys.example/jwks"}, "https"),
+    ({"token_endpoint_auth_method": "client_secret_basic", "jwks_uri": "https://keys.example/jwks"},
+     "private_key_jwt"),
+])
+def test_keys_must_fit_the_method(client, settings, extra, says):
+    settings.OAUTH_TOKENS = JWT_METHODS
+    response = register(client, {**SERVICE, **extra})
+    assert_error(response, 400, "invalid_client_metadata")
+    assert says in response.json()["error_description"]
+    assert not Client.objects.exists()
+
+
+def test_a_registered_method_is_the_only_one_that_works(client, settings):
+    settings.OAUTH_TOKENS = {**JWT_METHODS, "REGISTRATION_AUTH_METHODS": ["client_secret_basic",
+                                                                          "client_secret_post"]}
+    body = register(client, {**SERVICE, "token_endpoint_auth_method": "client_secret_post"}).json()
+    in_body = client.post("/oauth/token", urlencode({"grant_type": "client_credentials", "client_id": body["client_id"],
+                                                     "client_secret": body["client_secret"]}),
+                          content_type="application/x-www-form-urlencoded")
+    assert in_body.status_code == 200, in_body.content
+    by_basic = client.post("/oauth/token", "grant_type=client_credentials",
+                           content_type="application/x-www-form-urlencoded",
+                           HTTP_AUTHORIZATION=basic(body["client_id"], body["client_secret"]))
+    assert by_basic.status_code == 401
 
 
 def test_scopes_are_limited_to_the_configured_ones(client, settings):
@@ -356,7 +441,7 @@ def test_with_the_cache_down_registration_still_answers(client, settings, caplog
 # -- settings ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key, value", [
-    ("REGISTRATION_AUTH_METHODS", ["private_key_jwt"]), ("REGISTRATION_AUTH_METHODS", "none"),
+    ("REGISTRATION_AUTH_METHODS", ["tls_client_auth"]), ("REGISTRATION_AUTH_METHODS", "none"),
     ("REGISTRATION_AUTH_METHODS", []), ("REGISTRATION_GRANT_TYPES", ["implicit"]),
     ("REGISTRATION_ENABLED", "yes"), ("REGISTRATION_SCOPES", "read"), ("REGISTRATION_RATE_LIMIT", -1),
     ("REGISTRATION_RATE_WINDOW", 0),
