@@ -44,9 +44,9 @@ def required_for(client_id: str | None) -> bool:
     """Must this client's authorization requests be pushed (RFC 9126 section 5 and 6)?"""
     if token_settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS:
         return True
-    return bool(client_id) and Client.objects.filter(
-        client_id=client_id, require_pushed_authorization_requests=True
-    ).exists()
+    if not client_id or "\x00" in client_id or len(client_id) > 255:
+        return False  # no client has such an id (and a NUL byte is a database error on PostgreSQL)
+    return Client.objects.filter(client_id=client_id, require_pushed_authorization_requests=True).exists()
 
 
 def push(client: Client, params: QueryDict) -> str:
