@@ -22,26 +22,11 @@ from mcp.client.auth.extensions.client_credentials import (  # noqa: E402
     SignedJWTParameters,
 )
 
+from tests.mcp_storage import MemoryStorage  # noqa: E402
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Memory:
-    """The SDK's TokenStorage, in memory."""
-
-    def __init__(self):
-        self.tokens = self.client_info = None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client_info
-
-    async def set_client_info(self, client_info):
-        self.client_info = client_info
 
 
 def test_the_mcp_sdk_authenticates_with_private_key_jwt_after_a_401(live_server, settings):
@@ -54,7 +39,7 @@ def test_the_mcp_sdk_authenticates_with_private_key_jwt_after_a_401(live_server,
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
     signer = SignedJWTParameters(issuer=registered.client_id, subject=registered.client_id, signing_key=pem)
-    storage = Memory()
+    storage = MemoryStorage()
     provider = PrivateKeyJWTOAuthProvider(server_url=base + "/api/me", storage=storage,
                                           client_id=registered.client_id,
                                           assertion_provider=signer.create_assertion_provider(), scope="read",

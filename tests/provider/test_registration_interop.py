@@ -24,34 +24,16 @@ from mcp.client.auth.exceptions import OAuthRegistrationError  # noqa: E402
 from mcp.client.auth.utils import create_client_registration_request, handle_registration_response  # noqa: E402
 from mcp.shared.auth import (  # noqa: E402
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
     OAuthMetadata,
-    OAuthToken,
 )
+
+from tests.mcp_storage import MemoryStorage  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLBACK = "http://127.0.0.1:33418/callback"
 
 
-class MemoryStorage:
-    """The SDK's ``TokenStorage`` protocol, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client_info
-
-    async def set_client_info(self, client_info) -> None:
-        self.client_info = client_info
 
 
 class SignedInBrowser:

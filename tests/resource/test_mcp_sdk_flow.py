@@ -35,8 +35,9 @@ from mcp.shared.auth import (  # noqa: E402
     AuthorizationCodeResult,
     OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
+
+from tests.mcp_storage import MemoryStorage  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,26 +45,6 @@ REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's loopback redire
 ACCESS_LIFETIME = 3  # seconds: the refresh step waits this out
 
 
-class MemoryStorage:
-    """The SDK's TokenStorage protocol, in memory."""
-
-    def __init__(self, client_info: OAuthClientInformationFull | None = None) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info = client_info
-        self.saved: list[OAuthToken] = []
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-        self.saved.append(tokens)
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 class Browser:
