@@ -283,13 +283,23 @@ def _certificate(tmp_path, name: str):
     from cryptography.x509.oid import NameOID
 
     def build(subject, issuer, public_key, signing_key, *, ca: bool, san: str | None = None):
+        # The extensions Python 3.13's strict verification (VERIFY_X509_STRICT) requires.
         now = datetime.datetime.now(datetime.UTC)
+        usage = dict(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                     data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                     encipher_only=False, decipher_only=False)
         builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
                    .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
                    .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(**usage), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
+                                  critical=False))
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+            builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                                            critical=False)
         return builder.sign(signing_key, hashes.SHA256())
 
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
