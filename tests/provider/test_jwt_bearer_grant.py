@@ -15,7 +15,7 @@ import pytest
 from oauth_tokens.provider.models import AccessToken, ClientAssertionUse, RefreshToken, TokenEvent
 from tests.conftest import basic
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
-from tests.provider.jwt_bearer_idp import GRANT_TYPE, IDP, ID_JAG_TYP, KEY, assertion, id_jag, issuers, settings_for
+from tests.provider.jwt_bearer_idp import GRANT_TYPE, ID_JAG_TYP, IDP, KEY, assertion, id_jag, issuers, settings_for
 from tests.provider.jwt_clients import ISSUER, TOKEN_URL, JwksServer, ec_key, jwks, rsa_key
 from tests.provider.jwt_clients import assertion as client_assertion
 from tests.provider.jwt_clients import form as client_assertion_form
