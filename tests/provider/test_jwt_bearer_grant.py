@@ -316,3 +316,11 @@ def test_the_assertion_never_reaches_the_database_or_the_audit(client, alice, ag
     signature = value.rsplit(".", 1)[1]
     for event in TokenEvent.objects.all():
         assert signature not in event.detail and value not in event.detail
+
+
+@pytest.mark.parametrize(("value", "error"), [(7, "invalid_grant"), (["a"], "invalid_request"),
+                                              (None, "invalid_request"), ("", "invalid_request")])
+def test_a_json_body_with_no_string_assertion(client, alice, agent, value, error):
+    response = client.post("/oauth/token", json.dumps({"grant_type": GRANT_TYPE, "assertion": value}),
+                           content_type="application/json", HTTP_AUTHORIZATION=basic(agent.client_id, agent.secret))
+    refused(response, error)
