@@ -28,7 +28,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
-from oauth_tokens.oauth2 import registration
+from oauth_tokens.oauth2 import jwt_bearer, registration
 from oauth_tokens.oauth2 import resources as resource_indicators
 
 DEFAULTS: dict[str, Any] = {
@@ -303,6 +303,24 @@ DEFAULTS: dict[str, Any] = {
     # token endpoint's URL and the called endpoint's URL as an assertion's aud, as
     # RFC 7523 and OpenID Connect Core section 9 clients send. False: the issuer only.
     "CLIENT_ASSERTION_ENDPOINT_AUDIENCE": True,
+    # JWT bearer grant (RFC 7523 section 2.1, identity assertion grants / ID-JAG;
+    # README "JWT bearer grant (RFC 7523) and identity assertions"). On when this
+    # flag is and JWT_BEARER_ISSUERS names at least one issuer; off, the token
+    # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
+    "JWT_BEARER_ENABLED": False,
+    # Trusted issuers: {"https://idp.example.com": {"jwks_uri": ... or "jwks": {...},
+    # "audiences": [extra accepted aud values], "token_endpoint_audience": False,
+    # "id_jag": False, "clients": [client ids allowed to present its assertions],
+    # "user_lookup": "username" (sub) or "email" (the email claim)}}.
+    "JWT_BEARER_ISSUERS": {},
+    # Longest an assertion may live: its exp at most this far from now (and from
+    # its iat), plus JWT_LEEWAY. Its jti is remembered that long.
+    "JWT_BEARER_MAX_LIFETIME": 300,
+    # Dotted path of (or a) ``callable(assertion, client) -> user | None`` mapping an
+    # assertion's subject to a local user. None: see "user_lookup" above.
+    "JWT_BEARER_USER_RESOLVER": None,
+    # Also issue a refresh token (to a client with the refresh_token grant).
+    "JWT_BEARER_REFRESH_TOKENS": False,
     # Outbound fetches of URLs that clients name (jwks_uri; README "Security":
     # https only, public addresses only, no redirects): total time, largest
     # body, and the bounds put on the documents' Cache-Control max-age.
@@ -365,6 +383,7 @@ DURATIONS: dict[str, bool] = {
     "PUSHED_AUTHORIZATION_CONSENT_TIME": True,
     "REGISTRATION_RATE_WINDOW": True,
     "CLIENT_ASSERTION_MAX_LIFETIME": True,
+    "JWT_BEARER_MAX_LIFETIME": True,
     "FETCH_TIMEOUT": True,
     "FETCH_CACHE_MIN_AGE": False,
     "FETCH_CACHE_MAX_AGE": False,
@@ -410,7 +429,7 @@ FLAGS = (
     "RP_INITIATED_LOGOUT_ENABLED", "RP_INITIATED_LOGOUT_ALWAYS_PROMPT", "RP_INITIATED_LOGOUT_REVOKE_TOKENS",
     "REGISTRATION_ENABLED", "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED", "REGISTRATION_APPROVAL_REQUIRED",
     "REGISTRATION_CUSTOM_SCHEMES", "CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "FETCH_ALLOW_LOOPBACK",
-    "CLIENT_ID_METADATA_DOCUMENTS",
+    "CLIENT_ID_METADATA_DOCUMENTS", "JWT_BEARER_ENABLED", "JWT_BEARER_REFRESH_TOKENS",
 )
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
@@ -501,6 +520,9 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     resource = resource_problem(user.get("RESOURCE"))
     if resource:
         problems["RESOURCE"] = resource
+    issuers = jwt_bearer.issuers_problem(user.get("JWT_BEARER_ISSUERS", {}))
+    if issuers:
+        problems["JWT_BEARER_ISSUERS"] = issuers
     listed = resources_problem(user.get("RESOURCES", []))
     if listed:
         problems["RESOURCES"] = listed

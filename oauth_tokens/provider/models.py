@@ -38,6 +38,7 @@ GRANT_TYPES = [
     ("refresh_token", _("Refresh token")),
     ("client_credentials", _("Client credentials")),
     ("urn:ietf:params:oauth:grant-type:device_code", _("Device code (RFC 8628)")),
+    ("urn:ietf:params:oauth:grant-type:jwt-bearer", _("JWT bearer assertion (RFC 7523)")),
 ]
 
 
@@ -457,6 +458,9 @@ class TokenEvent(models.Model):
     CLIENT_REGISTERED = "client_registered"
     CLIENT_UPDATED = "client_updated"
     CLIENT_DELETED = "client_deleted"
+    #: The JWT bearer grant (RFC 7523) issued a token: ``detail`` names the assertion's
+    #: issuer and subject (never the assertion).
+    ASSERTION_GRANT = "assertion_grant"
     KINDS = [
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
         (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
@@ -469,6 +473,7 @@ class TokenEvent(models.Model):
         (CLIENT_REGISTERED, _("Client registered itself (RFC 7591)")),
         (CLIENT_UPDATED, _("Registered client updated its metadata (RFC 7592)")),
         (CLIENT_DELETED, _("Registered client deleted itself (RFC 7592)")),
+        (ASSERTION_GRANT, _("Token issued for an assertion (JWT bearer grant, RFC 7523)")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)
@@ -637,9 +642,13 @@ class ClientAssertionUse(models.Model):
         return f"client assertion used until {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
     @classmethod
-    def first_use(cls, client_id: str, jti: str, expires_at: datetime) -> bool:
-        """Record the assertion; False when it was recorded before and has not expired."""
-        digest = hashlib.sha256(f"{client_id}\x00{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+    def first_use(cls, client_id: str, jti: str, expires_at: datetime, *, namespace: str = "") -> bool:
+        """Record the assertion; False when it was recorded before and has not expired.
+        ``namespace`` keeps other assertions apart from client assertions: the JWT
+        bearer grant records its assertions' ``jti`` per issuer (``client_id`` is the
+        issuer there) in namespace "jwt-bearer"."""
+        key = f"{namespace}\x01{client_id}\x00{jti}" if namespace else f"{client_id}\x00{jti}"
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         using = router.db_for_write(cls)
         for _attempt in range(2):
             try:

@@ -37,6 +37,7 @@ from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.store import ClientLookup, TokenSet
 from oauth_tokens.provider import family_usage, issuing, models, precompiled_sql, revocation
 from oauth_tokens.provider.device_codes import OrmDeviceCodes
+from oauth_tokens.provider.jwt_bearer import OrmAssertionGrants
 from oauth_tokens.provider.models import (
     AccessToken,
     AuthorizationCode,
@@ -97,7 +98,8 @@ class ClientRead:
         return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
 
 
-class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and polls: device_codes.py
+# The device code grant's lookups and polls: device_codes.py; the JWT bearer grant's: jwt_bearer.py.
+class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants):
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.

@@ -3,7 +3,7 @@
 Runs every provider flow once (clients from the command, the admin and code;
 code + PKCE, replay, rotations, a grace retry, reuse detection, refused
 refreshes and a failed_refresh anomaly, client_credentials, validation,
-revocation, introspection, userinfo, admin revocation and secret
+revocation, introspection, userinfo, the JWT bearer grant, admin revocation and secret
 regeneration, the device grant with its user codes, dynamic registration with an
 initial access token and its RFC 7592 read / update / delete, cleartokens, rotatekeys),
 collects every
@@ -35,6 +35,7 @@ from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.conftest import REDIRECT, basic
 from tests.factories import ClientFactory, UserFactory
+from tests.provider import jwt_bearer_idp
 from tests.provider.jwt_clients import ASSERTION_TYPE, assertion
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +219,10 @@ def run_every_flow(wire: Wire, admin_client) -> None:
                                          "REGISTRATION_AUTH_METHODS": ["client_secret_basic", "none"]}):
         registration_flow(wire)
     client_secret_jwt_flow(wire, admin_client)
+    with override_settings(OAUTH_TOKENS={**settings.OAUTH_TOKENS, "JWT_BEARER_ENABLED": True,
+                                         "JWT_BEARER_ISSUERS": jwt_bearer_idp.issuers(),
+                                         "JWT_BEARER_REFRESH_TOKENS": True}):
+        jwt_bearer_flow(wire, alice)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -309,6 +314,17 @@ def client_secret_jwt_flow(wire: Wire, admin_client) -> None:
     assert wire.token(data).status_code == 401
 
 
+def jwt_bearer_flow(wire: Wire, user) -> None:
+    """RFC 7523 section 2.1: an identity assertion grant for the user, its replay."""
+    agent = ClientFactory(grant_types=f"{jwt_bearer_idp.GRANT_TYPE} refresh_token", scope="read")
+    wire.remember("client secret (factory, jwt bearer)", agent.secret)
+    signed = jwt_bearer_idp.id_jag(user.username, agent.client_id)
+    wire.remember("grant assertion", signed)
+    data = {"grant_type": jwt_bearer_idp.GRANT_TYPE, "assertion": signed}
+    assert wire.token(data, client_id=agent.client_id, secret=agent.secret).status_code == 200
+    assert wire.token(data, client_id=agent.client_id, secret=agent.secret).status_code == 400
+
+
 def database_dump() -> str:
     """Every row of every table, as text, plus the decoded sessions."""
     parts = []
@@ -351,7 +367,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "request uri",
         "initial access token", "wrong initial access token", "client secret (registration)",
         "registration access token", "rotated registration access token",
-        "client secret (client_secret_jwt)", "client assertion",
+        "client secret (client_secret_jwt)", "client assertion", "grant assertion",
     }
     assert len(wire.seen) >= 30
 

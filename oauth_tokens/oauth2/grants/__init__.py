@@ -1,4 +1,4 @@
-"""One class per grant type (RFC 6749 sections 4.1, 4.4, 6; RFC 8628), registered by ``grant_type``."""
+"""One class per grant type (RFC 6749 sections 4.1, 4.4, 6; RFC 8628; RFC 7523), registered by ``grant_type``."""
 
 from typing import Any
 
@@ -6,13 +6,16 @@ from oauth_tokens.oauth2.grants.authorization_code import AuthorizationCodeGrant
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.grants.client_credentials import ClientCredentialsGrant
 from oauth_tokens.oauth2.grants.device_code import DeviceCodeGrant
+from oauth_tokens.oauth2.grants.jwt_bearer import JwtBearerGrant
 from oauth_tokens.oauth2.grants.refresh_token import RefreshTokenGrant
 
 GRANTS: dict[str, type[Grant[Any, Any, Any]]] = {
     grant.grant_type: grant
-    for grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, DeviceCodeGrant)
+    for grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, DeviceCodeGrant,
+                  JwtBearerGrant)
 }
 
 __all__ = [
-    "GRANTS", "AuthorizationCodeGrant", "ClientCredentialsGrant", "DeviceCodeGrant", "Grant", "RefreshTokenGrant",
+    "GRANTS", "AuthorizationCodeGrant", "ClientCredentialsGrant", "DeviceCodeGrant", "Grant", "JwtBearerGrant",
+    "RefreshTokenGrant",
 ]
