@@ -97,11 +97,19 @@ def keys_of(client: Client, kid: str | None, alg: str) -> list[Any]:
     if not client.jwks_uri:
         return []
     try:
-        keys, found = client_assertion.jwks_keys(safe_fetch.fetch_json(client.jwks_uri), kid, alg)
-        if not found and _may_refetch(client.jwks_uri):
-            keys, _found = client_assertion.jwks_keys(safe_fetch.fetch_json(client.jwks_uri, refresh=True), kid, alg)
+        return keys_at(client.jwks_uri, kid, alg)
     except safe_fetch.FetchError as exc:
         raise InvalidClient(f"Invalid client assertion: the client's jwks_uri could not be used: {exc}") from None
+
+
+def keys_at(jwks_uri: str, kid: str | None, alg: str) -> list[Any]:
+    """The keys of the JWK Set at ``jwks_uri`` (fetched by ``safe_fetch``, cached) that
+    may verify a ``kid`` / ``alg`` header; an unknown kid refetches the set once, at
+    most once per ``JWKS_MIN_REFETCH_INTERVAL``. ``safe_fetch.FetchError`` when it
+    cannot be fetched. Also used for the trusted issuers of token exchange."""
+    keys, found = client_assertion.jwks_keys(safe_fetch.fetch_json(jwks_uri), kid, alg)
+    if not found and _may_refetch(jwks_uri):
+        keys, _found = client_assertion.jwks_keys(safe_fetch.fetch_json(jwks_uri, refresh=True), kid, alg)
     return keys
 
 

@@ -45,6 +45,7 @@ from oauth_tokens.provider.models import (
     RefreshToken,
     TokenEvent,
 )
+from oauth_tokens.provider.token_exchange import OrmTokenExchange
 from oauth_tokens.settings import token_settings
 
 
@@ -97,7 +98,7 @@ class ClientRead:
         return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
 
 
-class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and polls: device_codes.py
+class OrmTokenStore(OrmDeviceCodes, OrmTokenExchange):  # device grant: device_codes.py; RFC 8693: token_exchange.py
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.

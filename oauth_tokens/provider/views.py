@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     ) -> TokenStore[models.Client, models.AuthorizationCode, models.RefreshToken]:
         return store
 
-SENSITIVE = ("client_secret", "client_assertion", "code", "code_verifier", "refresh_token", "token", "access_token")
+SENSITIVE = ("client_secret", "client_assertion", "code", "code_verifier", "refresh_token", "token", "access_token",
+             "subject_token", "actor_token")
 
 
 def client_ip(request: HttpRequest) -> str:
