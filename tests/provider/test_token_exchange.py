@@ -341,3 +341,17 @@ def test_a_malformed_issuers_setting_is_refused_at_startup(settings):
     settings.OAUTH_TOKENS = enabled(TOKEN_EXCHANGE_ISSUERS={IDP: {"audiences": ["x"]}})
     with pytest.raises(ImproperlyConfigured, match="TOKEN_EXCHANGE_ISSUERS"):
         token_settings.TOKEN_EXCHANGE_ENABLED  # noqa: B018
+
+
+def test_the_admin_grants_the_exchange_and_the_impersonation_policy(admin_client):
+    page = admin_client.get("/admin/oauth_tokens_provider/client/add/").content.decode()
+    assert GRANT in page and "token_exchange_impersonation" in page
+    admin_client.post("/admin/oauth_tokens_provider/client/add/", {
+        "name": "Gateway", "client_type": "confidential", "grant_types": ["client_credentials", GRANT],
+        "redirect_uris": "", "scope": "read", "is_active": "on", "token_exchange_impersonation": "on",
+        "_save": "Save",
+    })
+    from oauth_tokens.provider.models import Client
+
+    gateway = Client.objects.get(name="Gateway")
+    assert GRANT in gateway.grant_type_list and gateway.token_exchange_impersonation is True
