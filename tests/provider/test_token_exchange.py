@@ -290,7 +290,7 @@ def test_a_public_client_cannot_exchange(client, flow):
     r = client.post("/oauth/token", {"grant_type": GRANT, "client_id": public.client_id,
                                      "subject_token": user_token(flow), "subject_token_type": ACCESS},
                     content_type="application/json")
-    refused(r, "invalid_request", "confidential")
+    refused(r, "unauthorized_client", "Public clients")
 
 
 def test_json_bodies_with_several_audiences(client, flow, service):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from oauth_tokens.oauth2 import resources, scopes
 from oauth_tokens.oauth2 import token_exchange as tx
-from oauth_tokens.oauth2.errors import InvalidRequest
+from oauth_tokens.oauth2.errors import InvalidRequest, UnauthorizedClient
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 
@@ -28,7 +28,7 @@ class TokenExchangeGrant(Grant[ClientT, CodeT, RefreshT]):
     def validate(self) -> None:
         self.check_subject_kind()
         if not self.client.is_confidential:
-            raise InvalidRequest("Token exchange needs an authenticated (confidential) client")
+            raise UnauthorizedClient("Public clients cannot use token exchange: it needs client authentication")
         self.issued_type = self.request.get("requested_token_type") or tx.ACCESS_TOKEN
         if self.issued_type not in tx.ISSUABLE:
             raise InvalidRequest(f"requested_token_type {self.issued_type} cannot be issued here; this server "
