@@ -25,6 +25,7 @@ user whose email (``user_claim`` "email", the default, refused when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,9 +106,15 @@ def _number(claims: Mapping[str, Any], name: str, role: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise tx.invalid_token(role, f"{name} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number):  # NaN passes no comparison, infinity would never expire
+        raise tx.invalid_token(role, f"{name} must be a finite number")
+    return number
 
 
 def _check_claims(claims: Mapping[str, Any], issuer: str, config: Mapping[str, Any], *, role: str, now: float,

@@ -3,6 +3,7 @@
 scope and audience, external subject tokens from trusted issuers, the audit row,
 discovery, and every hostile request answered with a clear OAuth error."""
 
+import base64
 from urllib.parse import urlencode
 
 import pytest
@@ -255,6 +256,8 @@ def test_untrusted_issuers_and_bad_signatures_are_refused(client, service, setti
     refused(exchange(client, service, subject_token=idp.token(exp=1), **common), "invalid_request", "expired")
     refused(exchange(client, service, subject_token=idp.token(email="nobody@example.test"), **common),
             "invalid_request", "no user")
+    for exp in (10**400, float("inf"), "soon"):
+        refused(exchange(client, service, subject_token=idp.token(exp=exp), **common), "invalid_request", "exp")
     header, payload, _sig = idp.token().split(".")
     none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + payload + "."
     refused(exchange(client, service, subject_token=none_alg, **common), "invalid_request", "subject_token")
@@ -303,7 +306,8 @@ def test_json_bodies_with_several_audiences(client, flow, service):
 
 
 def test_garbage_never_gives_a_500(client, service):
-    for token in ("", "....", "a" * 9000, "eyJ9.eyJ9.eyJ9", "\u00e9.\u00e9.\u00e9"):
+    deep = base64.urlsafe_b64encode(b'{"iss":"x","a":' + b"[" * 3000 + b"]" * 3000 + b"}").rstrip(b"=").decode()
+    for token in ("", "....", "a" * 9000, "eyJ9.eyJ9.eyJ9", "\u00e9.\u00e9.\u00e9", f"eyJhbGciOiJFUzI1NiJ9.{deep}.AA"):
         r = exchange(client, service, subject_token=token or "x", subject_token_type=ACCESS)
         assert r.status_code == 400, (token, r.content)
 
