@@ -14,6 +14,7 @@
 - Audit: every exchange is a ``TokenEvent`` of kind ``token_exchanged`` naming
   the client, the subject's user, the subject and actor (their ``sub`` and
   issuer; never a token), and sends ``token_issued`` with this grant type.
+- System check ``oauth_tokens.E060``: ``TOKEN_EXCHANGE_USER_HOOK`` cannot be imported.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import router, transaction
+from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
 from oauth_tokens.oauth2 import jwt as oauth_jwt
@@ -146,3 +150,22 @@ def audit_detail(subject: tx.PresentedToken, actor: tx.PresentedToken | None, *,
     mode = f"delegation: actor {_party(actor)}" if actor is not None else "impersonation"
     aud = " ".join(targets) or "default audience"
     return f"subject {_party(subject)}; {mode}; scope {scope or '-'}; aud {aud}"
+
+
+@checks.register(checks.Tags.security)
+def check_user_hook(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``oauth_tokens.E060``: the user hook's dotted path does not import (else every
+    exchange of an external token would end in a 500)."""
+    try:
+        hook = token_settings.TOKEN_EXCHANGE_USER_HOOK
+    except ImproperlyConfigured:  # a malformed OAUTH_TOKENS is E000 / E005's to report
+        return []
+    if not hook or not isinstance(hook, str):
+        return []
+    try:
+        import_string(hook)
+    except ImportError as exc:
+        return [checks.Error(f"OAUTH_TOKENS['TOKEN_EXCHANGE_USER_HOOK'] ({hook}) cannot be imported: {exc}",
+                             hint="A dotted path to callable(claims, issuer) -> user or None.",
+                             id="oauth_tokens.E060")]
+    return []

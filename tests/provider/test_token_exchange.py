@@ -359,3 +359,12 @@ def test_the_admin_grants_the_exchange_and_the_impersonation_policy(admin_client
 
     gateway = Client.objects.get(name="Gateway")
     assert GRANT in gateway.grant_type_list and gateway.token_exchange_impersonation is True
+
+
+def test_a_user_hook_that_does_not_import_is_a_system_check_error(settings):
+    from django.core import checks
+
+    settings.OAUTH_TOKENS = enabled(TOKEN_EXCHANGE_USER_HOOK="tests.provider.exchange_hook.missing")
+    assert "oauth_tokens.E060" in [m.id for m in checks.run_checks()]
+    settings.OAUTH_TOKENS = enabled(TOKEN_EXCHANGE_USER_HOOK="tests.provider.exchange_hook.by_sub")
+    assert "oauth_tokens.E060" not in [m.id for m in checks.run_checks()]
