@@ -28,7 +28,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from oauth_tokens import process_caches
-from oauth_tokens.oauth2 import jwt_bearer, registration
+from oauth_tokens.oauth2 import jwt_bearer, registration, token_exchange
 from oauth_tokens.oauth2 import resources as resource_indicators
 
 DEFAULTS: dict[str, Any] = {
@@ -331,6 +331,18 @@ DEFAULTS: dict[str, Any] = {
     # Development and tests only: let those fetches reach loopback addresses
     # (127.0.0.0/8, ::1, localhost), over http too. Never in production.
     "FETCH_ALLOW_LOOPBACK": False,
+    # Token exchange (RFC 8693; README "Token exchange (RFC 8693)"). Off: the token
+    # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
+    # A client also needs the grant in its grant types.
+    "TOKEN_EXCHANGE_ENABLED": False,
+    # Trusted external issuers whose JWTs may be subject or actor tokens: their
+    # exact ``iss`` -> {"jwks_uri": https URL or "jwks": {"keys": [...]},
+    # "audiences": [...] (default [ISSUER]), "scopes": [...] (the most their tokens
+    # exchange for; default none), "user_claim": "email" (default) or a username claim}.
+    "TOKEN_EXCHANGE_ISSUERS": {},
+    # Dotted path of ``callable(claims, issuer) -> user or None``: the local user an
+    # external subject token speaks for. None: by the issuer's user_claim (email or username).
+    "TOKEN_EXCHANGE_USER_HOOK": None,
     # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
@@ -429,10 +441,10 @@ FLAGS = (
     "RP_INITIATED_LOGOUT_ENABLED", "RP_INITIATED_LOGOUT_ALWAYS_PROMPT", "RP_INITIATED_LOGOUT_REVOKE_TOKENS",
     "REGISTRATION_ENABLED", "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED", "REGISTRATION_APPROVAL_REQUIRED",
     "REGISTRATION_CUSTOM_SCHEMES", "CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "FETCH_ALLOW_LOOPBACK",
-    "CLIENT_ID_METADATA_DOCUMENTS", "JWT_BEARER_ENABLED", "JWT_BEARER_REFRESH_TOKENS",
+    "CLIENT_ID_METADATA_DOCUMENTS", "JWT_BEARER_ENABLED", "JWT_BEARER_REFRESH_TOKENS", "TOKEN_EXCHANGE_ENABLED",
 )
 #: Settings that are None or a string / a list of strings.
-OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION")
+OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION", "TOKEN_EXCHANGE_USER_HOOK")
 OPTIONAL_STRING_LISTS = ("RESOURCE_AUTHORIZATION_SERVERS", "RESOURCE_SCOPES", "REGISTRATION_SCOPES",
                          "CLIENT_ID_METADATA_DOCUMENT_HOSTS", "CLIENT_ID_METADATA_DOCUMENT_SCOPES")
 #: Settings that are lists of some of a few values.
@@ -526,6 +538,9 @@ def value_problems(user: dict[str, Any]) -> dict[str, str]:
     listed = resources_problem(user.get("RESOURCES", []))
     if listed:
         problems["RESOURCES"] = listed
+    issuers = token_exchange.issuers_problem(user.get("TOKEN_EXCHANGE_ISSUERS", {}))
+    if issuers:
+        problems["TOKEN_EXCHANGE_ISSUERS"] = f"OAUTH_TOKENS['TOKEN_EXCHANGE_ISSUERS'] {issuers}."
     return problems
 
 

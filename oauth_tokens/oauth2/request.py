@@ -1,8 +1,9 @@
 """Token-endpoint requests: the body (form or JSON) and client credentials.
 
 RFC 6749 section 3.2: an empty parameter counts as omitted and no parameter may
-appear more than once, except ``resource`` (RFC 8707 section 2; in JSON, a
-string or an array of strings), read with ``TokenRequest.getlist``. Section
+appear more than once, except ``resource`` (RFC 8707 section 2) and ``audience``
+(RFC 8693 section 2.1), in JSON a string or an array of strings, read with
+``TokenRequest.getlist``. Section
 2.3.1: client id and secret are form-urlencoded inside HTTP Basic before Base64.
 RFC 7521 section 4.2: a client assertion (``client_assertion_type`` and
 ``client_assertion``) authenticates instead, and ``client_id`` may then be left
@@ -26,7 +27,7 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MAX_FIELDS = 64
 #: Parameters that may be given more than once.
-REPEATABLE = ("resource",)
+REPEATABLE = ("resource", "audience")
 
 #: The values of the repeatable parameters, by name.
 Lists = dict[str, tuple[str, ...]]

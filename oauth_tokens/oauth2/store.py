@@ -28,6 +28,8 @@ class TokenSet:
     refresh_token: str | None = None
     id_token: str | None = None
     token_type: str = "Bearer"
+    #: Token exchange (RFC 8693 section 2.2.1): the type of the token issued.
+    issued_token_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -40,6 +42,8 @@ class TokenSet:
             body["refresh_token"] = self.refresh_token
         if self.id_token:
             body["id_token"] = self.id_token
+        if self.issued_token_type:
+            body["issued_token_type"] = self.issued_token_type
         return body
 
 

@@ -14,6 +14,7 @@ class ProviderConfig(AppConfig):
             metrics,
             metrics_endpoint,  # noqa: F401  (registers the metrics' system checks)
             receivers,
+            token_exchange,  # noqa: F401  (registers the token exchange's system check)
         )
 
         local_verifier.register()  # the resource side of this project verifies with our keys

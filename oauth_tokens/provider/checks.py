@@ -16,6 +16,8 @@
   malformed ``METRICS_*`` value, ``PROMETHEUS_MULTIPROC_DIR`` not a directory,
   the metrics view open to any address without a token (registered in
   ``oauth_tokens.provider.metrics_endpoint``)
+- E060 ``TOKEN_EXCHANGE_USER_HOOK`` cannot be imported (registered in
+  ``oauth_tokens.provider.token_exchange``)
 - W001 ``ISSUER`` is not https (outside DEBUG)
 - W002 ``ENCRYPTION_KEYS`` left to the SECRET_KEY-derived default (outside DEBUG)
 - W003 ``DIGEST_KEY`` left to the SECRET_KEY-derived default (outside DEBUG)

@@ -106,7 +106,8 @@ def keys_at(jwks_uri: str, kid: str | None, alg: str) -> list[Any]:
     """The keys of the JWK Set at ``jwks_uri`` (fetched by ``safe_fetch``, cached) that
     may verify a ``kid`` / ``alg`` header; a ``kid`` the cached set lacks refetches it
     (``_may_refetch``). ``safe_fetch.FetchError`` when it cannot be fetched. Also the
-    keys of the JWT bearer grant's issuers (``provider.jwt_bearer``)."""
+    keys of the JWT bearer grant's issuers (``provider.jwt_bearer``) and of token
+    exchange's trusted issuers (``provider.exchange_issuers``)."""
     keys, found = client_assertion.jwks_keys(safe_fetch.fetch_json(jwks_uri), kid, alg)
     if not found and _may_refetch(jwks_uri):
         keys, _found = client_assertion.jwks_keys(safe_fetch.fetch_json(jwks_uri, refresh=True), kid, alg)

@@ -27,6 +27,7 @@ from oauth_tokens.settings import token_settings
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_AUTH_METHODS = [client_assertion.PRIVATE_KEY_JWT, client_assertion.CLIENT_SECRET_JWT]
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", *JWT_AUTH_METHODS, "none"]
 #: RFC 8414 section 2: the algorithms client assertions may be signed with.
@@ -83,6 +84,8 @@ def authorization_server_metadata() -> dict[str, Any]:
         metadata["grant_types_supported"] = [*GRANT_TYPES, DEVICE_GRANT_TYPE]
     if jwt_bearer.enabled():  # RFC 7523 section 2.1 (and ID-JAG)
         metadata["grant_types_supported"] = [*metadata["grant_types_supported"], JWT_BEARER_GRANT_TYPE]
+    if token_settings.TOKEN_EXCHANGE_ENABLED:  # RFC 8693
+        metadata["grant_types_supported"] = [*metadata["grant_types_supported"], TOKEN_EXCHANGE_GRANT_TYPE]
     if token_settings.PUSHED_AUTHORIZATION_REQUESTS_ENABLED:  # RFC 9126 section 5
         metadata["pushed_authorization_request_endpoint"] = url_of("oauth_tokens:par", "/oauth/par")
         metadata["require_pushed_authorization_requests"] = bool(

@@ -39,6 +39,7 @@ GRANT_TYPES = [
     ("client_credentials", _("Client credentials")),
     ("urn:ietf:params:oauth:grant-type:device_code", _("Device code (RFC 8628)")),
     ("urn:ietf:params:oauth:grant-type:jwt-bearer", _("JWT bearer assertion (RFC 7523)")),
+    ("urn:ietf:params:oauth:grant-type:token-exchange", _("Token exchange (RFC 8693)")),
 ]
 
 
@@ -120,6 +121,11 @@ class Client(models.Model):
         default=False,
         help_text=_("Accept this client's authorization requests only through a pushed authorization "
                     "request (RFC 9126): a plain one at the authorization endpoint is refused."),
+    )
+    token_exchange_impersonation = models.BooleanField(
+        default=False,
+        help_text=_("Token exchange (RFC 8693): this client may get a token for the subject without naming an "
+                    "actor (impersonation, no act claim). Off: it must send an actor_token (delegation)."),
     )
     token_endpoint_auth_method = models.CharField(
         max_length=32, blank=True, default="", choices=AUTH_METHODS,
@@ -461,6 +467,9 @@ class TokenEvent(models.Model):
     #: The JWT bearer grant (RFC 7523) issued a token: ``detail`` names the assertion's
     #: issuer and subject (never the assertion).
     ASSERTION_GRANT = "assertion_grant"
+    #: Token exchange (RFC 8693): ``detail`` names the subject, the actor (or
+    #: impersonation), the scope and audience; never a token.
+    TOKEN_EXCHANGED = "token_exchanged"
     KINDS = [
         (REUSE_DETECTED, _("Refresh token reuse detected: family revoked")),
         (GRACE_REPLAYED, _("Rotated refresh token replayed in the grace window: same pair returned")),
@@ -474,6 +483,7 @@ class TokenEvent(models.Model):
         (CLIENT_UPDATED, _("Registered client updated its metadata (RFC 7592)")),
         (CLIENT_DELETED, _("Registered client deleted itself (RFC 7592)")),
         (ASSERTION_GRANT, _("Token issued for an assertion (JWT bearer grant, RFC 7523)")),
+        (TOKEN_EXCHANGED, _("Token exchanged (RFC 8693)")),
     ]
 
     kind = models.CharField(max_length=32, choices=KINDS, db_index=True)

@@ -46,6 +46,7 @@ from oauth_tokens.provider.models import (
     RefreshToken,
     TokenEvent,
 )
+from oauth_tokens.provider.token_exchange import OrmTokenExchange
 from oauth_tokens.settings import token_settings
 
 
@@ -98,8 +99,9 @@ class ClientRead:
         return self.client if client_id == self.client.client_id else self.store.get_client(client_id)
 
 
-# The device code grant's lookups and polls: device_codes.py; the JWT bearer grant's: jwt_bearer.py.
-class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants):
+# The device code grant's lookups and polls: device_codes.py; the JWT bearer grant's: jwt_bearer.py;
+# token exchange (RFC 8693): token_exchange.py.
+class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
     def __init__(self, *, ip: str = "") -> None:
         self.ip = ip or None
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.

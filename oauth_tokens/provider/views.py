@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         return store
 
 SENSITIVE = ("client_secret", "client_assertion", "assertion", "code", "code_verifier", "refresh_token", "token",
-             "access_token")
+             "access_token", "subject_token", "actor_token")
 
 
 def client_ip(request: HttpRequest) -> str:

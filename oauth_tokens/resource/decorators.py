@@ -38,10 +38,12 @@ from oauth_tokens.oauth2.bearer import MissingToken
 from oauth_tokens.oauth2.errors import InsufficientScope, OAuth2Error
 from oauth_tokens.resource.authentication import authenticate_request
 from oauth_tokens.resource.errors import OAuthAPIException, error_response
+from oauth_tokens.resource.permissions import delegation_refused
 from oauth_tokens.resource.tokens import AccessToken, principal_for
 
 
-def _check(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str]) -> AccessToken:
+def _check(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str],
+           delegated: bool | None = None) -> AccessToken:
     token = authenticate_request(request)
     if token is None:
         raise MissingToken()
@@ -49,13 +51,16 @@ def _check(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str
         raise InsufficientScope(scope=" ".join(scopes))
     if any_scopes and not token.has_any_scope(*any_scopes):
         raise InsufficientScope(scope=" ".join(any_scopes))
+    if delegated is not None and token.is_delegated != delegated:
+        raise delegation_refused(token.is_delegated).oauth_error
     return token
 
 
-def _authenticate(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str]) -> None:
+def _authenticate(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str],
+                  delegated: bool | None = None) -> None:
     """Verify the token and put it on the request (``auth``, ``user``, ``auser``),
     or raise the ``OAuth2Error`` to answer with."""
-    token = _check(request, scopes, any_scopes)
+    token = _check(request, scopes, any_scopes, delegated)
     principal = principal_for(token)
 
     async def auser():
@@ -70,9 +75,10 @@ def _authenticate(request: HttpRequest, scopes: Sequence[str], any_scopes: Seque
     request.auser = auser
 
 
-def _run(request: HttpRequest, scopes, any_scopes, call: Callable[[], HttpResponse]) -> HttpResponse:
+def _run(request: HttpRequest, scopes, any_scopes, call: Callable[[], HttpResponse],
+         delegated: bool | None = None) -> HttpResponse:
     try:
-        _authenticate(request, scopes, any_scopes)
+        _authenticate(request, scopes, any_scopes, delegated)
         return call()
     except OAuth2Error as error:
         return error_response(error)
@@ -80,9 +86,10 @@ def _run(request: HttpRequest, scopes, any_scopes, call: Callable[[], HttpRespon
         return error_response(exc.oauth_error)
 
 
-async def _arun(request: HttpRequest, scopes, any_scopes, call: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
+async def _arun(request: HttpRequest, scopes, any_scopes, call: Callable[[], Awaitable[HttpResponse]],
+                delegated: bool | None = None) -> HttpResponse:
     try:
-        await sync_to_async(_authenticate)(request, scopes, any_scopes)
+        await sync_to_async(_authenticate)(request, scopes, any_scopes, delegated)
         return await call()
     except OAuth2Error as error:
         return error_response(error)
@@ -90,8 +97,10 @@ async def _arun(request: HttpRequest, scopes, any_scopes, call: Callable[[], Awa
         return error_response(exc.oauth_error)
 
 
-def bearer_required(view: Callable | None = None, *, scopes: Sequence[str] = (), any_scopes: Sequence[str] = ()):
-    """Require a valid bearer token (and every one of ``scopes`` / one of ``any_scopes``).
+def bearer_required(view: Callable | None = None, *, scopes: Sequence[str] = (), any_scopes: Sequence[str] = (),
+                    delegated: bool | None = None):
+    """Require a valid bearer token (and every one of ``scopes`` / one of ``any_scopes``;
+    ``delegated=True``: a token with an RFC 8693 ``act`` claim, ``False``: one without).
     Works on sync and ``async def`` views alike."""
     required, wanted = tuple(scopes), tuple(any_scopes)
 
@@ -100,13 +109,13 @@ def bearer_required(view: Callable | None = None, *, scopes: Sequence[str] = (),
         if iscoroutinefunction(func):
             @wraps(func)
             async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                return await _arun(request, required, wanted, lambda: func(request, *args, **kwargs))
+                return await _arun(request, required, wanted, lambda: func(request, *args, **kwargs), delegated)
 
             wrapped = async_wrapped
         else:
             @wraps(func)
             def sync_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                return _run(request, required, wanted, lambda: func(request, *args, **kwargs))
+                return _run(request, required, wanted, lambda: func(request, *args, **kwargs), delegated)
 
             wrapped = sync_wrapped
         setattr(wrapped, "csrf_exempt", True)  # noqa: B010 (Django's flag, which the stubs do not declare)
@@ -121,6 +130,8 @@ class BearerTokenRequiredMixin:
 
     required_scopes: Sequence[str] = ()
     any_scopes: Sequence[str] = ()
+    #: True: only delegated tokens (RFC 8693 ``act``); False: only tokens without an actor.
+    delegated: bool | None = None
 
     @classmethod
     def as_view(cls, **initkwargs: Any):
@@ -132,5 +143,5 @@ class BearerTokenRequiredMixin:
         parent = super().dispatch  # type: ignore[misc]  # a mixin: View is a sibling base
         call = lambda: parent(request, *args, **kwargs)  # noqa: E731
         if getattr(self, "view_is_async", False):
-            return _arun(request, tuple(self.required_scopes), tuple(self.any_scopes), call)
-        return _run(request, tuple(self.required_scopes), tuple(self.any_scopes), call)
+            return _arun(request, tuple(self.required_scopes), tuple(self.any_scopes), call, self.delegated)
+        return _run(request, tuple(self.required_scopes), tuple(self.any_scopes), call, self.delegated)

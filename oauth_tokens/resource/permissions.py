@@ -13,6 +13,12 @@ some other way (or not at all) is simply not permitted, so DRF answers 401/403
 as usual; a bearer token without the scope gets 403 ``insufficient_scope`` with
 ``scope=`` in its challenge. (Because that 403 is raised, put these first in
 an ``|`` composition.)
+
+Delegation (RFC 8693 token exchange): ``IsDelegated`` lets through only tokens
+in which someone acts for the subject (an ``act`` claim), ``NotDelegated`` only
+tokens without one (the subject itself, or an impersonation); either refuses
+the other kind with 403 ``insufficient_scope`` and a description saying why.
+Combine them with a scope permission: ``[HasScope, NotDelegated]``.
 """
 
 from __future__ import annotations
@@ -87,3 +93,34 @@ class ReadWriteScope(permissions.BasePermission):
         """``ReadWriteScope.using("orders:read", "orders:write")``: a permission class with these scopes."""
         as_tuple = lambda v: (v,) if isinstance(v, str) else tuple(v)  # noqa: E731
         return type("ReadWriteScope", (cls,), {"read_scopes": as_tuple(read), "write_scopes": as_tuple(write)})
+
+
+def delegation_refused(delegated: bool) -> OAuthAPIException:
+    """The 403 for a token that is (``delegated``) or is not delegated, against the view's rule."""
+    why = ("This endpoint does not accept delegated tokens (a token with an act claim)" if delegated
+           else "This endpoint needs a delegated token (one with an act claim, from a token exchange)")
+    return OAuthAPIException(InsufficientScope(why))
+
+
+class IsDelegated(permissions.BasePermission):
+    """Only a token that someone uses on the subject's behalf (RFC 8693 ``act``)."""
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, AccessToken):
+            return False
+        if token.is_delegated:
+            return True
+        raise delegation_refused(False)
+
+
+class NotDelegated(permissions.BasePermission):
+    """Only a token without an actor: the subject's own (or an impersonation)."""
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, AccessToken):
+            return False
+        if not token.is_delegated:
+            return True
+        raise delegation_refused(True)

@@ -1,7 +1,10 @@
 """What a view sees of a verified token: ``request.auth`` and ``request.user``.
 
 ``request.auth`` is an ``AccessToken`` with ``.scope``, ``.scopes``,
-``.client_id``, ``.subject``, ``.claims`` and ``.has_scope()``. ``request.user``
+``.client_id``, ``.subject``, ``.claims`` and ``.has_scope()``; a token from a
+delegating token exchange (RFC 8693 section 4.1) names its current actor in
+``.actor`` and every actor, the current one first, in ``.delegation_chain``
+(read from the ``act`` claim, no query). ``request.user``
 is a ``TokenUser`` that loads the user row only when the view first touches
 it (authenticating costs no query), or a ``ClientPrincipal`` for a
 client_credentials token (RFC 9068 section 5: there ``sub`` is the client).
@@ -54,6 +57,31 @@ class AccessToken:
     def is_client_token(self) -> bool:
         """True for client_credentials tokens, whose subject is the client itself."""
         return self.subject == self.client_id
+
+    @property
+    def actor(self) -> Mapping[str, Any] | None:
+        """The current actor's claims (``sub``, and ``client_id`` / ``iss`` when given),
+        without the prior actors; None when the token is not delegated."""
+        act = self.claims.get("act")
+        if not isinstance(act, Mapping):
+            return None
+        return {k: v for k, v in act.items() if k != "act"}
+
+    @property
+    def delegation_chain(self) -> tuple[Mapping[str, Any], ...]:
+        """Every actor of the token, the current one first, each without its nested ``act``
+        (RFC 8693 section 4.1: the nested ones acted earlier); empty when not delegated."""
+        chain: list[Mapping[str, Any]] = []
+        act = self.claims.get("act")
+        while isinstance(act, Mapping):
+            chain.append({k: v for k, v in act.items() if k != "act"})
+            act = act.get("act")
+        return tuple(chain)
+
+    @property
+    def is_delegated(self) -> bool:
+        """True when someone acts for the subject (an ``act`` claim)."""
+        return isinstance(self.claims.get("act"), Mapping)
 
     def has_scope(self, *required: str) -> bool:
         """Every one of ``required`` was granted."""

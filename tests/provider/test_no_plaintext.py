@@ -5,7 +5,8 @@ code + PKCE, replay, rotations, a grace retry, reuse detection, refused
 refreshes and a failed_refresh anomaly, client_credentials, validation,
 revocation, introspection, userinfo, the JWT bearer grant, admin revocation and secret
 regeneration, the device grant with its user codes, dynamic registration with an
-initial access token and its RFC 7592 read / update / delete, cleartokens, rotatekeys),
+initial access token and its RFC 7592 read / update / delete, token exchange
+with our own and external subject tokens, cleartokens, rotatekeys),
 collects every
 secret, code, verifier and token that crossed the wire, then looks for each of
 them in a dump of the whole database (every table, decoded sessions included),
@@ -223,6 +224,7 @@ def run_every_flow(wire: Wire, admin_client) -> None:
                                          "JWT_BEARER_ISSUERS": jwt_bearer_idp.issuers(),
                                          "JWT_BEARER_REFRESH_TOKENS": True}):
         jwt_bearer_flow(wire, alice)
+    token_exchange_flow(wire, alice, third["access_token"])
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -325,6 +327,31 @@ def jwt_bearer_flow(wire: Wire, user) -> None:
     assert wire.token(data, client_id=agent.client_id, secret=agent.secret).status_code == 400
 
 
+def token_exchange_flow(wire: Wire, user, subject: str) -> None:
+    """RFC 8693: a delegation with our own tokens, an external subject JWT, and a refused
+    exchange (the subject and actor tokens travel in the body; none of them is kept)."""
+    from tests.provider.exchange import ACCESS, GRANT, JWT_TYPE, ExternalIssuer, with_issuer
+
+    idp = ExternalIssuer()
+    service = ClientFactory(grant_types=f"client_credentials {GRANT}", scope="read write")
+    wire.remember("client secret (factory)", service.secret)
+    with override_settings(OAUTH_TOKENS=with_issuer(idp)):
+        user.email = "alice@example.test"
+        user.save()
+        actor = wire.token({"grant_type": "client_credentials"}, client_id=service.client_id,
+                           secret=service.secret).json()["access_token"]
+        external = idp.token()
+        wire.remember("external subject token", external)
+        for presented, kind in ((subject, ACCESS), (external, JWT_TYPE)):
+            wire.token({"grant_type": GRANT, "subject_token": presented, "subject_token_type": kind,
+                        "actor_token": actor, "actor_token_type": ACCESS, "scope": "read"},
+                       client_id=service.client_id, secret=service.secret)
+        refused = wire.token({"grant_type": GRANT, "subject_token": external, "subject_token_type": JWT_TYPE,
+                              "scope": "admin"}, client_id=service.client_id, secret=service.secret)
+        assert refused.status_code == 400
+    assert TokenEvent.objects.filter(kind=TokenEvent.TOKEN_EXCHANGED).count() >= 1
+
+
 def database_dump() -> str:
     """Every row of every table, as text, plus the decoded sessions."""
     parts = []
@@ -367,7 +394,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "request uri",
         "initial access token", "wrong initial access token", "client secret (registration)",
         "registration access token", "rotated registration access token",
-        "client secret (client_secret_jwt)", "client assertion", "grant assertion",
+        "client secret (client_secret_jwt)", "client assertion", "grant assertion", "external subject token",
     }
     assert len(wire.seen) >= 30
 
