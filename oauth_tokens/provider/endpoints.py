@@ -27,7 +27,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens.oauth2 import bearer, oidc, scopes
+from oauth_tokens.oauth2 import bearer, dpop, oidc, scopes
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.provider import client_assertions, client_auth, issuing, local_verifier, revocation, stores, throttle
@@ -136,7 +136,9 @@ class IntrospectView(OAuthView):
         # for other servers' clocks, not for the issuer answering about its own token.
         if row.state != "active" or not row.client.is_active or not _user_active(row.user):
             return row.client_id, INACTIVE
-        body: dict[str, Any] = {"active": True, **claims, "token_type": "Bearer"}
+        # A DPoP-bound token says so: token_type DPoP and its cnf (RFC 9449 section 6.2).
+        token_type = dpop.TOKEN_TYPE if dpop.confirmed_jkt(claims) else "Bearer"
+        body: dict[str, Any] = {"active": True, **claims, "token_type": token_type}
         if row.user is not None:
             body["username"] = row.user.get_username()
         return row.client_id, body
@@ -150,6 +152,7 @@ class IntrospectView(OAuthView):
         body: dict[str, Any] = {
             "active": True,
             "token_type": "refresh_token",
+            **({"cnf": {"jkt": row.dpop_jkt}} if row.dpop_jkt else {}),
             "iss": token_settings.issuer,
             "client_id": row.client.client_id,
             "sub": oidc.subject(row.client.client_id, row.user_id),

@@ -120,6 +120,11 @@ class Client(models.Model):
         help_text=_("Accept this client's authorization requests only through a pushed authorization "
                     "request (RFC 9126): a plain one at the authorization endpoint is refused."),
     )
+    dpop_bound_access_tokens = models.BooleanField(
+        default=False,
+        help_text=_("Require DPoP (RFC 9449): every token request of this client must carry a DPoP proof, "
+                    "and its access tokens are bound to the proof's key."),
+    )
     token_endpoint_auth_method = models.CharField(
         max_length=32, blank=True, default="", choices=AUTH_METHODS,
         help_text=_("How the client authenticates at the token, revocation, introspection and device "
@@ -283,6 +288,9 @@ class AuthorizationCode(models.Model):
     code_challenge = models.CharField(max_length=128, blank=True)
     code_challenge_method = models.CharField(max_length=10, blank=True)
     nonce = models.CharField(max_length=255, blank=True)
+    #: ``dpop_jkt`` of the authorization request (RFC 9449 section 10): the token
+    #: request's DPoP proof must be made with that key. "" when none was given.
+    dpop_jkt = models.CharField(max_length=64, blank=True, default="", editable=False)
     family = models.UUIDField(default=crypto.time_ordered_uuid, editable=False)
     auth_time = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
@@ -322,6 +330,9 @@ class RefreshToken(models.Model):
     #: The resources (RFC 8707) of the family's grant, copied to every successor: a
     #: refresh may ask for fewer for its access token, never for more.
     resources = models.TextField(blank=True, default="", editable=False)
+    #: The thumbprint of the DPoP key the family is bound to (RFC 9449 section 5:
+    #: public clients' refresh tokens), copied to every successor; "" when unbound.
+    dpop_jkt = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=now)
     #: The end of this token's life: its idle lifetime from its creation, capped
     #: at the end of its family (``family_started_at`` + the family lifetime).
@@ -563,6 +574,8 @@ class DeviceCode(models.Model):
 
     #: ID tokens of the device grant carry no nonce (there is no authorization request).
     nonce = ""
+    #: Nor a ``dpop_jkt``: the device's proof at the token endpoint binds its tokens.
+    dpop_jkt = ""
 
     def __str__(self) -> str:
         return f"device code for {self.client_id} ({self.status})"

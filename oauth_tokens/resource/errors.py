@@ -55,4 +55,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.setdefault("Cache-Control", "no-store")
+        if isinstance(exc, OAuthAPIException):
+            # Headers DRF does not carry from an exception: DPoP-Nonce (RFC 9449 section 8).
+            for name, value in exc.oauth_error.headers().items():
+                response.setdefault(name, value)
     return response

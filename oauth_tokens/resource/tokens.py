@@ -1,7 +1,8 @@
 """What a view sees of a verified token: ``request.auth`` and ``request.user``.
 
 ``request.auth`` is an ``AccessToken`` with ``.scope``, ``.scopes``,
-``.client_id``, ``.subject``, ``.claims`` and ``.has_scope()``. ``request.user``
+``.client_id``, ``.subject``, ``.claims``, ``.has_scope()`` and, for a
+DPoP-bound token, ``.dpop_jkt`` (``.is_dpop_bound``). ``request.user``
 is a ``TokenUser`` that loads the user row only when the view first touches
 it (authenticating costs no query), or a ``ClientPrincipal`` for a
 client_credentials token (RFC 9068 section 5: there ``sub`` is the client).
@@ -17,6 +18,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.utils.functional import SimpleLazyObject
 
+from oauth_tokens.oauth2.dpop import confirmed_jkt
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.resource.errors import OAuthAPIException
 
@@ -49,6 +51,17 @@ class AccessToken:
     @property
     def expires_at(self) -> int:
         return int(self.claims["exp"])
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the token is bound to (``cnf.jkt``, RFC 9449
+        section 6.1); None for a Bearer token. A bound token reached the view only with
+        a valid proof made with that key."""
+        return confirmed_jkt(self.claims)
+
+    @property
+    def is_dpop_bound(self) -> bool:
+        return self.dpop_jkt is not None
 
     @property
     def is_client_token(self) -> bool:
