@@ -17,16 +17,23 @@ cache would have to either refuse every proof or accept replays while down.
 
 The verified key's thumbprint then binds what the request issues (``issuing``),
 whichever grant it uses.
+
+The provider's own protected endpoints (userinfo, the GET validation endpoint)
+accept ``Authorization: DPoP`` with a proof as a resource server does
+(``dpop_presented``), and refuse a bound token sent as Bearer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from django.http import HttpRequest
 
 from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import dpop
+from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.provider import models
 from oauth_tokens.provider.client_assertions import TOKEN_ENDPOINT
 from oauth_tokens.provider.models import ClientAssertionUse
@@ -62,3 +69,22 @@ def response_headers() -> dict[str, str]:
     if not token_settings.DPOP_NONCE_REQUIRED:
         return {}
     return {"DPoP-Nonce": dpop_http.nonces().current(models.now().timestamp())}
+
+
+def dpop_presented(request: HttpRequest) -> tuple[str, Mapping[str, Any]] | None:
+    """(token, claims) of ``Authorization: DPoP <token>`` with a valid proof for this
+    request made with the token's key (userinfo, the GET validation endpoint: this
+    provider's own protected resources); None for another scheme. The errors are the
+    resource side's: 401 with the DPoP challenge."""
+    token = dpop_http.token_of(request)
+    if token is None:
+        return None
+    # Imported here: the local verifier reads the signing keys (models) at import.
+    from oauth_tokens.provider import local_verifier
+
+    try:
+        claims = local_verifier.verifier().verify(token)
+    except InvalidToken as error:
+        raise dpop.DPoPInvalidToken(error.description) from None
+    dpop_http.check_binding(request, token, claims, nonce_required=bool(token_settings.DPOP_RESOURCE_NONCE_REQUIRED))
+    return token, claims

@@ -21,6 +21,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.dpop import InvalidDPoPProof
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
@@ -205,11 +206,17 @@ class TokenView(OAuthView):
     def get(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         if token_type is not None:
             return self.http_method_not_allowed(request)
-        token = bearer_token(request)
-        claims = verify_access_token(token)
+        presented = dpop.dpop_presented(request)
+        if presented is not None:
+            token, claims = presented
+        else:
+            token = bearer_token(request)
+            claims = verify_access_token(token)
+            dpop_http.refuse_bound_bearer(claims)
         remaining = claims["exp"] - models.now().timestamp()
         if remaining <= 0:
             # Verification allows clock-skew leeway; the issuer answering about
             # its own token does not: past ``exp`` it is expired.
             raise InvalidToken("The access token has expired")
-        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": int(remaining)})
+        token_type = "DPoP" if presented is not None else "Bearer"
+        return json_response({"access_token": token, "token_type": token_type, "expires_in": int(remaining)})

@@ -169,3 +169,19 @@ def test_discovery_lists_the_dpop_algorithms(client):
         algs = client.get(path).json()["dpop_signing_alg_values_supported"]
         assert "ES256" in algs and "RS256" in algs and "none" not in algs and "HS256" not in algs
 
+
+
+def test_userinfo_and_validation_take_dpop_and_refuse_a_bound_token_as_bearer(public_flow):
+    key = ProofKey()
+    token = code_tokens(public_flow, key, scope="openid read").json()["access_token"]
+    http = public_flow.http
+    for path in ("/oauth/userinfo", "/oauth/token"):
+        as_bearer = http.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert as_bearer.status_code == 401 and as_bearer.json()["error"] == "invalid_token", path
+        assert "DPoP algs=" in as_bearer["WWW-Authenticate"]
+        no_proof = http.get(path, HTTP_AUTHORIZATION=f"DPoP {token}")
+        assert no_proof.status_code == 401 and no_proof.json()["error"] == "invalid_dpop_proof", path
+        good = http.get(path, HTTP_AUTHORIZATION=f"DPoP {token}",
+                        HTTP_DPOP=key.proof("GET", f"http://testserver{path}", access_token=token))
+        assert good.status_code == 200, (path, good.content)
+    assert good.json()["token_type"] == "DPoP"
