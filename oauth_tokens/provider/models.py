@@ -574,8 +574,6 @@ class DeviceCode(models.Model):
 
     #: ID tokens of the device grant carry no nonce (there is no authorization request).
     nonce = ""
-    #: Nor a ``dpop_jkt``: the device's proof at the token endpoint binds its tokens.
-    dpop_jkt = ""
 
     def __str__(self) -> str:
         return f"device code for {self.client_id} ({self.status})"

@@ -3,6 +3,8 @@ per-client requirement, ``dpop_jkt`` and the hostile proofs, over Django's test 
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
@@ -185,3 +187,29 @@ def test_userinfo_and_validation_take_dpop_and_refuse_a_bound_token_as_bearer(pu
                         HTTP_DPOP=key.proof("GET", f"http://testserver{path}", access_token=token))
         assert good.status_code == 200, (path, good.content)
     assert good.json()["token_type"] == "DPoP"
+
+
+def _b64(value) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+HOSTILE = [
+    _b64({"typ": "dpop+jwt", "alg": "RS256", "jwk": {"kty": "RSA", "n": 123, "e": "AQAB"}}) + "." + _b64({}) + ".c2ln",
+    _b64({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": {"kty": "OKP", "crv": "Ed448", "x": "AAAA"}}) + ".e30.c2ln",
+    _b64({"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}}) + ".e30.AA",
+    _b64({"typ": "dpop+jwt", "alg": "ES256", "jwk": ["not", "an", "object"]}) + ".e30.AA",
+    _b64({"typ": "dpop+jwt", "alg": ["ES256"]}) + ".e30.AA",
+    _b64(b"\xff\xfe") + "." + _b64(b"\xff") + ".AA",
+    _b64([1, 2, 3]) + ".e30.AA",
+    "..",
+    "é.é.é",
+]
+
+
+@pytest.mark.parametrize("proof", HOSTILE)
+def test_hostile_proof_headers_are_clear_errors_never_500(flow, client, proof):
+    error_of(client_token(flow, HTTP_DPOP=proof), "invalid_dpop_proof")
+    token = client_token(flow, ProofKey()).json()["access_token"]
+    response = client.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=proof)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_dpop_proof"
