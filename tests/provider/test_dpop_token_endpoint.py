@@ -213,3 +213,17 @@ def test_hostile_proof_headers_are_clear_errors_never_500(flow, client, proof):
     token = client_token(flow, ProofKey()).json()["access_token"]
     response = client.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=proof)
     assert response.status_code == 401 and response.json()["error"] == "invalid_dpop_proof"
+
+
+def test_a_registered_client_may_ask_for_dpop_bound_access_tokens(client, settings):
+    from tests.provider.registration import ENABLED, METADATA, register
+
+    settings.OAUTH_TOKENS = ENABLED
+    registered = register(client, {**METADATA, "dpop_bound_access_tokens": True})
+    assert registered.status_code == 201 and registered.json()["dpop_bound_access_tokens"] is True
+    from oauth_tokens.provider.models import Client
+
+    assert Client.objects.get(client_id=registered.json()["client_id"]).dpop_bound_access_tokens
+    assert "dpop_bound_access_tokens" not in register(client).json()
+    refused = register(client, {**METADATA, "dpop_bound_access_tokens": "yes"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_client_metadata"
