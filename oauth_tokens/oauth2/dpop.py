@@ -26,20 +26,24 @@ token is bound to (``cnf.jkt``, section 6.1).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import jwt
+from jwt.algorithms import get_default_algorithms
 
 from oauth_tokens.oauth2.client_assertion import ASYMMETRIC_ALGORITHMS, ReplayRecord
 from oauth_tokens.oauth2.errors import InvalidToken, OAuth2Error
 from oauth_tokens.oauth2.jwt import public_key_from_jwk
+from oauth_tokens.oauth2.verifier import canonical_segment
 
 #: ``token_type`` of a DPoP-bound access token (section 5), and the HTTP auth scheme (section 7.1).
 TOKEN_TYPE = "DPoP"
@@ -48,6 +52,10 @@ PROOF_TYPE = "dpop+jwt"
 #: What a proof may be signed with: ``dpop_signing_alg_values_supported`` (section 5.1).
 ALGORITHMS = ASYMMETRIC_ALGORITHMS
 MAX_PROOF_LENGTH = 8192
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # an empty signature: alg none, refused below
+#: PyJWT's algorithm objects (``cryptography``): the signature is checked with them
+#: directly, each segment read once in its canonical base64url spelling.
+_SIGNERS = {name: algorithm for name, algorithm in get_default_algorithms().items() if name in ALGORITHMS}
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _KTY_OF = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _CURVE_OF = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
@@ -227,18 +235,27 @@ def _fail(description: str) -> InvalidDPoPProof:
     return InvalidDPoPProof(f"Invalid DPoP proof: {description}")
 
 
-def _header(proof: str) -> dict[str, Any]:
+def _json_segment(segment: str) -> dict[str, Any]:
+    try:
+        data = json.loads(canonical_segment(segment))
+    except (ValueError, binascii.Error, RecursionError):
+        raise _fail("malformed JWT") from None
+    if not isinstance(data, dict):
+        raise _fail("malformed JWT")
+    return data
+
+
+def _parts(proof: str) -> tuple[str, str, str]:
+    """The three segments of the one compact JWS the header holds."""
     if len(proof) > MAX_PROOF_LENGTH:
         raise _fail("too long")
-    if proof.count(".") != 2 or "," in proof or " " in proof.strip():
+    proof = proof.strip()
+    if proof.count(".") != 2 or "," in proof or " " in proof:
         raise _fail("the DPoP header must hold exactly one signed JWT")
-    try:
-        header = jwt.get_unverified_header(proof.strip())
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise _fail("malformed JWT") from None
-    if not isinstance(header, dict):
+    if not _COMPACT.fullmatch(proof):
         raise _fail("malformed JWT")
-    return header
+    header, payload, signature = proof.split(".")
+    return header, payload, signature
 
 
 def _key(header: Mapping[str, Any], algorithms: Sequence[str]) -> tuple[Any, str, str]:
@@ -287,15 +304,16 @@ def verify_proof(proof: str, policy: ProofPolicy, replay: ReplayRecord) -> Proof
     """The verified ``proof`` for the request ``policy`` describes; ``InvalidDPoPProof``
     (or ``UseDPoPNonce``) saying why not. Its ``jti`` is recorded with ``replay``
     (keyed by the key's thumbprint) once every other check passed."""
-    key, alg, jkt = _key(_header(proof), policy.algorithms)
+    header_b64, payload_b64, signature_b64 = _parts(proof)
+    key, alg, jkt = _key(_json_segment(header_b64), policy.algorithms)
     try:
-        claims = jwt.decode(proof.strip(), key, algorithms=[alg],
-                            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                                     "verify_aud": False, "verify_iss": False})
-    except jwt.InvalidSignatureError:
-        raise _fail("the signature does not verify with its jwk") from None
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise _fail("malformed JWT") from None
+        signature = canonical_segment(signature_b64)
+        valid = _SIGNERS[alg].verify(f"{header_b64}.{payload_b64}".encode("ascii"), key, signature)
+    except Exception:  # any malformed signature is just an invalid one
+        valid = False
+    if not valid:
+        raise _fail("the signature does not verify with its jwk")
+    claims = _json_segment(payload_b64)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 255:
         raise _fail("jti must be a non-empty string of at most 255 characters")
