@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -167,6 +168,7 @@ def _normalize_path(path: str) -> str:
     return normalized if normalized.startswith("/") else "/" + normalized
 
 
+@lru_cache(maxsize=1024)
 def normalize_uri(uri: str) -> str:
     """``uri`` without query and fragment, normalized as section 4.3 asks (RFC 3986
     sections 6.2.2 and 6.2.3): lower-case scheme and host, no default port, an
@@ -275,9 +277,18 @@ def _key(header: Mapping[str, Any], algorithms: Sequence[str]) -> tuple[Any, str
     if jwk.get("kty") != _KTY_OF.get(alg[:2]) or (alg in _CURVE_OF and jwk.get("crv") != _CURVE_OF[alg]):
         raise _fail(f"jwk is not a key for {alg}")
     try:
-        return public_key_from_jwk(jwk), alg, thumbprint(jwk)
+        jkt = thumbprint(jwk)
+        # A client signs many proofs with one key: the key is loaded once (the
+        # thumbprint's members are the whole public key, so they name it exactly).
+        members = _THUMBPRINT_MEMBERS[jwk["kty"]]
+        return _public_key(tuple((m, jwk[m]) for m in members)), alg, jkt
     except (ValueError, TypeError, KeyError, jwt.PyJWTError):
         raise _fail("jwk is not a usable public key") from None
+
+
+@lru_cache(maxsize=1024)
+def _public_key(members: tuple[tuple[str, str], ...]) -> Any:
+    return public_key_from_jwk(dict(members))
 
 
 def _number(value: Any) -> float | None:

@@ -48,10 +48,12 @@ class NewAccessToken:
 
 
 def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, ip: str | None,
-                 targets: tuple[str, ...] = (), jkt: str | None = None) -> NewAccessToken:
+                 targets: tuple[str, ...] = (), jkt: str | None) -> NewAccessToken:
     """An RFC 9068 access token for ``client`` and ``origin``'s user, in ``origin``'s family,
     whose ``aud`` is ``targets`` (RFC 8707 resources; none: the default audience); bound
-    to the DPoP key whose thumbprint is ``jkt`` (RFC 9449 section 6.1), if given."""
+    to the DPoP key whose thumbprint is ``jkt`` (RFC 9449 section 6.1), if given. ``jkt``
+    has no default on purpose: every caller passes its store's ``dpop_jkt``, so no
+    grant issues a Bearer token to a request that sent a DPoP proof."""
     user_id = origin.user_id if origin is not None else None
     lifetime = client.access_lifetime()
     # Time-ordered: unique, not secret, and cheap to insert into a big jti index.
@@ -81,7 +83,7 @@ def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, i
 
 
 def refresh_token(
-    client: Client, origin: AuthorizationCode | DeviceCode | RefreshToken, *, now: datetime, jkt: str | None = None
+    client: Client, origin: AuthorizationCode | DeviceCode | RefreshToken, *, now: datetime, jkt: str | None
 ) -> tuple[str, RefreshToken]:
     """(plaintext, unsaved row) of the next refresh token of ``origin``'s family: the
     first one (``origin`` is the code) or the successor of ``origin``. It keeps the
@@ -116,7 +118,7 @@ class FirstTokens:
 
 
 def first_tokens(client: Client, grant: AuthorizationCode | DeviceCode, *, now: datetime,
-                 ip: str | None, targets: tuple[str, ...] = (), jkt: str | None = None) -> FirstTokens:
+                 ip: str | None, targets: tuple[str, ...] = (), jkt: str | None) -> FirstTokens:
     """What redeeming ``grant`` (an authorization code, an approved device code)
     issues: an access token for ``targets`` (RFC 8707: some of the grant's
     resources); a refresh token, the first of a new family, when the

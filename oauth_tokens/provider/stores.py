@@ -219,7 +219,7 @@ class OrmTokenStore(OrmDeviceCodes):  # the device code grant's lookups and poll
         now = self.now()
         new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip, targets=resources,
                                           jkt=self.dpop_jkt)
-        refresh_value, new = issuing.refresh_token(client, token, now=now)
+        refresh_value, new = issuing.refresh_token(client, token, now=now, jkt=self.dpop_jkt)
         # The family's usage goes on to ``new``; an anomaly whose action revokes refuses here.
         watch = family_usage.Rotation(token, new, client, ip=self.ip, now=now)
         watch.refuse_if_revoking()
