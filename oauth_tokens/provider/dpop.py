@@ -47,9 +47,14 @@ class _Replay:
         return ClientAssertionUse.first_use(NAMESPACE + jkt, jti, datetime.fromtimestamp(expires_at, tz=UTC))
 
 
-def token_request_jkt(request: HttpRequest) -> str | None:
-    """The thumbprint of the key of the token request's DPoP proof; None without a
-    ``DPoP`` header; ``InvalidDPoPProof`` / ``UseDPoPNonce`` for a bad one."""
+#: The pushed authorization request endpoint (RFC 9449 section 10.1: a proof there binds the code).
+PAR_ENDPOINT = ("oauth_tokens:par", "/oauth/par")
+
+
+def token_request_jkt(request: HttpRequest, endpoint: tuple[str, str] = TOKEN_ENDPOINT) -> str | None:
+    """The thumbprint of the key of the request's DPoP proof (a token request, or a
+    pushed authorization request with ``PAR_ENDPOINT``); None without a ``DPoP``
+    header; ``InvalidDPoPProof`` / ``UseDPoPNonce`` for a bad one."""
     header = dpop_http.proof_header(request)
     if header is None:
         return None
@@ -57,7 +62,7 @@ def token_request_jkt(request: HttpRequest) -> str | None:
     from oauth_tokens.provider.discovery import url_of
 
     policy = dpop_http.policy(
-        request, uris=[dpop_http.request_uri(request), url_of(*TOKEN_ENDPOINT)], now=models.now().timestamp(),
+        request, uris=[dpop_http.request_uri(request), url_of(*endpoint)], now=models.now().timestamp(),
         nonce_required=bool(token_settings.DPOP_NONCE_REQUIRED),
     )
     return dpop.verify_proof(header, policy, _Replay()).jkt

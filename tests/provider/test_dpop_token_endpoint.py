@@ -227,3 +227,28 @@ def test_a_registered_client_may_ask_for_dpop_bound_access_tokens(client, settin
     assert "dpop_bound_access_tokens" not in register(client).json()
     refused = register(client, {**METADATA, "dpop_bound_access_tokens": "yes"})
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_client_metadata"
+
+
+def test_a_dpop_proof_with_a_pushed_request_binds_the_code(public_flow):
+    from oauth_tokens.oauth2.pkce import s256
+    from oauth_tokens.provider.models import AuthorizationCode
+
+    key, http = ProofKey(), public_flow.http
+    params = {"client_id": public_flow.client.client_id, "response_type": "code", "redirect_uri": REDIRECT,
+              "scope": "read", "code_challenge": s256(VERIFIER), "code_challenge_method": "S256"}
+    form = "application/x-www-form-urlencoded"
+    mismatch = http.post("/oauth/par", urlencode({**params, "dpop_jkt": ProofKey().jkt}), content_type=form,
+                         HTTP_DPOP=key.proof("POST", "http://testserver/oauth/par"))
+    error_of(mismatch, "invalid_dpop_proof")
+    pushed = http.post("/oauth/par", urlencode(params), content_type=form,
+                       HTTP_DPOP=key.proof("POST", "http://testserver/oauth/par"))
+    assert pushed.status_code == 201, pushed.content
+    http.force_login(public_flow.user)
+    decision = http.post("/oauth/authorize", {"client_id": public_flow.client.client_id,
+                                              "request_uri": pushed.json()["request_uri"], "allow": "1"})
+    code = parse_qs(urlsplit(decision["Location"]).query)["code"][0]
+    assert AuthorizationCode.objects.get().dpop_jkt == key.jkt
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER,
+            "client_id": public_flow.client.client_id}
+    error_of(public_flow.token(data, HTTP_DPOP=ProofKey().proof("POST", TOKEN_URL)), "invalid_grant")
+    assert public_flow.token(data, HTTP_DPOP=key.proof("POST", TOKEN_URL)).json()["token_type"] == "DPoP"
