@@ -262,7 +262,7 @@ def _parts(proof: str) -> tuple[str, str, str]:
 
 def _key(header: Mapping[str, Any], algorithms: Sequence[str]) -> tuple[Any, str, str]:
     """(public key, alg, jkt) of a proof header, or ``InvalidDPoPProof``."""
-    if header.get("typ") != PROOF_TYPE:
+    if str(header.get("typ", "")).lower() != PROOF_TYPE:  # a media type: case-insensitive
         raise _fail(f"typ must be {PROOF_TYPE}")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in algorithms:
