@@ -63,6 +63,9 @@ class Tokens:
     ours_refresh_monitored: str = ""
     ours_refresh_unmonitored: str = ""
     ours_cold: list[str] = field(default_factory=list)
+    # A DPoP-bound access token (RFC 9449) and the private key it is bound to.
+    ours_dpop: str = ""
+    dpop_key: object = None
     dot_access: str = ""
     dot_refresh: str = ""
     tuned_refresh: str = ""
@@ -173,4 +176,18 @@ def make_tokens(driver: Driver, clients: Clients, cold: int) -> Tokens:
         dot_refresh=dot_refresh,
         tuned_refresh=dot_tokens(clients, user, clients.tuned_code)[1],
         simplejwt_access=simplejwt_token(user),
+        **dpop_token(clients),
     )
+
+
+def dpop_token(clients: Clients) -> dict:
+    """A client_credentials access token of ours bound to a new ES256 key (``cnf.jkt``)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from bench.resource import jwk_of
+    from oauth_tokens.oauth2 import dpop
+    from oauth_tokens.provider.stores import OrmTokenStore
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    store = OrmTokenStore(dpop_jkt=dpop.thumbprint(jwk_of(key)))
+    return {"ours_dpop": store.issue_client_token(clients.ours, "read write").access_token, "dpop_key": key}

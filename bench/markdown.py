@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench.report import GRANTS, PLAIN, paired_ratio, target_rows
 
-VIEWS = [PLAIN, "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt"]
+VIEWS = [PLAIN, "ours (warm)", "ours (cold)", "ours DPoP (warm token, new proof)", "django-oauth-toolkit",
+         "simplejwt"]
 
 
 def _by_name(rows: list[dict]) -> dict[str, dict]:

@@ -18,6 +18,7 @@ MONITORING_TARGET = 0.90  # refresh rotation with anomaly detection on vs off
 MONITORING_ON, MONITORING_OFF = "ours rotation, monitoring on", "ours rotation, monitoring off"
 
 PLAIN, WARM, COLD = "unauthenticated", "ours (warm)", "ours (cold)"
+DPOP = "ours DPoP (warm token, new proof)"
 GRANTS = ("client_credentials", "refresh rotation")
 
 
@@ -95,12 +96,13 @@ def _query_row(where: str, result: dict) -> tuple[str, str, str]:
     """Ours may query only for the periodic revocation poll: at most one per interval, never per request."""
     resource = _by_name(result["resource"])
     loop = result["resource_loop"]
-    queries = resource[WARM]["queries"] + resource[COLD]["queries"]
-    requests = resource[WARM]["requests"] + resource[COLD]["requests"]
+    measured = [name for name in (WARM, COLD, DPOP) if name in resource]
+    queries = sum(resource[name]["queries"] for name in measured)
+    requests = sum(resource[name]["requests"] for name in measured)
     interval = loop["poll_interval"]
     allowed = math.floor(loop["loop_seconds"] / interval) + 1 if interval > 0 else 0
     return (
-        f"[{where}] ours warm+cold: 0 queries/request (revocation poll <= 1 per {interval:g} s only)",
+        f"[{where}] ours warm+cold+DPoP: 0 queries/request (revocation poll <= 1 per {interval:g} s only)",
         f"{queries} queries / {requests:,} requests in {loop['loop_seconds']:.0f} s",
         _status(queries <= allowed),
     )
@@ -120,6 +122,11 @@ def target_rows(results: list[dict]) -> list[tuple[str, str, str]]:
         rows.append(_query_row(where, result))
         rows.append((f"[{where}] ours cold rate, first use of each token (informational)",
                      f"{paired_ratio(cold, plain):.2f} (best round {cold['rate']:,.0f} req/s)", "info"))
+        if DPOP in resource:
+            dpop = resource[DPOP]
+            rows.append((f"[{where}] ours DPoP rate, warm token + a new proof per request (informational)",
+                         f"{paired_ratio(dpop, plain):.2f} x unauthenticated, {paired_ratio(dpop, warm):.2f} x "
+                         f"Bearer warm (best round {dpop['rate']:,.0f} req/s)", "info"))
         endpoints = _by_name(result["endpoints"])
         for grant in GRANTS:
             ours, tuned, dot = (endpoints[f"{who}{grant}"] for who in ("ours ", "tuned DOT ", "DOT "))

@@ -4,13 +4,17 @@ Rounds are interleaved (every view runs once per round) so drift in machine
 speed hits all of them alike; the median round is reported. Our
 authentication is measured warm (one token presented again and again: the
 steady state of a client) and cold (every request presents a token never seen
-before by this process).
+before by this process), and with a DPoP-bound token (RFC 9449): the token warm,
+a new proof per request (verified: an ES256 signature, the claims, ``ath``, the
+jti added to the default cache). The proofs are signed before each round, so
+the client's signing is not counted.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 from bench.config import Config
@@ -24,6 +28,29 @@ VIEWS = [
     ("simplejwt", "/api/simplejwt", "simplejwt_access"),
 ]
 COLD = "ours (cold)"
+DPOP = "ours DPoP (warm token, new proof)"
+DPOP_PATH = "/api/ours"
+
+
+def jwk_of(key) -> dict:
+    """The public JWK of an EC private key."""
+    from jwt.algorithms import ECAlgorithm
+
+    return ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+
+
+def dpop_headers(token: str, key, count: int) -> list[dict[str, str]]:
+    """``count`` requests' headers: the token with the DPoP scheme and a new proof each."""
+    import jwt
+
+    from oauth_tokens.oauth2.dpop import access_token_hash
+
+    jwk, ath, now = jwk_of(key), access_token_hash(token), int(time.time())
+    return [{"HTTP_AUTHORIZATION": f"DPoP {token}",
+             "HTTP_DPOP": jwt.encode({"jti": uuid.uuid4().hex, "htm": "GET", "htu": f"http://testserver{DPOP_PATH}",
+                                      "iat": now, "ath": ath}, key, algorithm="ES256",
+                                     headers={"typ": "dpop+jwt", "jwk": jwk})}
+            for _ in range(count)]
 
 
 def _caller(driver: Driver, path: str, token: str | None) -> Callable[[], bytes]:
@@ -56,14 +83,27 @@ def run(driver: Driver, tokens: Tokens, config: Config) -> tuple[list[Measuremen
     cold_budget = len(tokens.ours_cold) - 1 - config.sample
     per_round = max(1, min(config.cold_per_round, cold_budget // config.rounds))
 
-    results = {name: Measurement(name) for name in [*callers, COLD]}
+    proofs: Iterator[dict[str, str]] = iter(())
+
+    def dpop_call() -> bytes:
+        return driver.request("GET", DPOP_PATH, next(proofs))
+
+    proofs = iter(dpop_headers(tokens.ours_dpop, tokens.dpop_key, 1 + config.warmup))
+    _check(DPOP, dpop_call())
+    for _ in range(config.warmup):
+        dpop_call()
+
+    results = {name: Measurement(name) for name in [*callers, COLD, DPOP]}
     # Per round: unauthenticated, ours warm, ours cold, then the peers. Adjacent
     # windows see the same machine, so per-round ratios pair them.
     order = [(name, call, False) for name, call in callers.items()]
     order.insert(2, (COLD, cold_call, True))
+    order.insert(3, (DPOP, dpop_call, True))
     started = time.perf_counter()
     for _ in range(config.rounds):
         for name, call, cold in order:
+            if name == DPOP:  # this round's proofs, signed before the clock starts
+                proofs = iter(dpop_headers(tokens.ours_dpop, tokens.dpop_key, per_round))
             if cold:
                 timed_round(results[name], call, seconds=0.0, min_requests=per_round, max_requests=per_round)
             else:
@@ -73,5 +113,7 @@ def run(driver: Driver, tokens: Tokens, config: Config) -> tuple[list[Measuremen
     for name, call in callers.items():
         sample_queries(results[name], (call for _ in range(config.sample)))
     sample_queries(results[COLD], (cold_call for _ in range(config.sample)))
+    proofs = iter(dpop_headers(tokens.ours_dpop, tokens.dpop_key, config.sample))
+    sample_queries(results[DPOP], (dpop_call for _ in range(config.sample)))
     interval = float(getattr(token_settings, "REVOCATION_POLL_INTERVAL", 0) or 0)
     return list(results.values()), {"loop_seconds": loop_seconds, "poll_interval": interval}

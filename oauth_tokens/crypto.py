@@ -35,6 +35,7 @@ __all__ = [
     "encrypt",
     "encrypt_bound",
     "new_token",
+    "purpose_key",
     "time_ordered_uuid",
 ]
 
@@ -81,6 +82,12 @@ def digest_candidates(value: str) -> list[str]:
     """Digests of ``value`` under the current and every fallback key, current first."""
     raw = value.encode("utf-8", "surrogatepass")
     return [hmac.new(k, raw, hashlib.sha256).hexdigest() for k in _digest_keys()]
+
+
+def purpose_key(purpose: str) -> bytes:
+    """A key for one purpose (``purpose`` names it), derived from the current digest
+    key: e.g. the DPoP server nonces, which every process must compute alike."""
+    return hmac.new(_digest_keys()[0], f"oauth_tokens.{purpose}".encode(), hashlib.sha256).digest()
 
 
 def constant_time_equals(a: str, b: str) -> bool:

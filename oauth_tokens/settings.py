@@ -354,6 +354,17 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
     # When set, the metrics view also requires ``Authorization: Bearer <value>``.
     "METRICS_BEARER_TOKEN": None,
+    # DPoP (RFC 9449; README "DPoP (RFC 9449)"). How old a proof may be (its iat),
+    # plus JWT_LEEWAY; its jti is remembered that long, so a replay is refused.
+    "DPOP_PROOF_MAX_AGE": 60,
+    # Require a server nonce in every DPoP proof sent to the token endpoint
+    # (use_dpop_nonce with a DPoP-Nonce header first), and on requests to this
+    # project's DPoP-protected APIs (resource side).
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_RESOURCE_NONCE_REQUIRED": False,
+    # A server nonce is an HMAC of a time window this long (under the digest key,
+    # so every process accepts it); it is good in its window and the next.
+    "DPOP_NONCE_LIFETIME": 300,
 }
 
 
@@ -399,6 +410,8 @@ DURATIONS: dict[str, bool] = {
     "FETCH_TIMEOUT": True,
     "FETCH_CACHE_MIN_AGE": False,
     "FETCH_CACHE_MAX_AGE": False,
+    "DPOP_PROOF_MAX_AGE": True,
+    "DPOP_NONCE_LIFETIME": True,
 }
 #: Durations that may also be None (each says what None means).
 OPTIONAL_DURATIONS = {"MAX_TOKEN_LIFETIME"}
@@ -442,6 +455,7 @@ FLAGS = (
     "REGISTRATION_ENABLED", "REGISTRATION_INITIAL_ACCESS_TOKEN_REQUIRED", "REGISTRATION_APPROVAL_REQUIRED",
     "REGISTRATION_CUSTOM_SCHEMES", "CLIENT_ASSERTION_ENDPOINT_AUDIENCE", "FETCH_ALLOW_LOOPBACK",
     "CLIENT_ID_METADATA_DOCUMENTS", "JWT_BEARER_ENABLED", "JWT_BEARER_REFRESH_TOKENS", "TOKEN_EXCHANGE_ENABLED",
+    "DPOP_NONCE_REQUIRED", "DPOP_RESOURCE_NONCE_REQUIRED",
 )
 #: Settings that are None or a string / a list of strings.
 OPTIONAL_STRINGS = ("RESOURCE_NAME", "RESOURCE_DOCUMENTATION", "TOKEN_EXCHANGE_USER_HOOK")

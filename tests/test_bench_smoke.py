@@ -40,7 +40,10 @@ def test_bench_runs_a_tiny_iteration(tmp_path):
     assert {"unauthenticated", "ours (warm)", "ours (cold)", "django-oauth-toolkit", "simplejwt",
             "ours client_credentials", "DOT client_credentials", "ours refresh rotation",
             "DOT refresh rotation", "tuned DOT client_credentials", "tuned DOT refresh rotation",
-            "ours rotation, monitoring on", "ours rotation, monitoring off"} <= set(measured)
+            "ours rotation, monitoring on", "ours rotation, monitoring off",
+            "ours DPoP (warm token, new proof)"} <= set(measured)
+    # DPoP's cost next to Bearer's (RFC 9449: a new proof verified per request).
+    assert "ours DPoP rate, warm token + a new proof per request" in result.stdout
     # What anomaly detection costs the rotation: on against off, as a target.
     assert "refresh rotation, anomaly detection on >= 0.9 x off" in result.stdout
     assert "anomalies: carry the family's usage, judge" in rotation

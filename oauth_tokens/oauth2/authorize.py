@@ -10,6 +10,7 @@ without a fragment, or not one the client may get tokens for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -75,6 +76,9 @@ def add_query(uri: str, params: Mapping[str, str | None]) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{query}"
 
 
+#: A JWK SHA-256 thumbprint (RFC 7638), base64url: ``dpop_jkt`` (RFC 9449 section 10).
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     client_id: str
@@ -86,6 +90,8 @@ class AuthorizationRequest:
     nonce: str | None
     #: The requested resources (RFC 8707), each posted back as its own ``resource`` input.
     resources: tuple[str, ...] = ()
+    #: The thumbprint of the DPoP key the code is bound to (RFC 9449 section 10).
+    dpop_jkt: str | None = None
 
     def as_params(self) -> dict[str, str]:
         """The hidden inputs that the consent form posts back, but ``resources``."""
@@ -98,6 +104,7 @@ class AuthorizationRequest:
             "code_challenge": self.code_challenge,
             "code_challenge_method": self.code_challenge_method,
             "nonce": self.nonce,
+            "dpop_jkt": self.dpop_jkt,
         }
         return {k: v for k, v in params.items() if v}
 
@@ -139,6 +146,9 @@ def validate(
         raise fail(exc) from None
     if not granted:
         raise fail(InvalidRequest("No scope requested and the client has none"))
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not _JKT.fullmatch(dpop_jkt):
+        raise fail(InvalidRequest("dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)"))
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -148,4 +158,5 @@ def validate(
         code_challenge_method=method,
         nonce=params.get("nonce"),
         resources=targets,
+        dpop_jkt=dpop_jkt,
     )

@@ -94,6 +94,8 @@ class ClientMetadata:
     #: ``private_key_jwt``: the client's public keys, one of the two (RFC 7591 section 2).
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
+    #: RFC 9449 section 5.2: the client always uses DPoP (its token requests need a proof).
+    dpop_bound_access_tokens: bool = False
 
     @property
     def is_confidential(self) -> bool:
@@ -209,6 +211,9 @@ def parse_metadata(body: Mapping[str, Any], policy: RegistrationPolicy) -> Clien
         raise InvalidRedirectUri("The authorization_code grant needs at least one redirect URI")
 
     jwks, jwks_uri = _keys(body, method)
+    dpop_bound = body.get("dpop_bound_access_tokens", False)
+    if not isinstance(dpop_bound, bool):
+        raise InvalidClientMetadata("dpop_bound_access_tokens must be true or false")
     return ClientMetadata(
         client_name=(_string(body, "client_name", MAX_NAME) or "").strip(),
         token_endpoint_auth_method=method,
@@ -219,6 +224,7 @@ def parse_metadata(body: Mapping[str, Any], policy: RegistrationPolicy) -> Clien
         extra=_extra(body),
         jwks=jwks,
         jwks_uri=jwks_uri,
+        dpop_bound_access_tokens=dpop_bound,
     )
 
 

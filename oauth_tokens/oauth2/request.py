@@ -191,6 +191,9 @@ class TokenRequest:
     extra: Mapping[str, object] = field(default_factory=dict)
     #: Every value of each repeatable parameter (``REPEATABLE``) the request has.
     lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The thumbprint of the key of the request's verified DPoP proof (RFC 9449);
+    #: None without a proof. Set by the web layer once the proof is checked.
+    dpop_jkt: str | None = None
 
     def get(self, name: str) -> str | None:
         return self.params.get(name)

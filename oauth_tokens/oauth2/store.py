@@ -91,6 +91,9 @@ class AuthorizationCode(Protocol[_Client_contra]):
     def resources(self) -> str:
         """The resources the user authorized (RFC 8707), one per line; "" for none."""
     @property
+    def dpop_jkt(self) -> str:
+        """The ``dpop_jkt`` of the authorization request (RFC 9449 section 10); "" for none."""
+    @property
     def code_challenge(self) -> str: ...
     @property
     def code_challenge_method(self) -> str: ...
@@ -107,6 +110,9 @@ class RefreshToken(Protocol[_Client_contra]):
     @property
     def resources(self) -> str:
         """The resources of the family's grant (RFC 8707), one per line; "" for none."""
+    @property
+    def dpop_jkt(self) -> str:
+        """The DPoP key thumbprint the family is bound to (RFC 9449 section 5); "" when unbound."""
     @property
     def expires_at(self) -> datetime: ...
     @property

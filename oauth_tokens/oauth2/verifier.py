@@ -79,6 +79,10 @@ def _segment(value: str) -> bytes:
     return data
 
 
+#: The canonical base64url reading, for the other compact JWS the spec layer reads itself (DPoP proofs).
+canonical_segment = _segment
+
+
 def _json_object(segment: str, what: str = "access token") -> dict[str, Any]:
     try:
         data = json.loads(_segment(segment))

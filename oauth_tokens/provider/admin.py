@@ -51,7 +51,7 @@ class ClientForm(forms.ModelForm):
         model = Client
         fields = [
             "name", "client_type", "grant_types", "redirect_uris", "post_logout_redirect_uris", "scope", "resources",
-            "require_pushed_authorization_requests", "token_exchange_impersonation",
+            "require_pushed_authorization_requests", "token_exchange_impersonation", "dpop_bound_access_tokens",
             "access_token_lifetime", "refresh_token_lifetime", "refresh_family_lifetime", "refresh_grace_period",
             "token_endpoint_auth_method", "jwks", "jwks_uri", "owner", "is_active", "metadata",
         ]

@@ -42,7 +42,7 @@ from oauth_tokens.settings import token_settings
 
 PARAMS = (
     "response_type", "client_id", "redirect_uri", "scope", "state",
-    "code_challenge", "code_challenge_method", "nonce",
+    "code_challenge", "code_challenge_method", "nonce", "dpop_jkt",
 )
 #: Longest accepted value per parameter: a longer one gets the error page, so a
 #: huge ``state`` is never echoed into the page or the redirect. ``nonce`` has a
@@ -192,6 +192,7 @@ class AuthorizeView(View):
                 code_challenge=auth_request.code_challenge,
                 code_challenge_method=auth_request.code_challenge_method,
                 nonce=auth_request.nonce or "",
+                dpop_jkt=auth_request.dpop_jkt or "",
                 auth_time=getattr(request.user, "last_login", None),
             )
             return to_client(

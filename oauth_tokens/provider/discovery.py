@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
-from oauth_tokens.oauth2 import client_assertion, pkce
+from oauth_tokens.oauth2 import client_assertion, dpop, pkce
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import jwt_bearer, keys
 from oauth_tokens.provider.views import OAuthView
@@ -77,6 +77,8 @@ def authorization_server_metadata() -> dict[str, Any]:
         "code_challenge_methods_supported": [pkce.S256],
         # RFC 9207: every authorization response carries ``iss``.
         "authorization_response_iss_parameter_supported": True,
+        # RFC 9449 section 5.1: DPoP proofs are accepted at the token endpoint.
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
     if token_settings.DEVICE_AUTHORIZATION_ENABLED:
         metadata["device_authorization_endpoint"] = url_of("oauth_tokens:device-authorization",

@@ -27,10 +27,21 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import bearer, oidc, scopes
+from oauth_tokens.oauth2.dpop import confirmed_jkt
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
 from oauth_tokens.oauth2.request import TokenRequest
-from oauth_tokens.provider import client_assertions, client_auth, issuing, local_verifier, revocation, stores, throttle
+from oauth_tokens.provider import (
+    client_assertions,
+    client_auth,
+    dpop,
+    issuing,
+    local_verifier,
+    revocation,
+    stores,
+    throttle,
+)
 from oauth_tokens.provider.models import AccessToken, Client, RefreshToken
 from oauth_tokens.provider.views import SENSITIVE, OAuthView, parse_request
 from oauth_tokens.responses import bearer_token_of, json_response
@@ -136,7 +147,9 @@ class IntrospectView(OAuthView):
         # for other servers' clocks, not for the issuer answering about its own token.
         if row.state != "active" or not row.client.is_active or not _user_active(row.user):
             return row.client_id, INACTIVE
-        body: dict[str, Any] = {"active": True, **claims, "token_type": "Bearer"}
+        # A DPoP-bound token says so: token_type DPoP and its cnf (RFC 9449 section 6.2).
+        token_type = "DPoP" if confirmed_jkt(claims) else "Bearer"
+        body: dict[str, Any] = {"active": True, **claims, "token_type": token_type}
         if row.user is not None:
             body["username"] = row.user.get_username()
         return row.client_id, body
@@ -150,6 +163,7 @@ class IntrospectView(OAuthView):
         body: dict[str, Any] = {
             "active": True,
             "token_type": "refresh_token",
+            **({"cnf": {"jkt": row.dpop_jkt}} if row.dpop_jkt else {}),
             "iss": token_settings.issuer,
             "client_id": row.client.client_id,
             "sub": oidc.subject(row.client.client_id, row.user_id),
@@ -173,10 +187,15 @@ class UserInfoView(OAuthView):
     http_method_names = ["get", "post", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        token = bearer_token_of(request)
-        if token is None:
-            raise bearer.MissingToken()
-        claims = local_verifier.verifier().verify(token)
+        presented = dpop.dpop_presented(request)
+        if presented is not None:
+            claims = presented[1]
+        else:
+            token = bearer_token_of(request)
+            if token is None:
+                raise bearer.MissingToken()
+            claims = local_verifier.verifier().verify(token)
+            dpop_http.refuse_bound_bearer(claims)
         granted = scopes.parse(str(claims.get("scope", "")))
         if "openid" not in granted:
             raise InsufficientScope(scope="openid")

@@ -41,6 +41,7 @@ REASONS = {
     "expired": "the refresh token has expired",
     "family_ended": "the grant reached its maximum lifetime",
     "reused": "a rotated refresh token was presented again",
+    "dpop_key": "the refresh token is bound to another DPoP key",
 }
 
 

@@ -6,6 +6,12 @@ then only runs the INSERTs (and, for a rotation or a code, the
 compare-and-swap), so it holds its locks for as short as possible. Rows are
 returned unsaved; the claims are built by the spec layer (``oauth2.jwt``,
 ``oauth2.oidc``) from plain values read here.
+
+DPoP (RFC 9449): given the thumbprint of the request's proof key (``jkt``), an
+access token carries ``cnf: {"jkt": ...}`` and its response says ``token_type:
+DPoP``, whatever grant issued it. A public client's refresh token is bound to
+the key too (section 5), and its successors keep the binding; a confidential
+client's is not (it authenticates at each refresh instead).
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto
+from oauth_tokens.oauth2 import dpop, oidc, resources, scopes
 from oauth_tokens.oauth2 import jwt as oauth_jwt
-from oauth_tokens.oauth2 import oidc, resources, scopes
 from oauth_tokens.oauth2.store import TokenSet
 from oauth_tokens.provider import family_usage, keys
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, Client, DeviceCode, RefreshToken
@@ -34,16 +40,20 @@ class NewAccessToken:
     value: str
     row: AccessToken  # unsaved
     lifetime: int
+    token_type: str = "Bearer"
 
     def response(self, *, refresh_token: str | None = None, id_token: str | None = None) -> TokenSet:
         return TokenSet(access_token=self.value, expires_in=self.lifetime, scope=self.row.scope,
-                        refresh_token=refresh_token, id_token=id_token)
+                        refresh_token=refresh_token, id_token=id_token, token_type=self.token_type)
 
 
 def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, ip: str | None,
-                 targets: tuple[str, ...] = ()) -> NewAccessToken:
+                 targets: tuple[str, ...] = (), jkt: str | None) -> NewAccessToken:
     """An RFC 9068 access token for ``client`` and ``origin``'s user, in ``origin``'s family,
-    whose ``aud`` is ``targets`` (RFC 8707 resources; none: the default audience)."""
+    whose ``aud`` is ``targets`` (RFC 8707 resources; none: the default audience); bound
+    to the DPoP key whose thumbprint is ``jkt`` (RFC 9449 section 6.1), if given. ``jkt``
+    has no default on purpose: every caller passes its store's ``dpop_jkt``, so no
+    grant issues a Bearer token to a request that sent a DPoP proof."""
     user_id = origin.user_id if origin is not None else None
     lifetime = client.access_lifetime()
     # Time-ordered: unique, not secret, and cheap to insert into a big jti index.
@@ -57,6 +67,7 @@ def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, i
         jti=jti,
         issued_at=int(now.timestamp()),
         lifetime=lifetime,
+        extra={"cnf": {"jkt": jkt}} if jkt else None,
     )
     row = AccessToken(
         jti=jti,
@@ -68,16 +79,17 @@ def access_token(client: Client, scope: str, origin: Origin, *, now: datetime, i
         created_at=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
-    return NewAccessToken(keys.sign(claims), row, lifetime)
+    return NewAccessToken(keys.sign(claims), row, lifetime, dpop.TOKEN_TYPE if jkt else "Bearer")
 
 
 def refresh_token(
-    client: Client, origin: AuthorizationCode | DeviceCode | RefreshToken, *, now: datetime
+    client: Client, origin: AuthorizationCode | DeviceCode | RefreshToken, *, now: datetime, jkt: str | None
 ) -> tuple[str, RefreshToken]:
     """(plaintext, unsaved row) of the next refresh token of ``origin``'s family: the
     first one (``origin`` is the code) or the successor of ``origin``. It keeps the
     family's scope and resources and lives its idle lifetime, but never past the end of its family
-    (which began when the code was redeemed)."""
+    (which began when the code was redeemed). A successor keeps its family's DPoP
+    binding; a first token of a public client is bound to ``jkt`` when given."""
     parent = origin if isinstance(origin, RefreshToken) else None
     started = (parent.family_started_at if parent is not None else None) or now
     family_ends = started + timedelta(seconds=client.family_lifetime())
@@ -93,6 +105,7 @@ def refresh_token(
         created_at=now,
         expires_at=min(now + timedelta(seconds=client.refresh_lifetime()), family_ends),
         family_started_at=started,
+        dpop_jkt=parent.dpop_jkt if parent is not None else (jkt or "") if not client.is_confidential else "",
     )
     return value, row
 
@@ -105,16 +118,16 @@ class FirstTokens:
 
 
 def first_tokens(client: Client, grant: AuthorizationCode | DeviceCode, *, now: datetime,
-                 ip: str | None, targets: tuple[str, ...] = ()) -> FirstTokens:
+                 ip: str | None, targets: tuple[str, ...] = (), jkt: str | None) -> FirstTokens:
     """What redeeming ``grant`` (an authorization code, an approved device code)
     issues: an access token for ``targets`` (RFC 8707: some of the grant's
     resources); a refresh token, the first of a new family, when the
     client may refresh (the family's usage history starts on it: anomaly
     detection); an ID token for scope ``openid``."""
-    new_access = access_token(client, grant.scope, grant, now=now, ip=ip, targets=targets)
+    new_access = access_token(client, grant.scope, grant, now=now, ip=ip, targets=targets, jkt=jkt)
     refresh_value, refresh = None, None
     if "refresh_token" in client.grant_type_list:
-        refresh_value, refresh = refresh_token(client, grant, now=now)
+        refresh_value, refresh = refresh_token(client, grant, now=now, jkt=jkt)
         family_usage.start(refresh, ip=ip, now=now)
     id_token_value = id_token(client, grant, now=now) if "openid" in scopes.parse(grant.scope) else None
     return FirstTokens(new_access.response(refresh_token=refresh_value, id_token=id_token_value),

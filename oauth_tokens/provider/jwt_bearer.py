@@ -94,6 +94,8 @@ class OrmAssertionGrants:
     """The token endpoint's JWT bearer methods (``oauth2.jwt_bearer.AssertionGrantStore``)."""
 
     ip: str | None
+    #: The request's DPoP key thumbprint (RFC 9449): the issued token is bound to it.
+    dpop_jkt: str | None
 
     def jwt_bearer_enabled(self) -> bool:
         return enabled()
@@ -125,10 +127,13 @@ class OrmAssertionGrants:
         grant = RefreshToken(
             digest="", family=crypto.time_ordered_uuid(), client=client, user_id=user.pk, scope=scope,
             resources="\n".join(resources), created_at=now, family_started_at=now,
+            # RFC 9449 section 5: a public client's refresh token is bound to its DPoP key.
+            dpop_jkt=(self.dpop_jkt or "") if not client.is_confidential else "",
             expires_at=min(now + timedelta(seconds=client.refresh_lifetime()),
                            now + timedelta(seconds=client.family_lifetime())),
         )
-        new_access = issuing.access_token(client, scope, grant, now=now, ip=self.ip, targets=resources)
+        new_access = issuing.access_token(client, scope, grant, now=now, ip=self.ip, targets=resources,
+                                          jkt=self.dpop_jkt)
         refresh_value, refresh = None, None
         if token_settings.JWT_BEARER_REFRESH_TOKENS and "refresh_token" in client.grant_type_list:
             refresh_value, refresh = crypto.new_token(32), grant

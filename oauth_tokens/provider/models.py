@@ -127,6 +127,11 @@ class Client(models.Model):
         help_text=_("Token exchange (RFC 8693): this client may get a token for the subject without naming an "
                     "actor (impersonation, no act claim). Off: it must send an actor_token (delegation)."),
     )
+    dpop_bound_access_tokens = models.BooleanField(
+        default=False,
+        help_text=_("Require DPoP (RFC 9449): every token request of this client must carry a DPoP proof, "
+                    "and its access tokens are bound to the proof's key."),
+    )
     token_endpoint_auth_method = models.CharField(
         max_length=32, blank=True, default="", choices=AUTH_METHODS,
         help_text=_("How the client authenticates at the token, revocation, introspection and device "
@@ -290,6 +295,9 @@ class AuthorizationCode(models.Model):
     code_challenge = models.CharField(max_length=128, blank=True)
     code_challenge_method = models.CharField(max_length=10, blank=True)
     nonce = models.CharField(max_length=255, blank=True)
+    #: ``dpop_jkt`` of the authorization request (RFC 9449 section 10): the token
+    #: request's DPoP proof must be made with that key. "" when none was given.
+    dpop_jkt = models.CharField(max_length=64, blank=True, default="", editable=False)
     family = models.UUIDField(default=crypto.time_ordered_uuid, editable=False)
     auth_time = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
@@ -329,6 +337,9 @@ class RefreshToken(models.Model):
     #: The resources (RFC 8707) of the family's grant, copied to every successor: a
     #: refresh may ask for fewer for its access token, never for more.
     resources = models.TextField(blank=True, default="", editable=False)
+    #: The thumbprint of the DPoP key the family is bound to (RFC 9449 section 5:
+    #: public clients' refresh tokens), copied to every successor; "" when unbound.
+    dpop_jkt = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=now)
     #: The end of this token's life: its idle lifetime from its creation, capped
     #: at the end of its family (``family_started_at`` + the family lifetime).

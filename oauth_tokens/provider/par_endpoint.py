@@ -19,9 +19,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from oauth_tokens.oauth2 import authorize as spec
+from oauth_tokens.oauth2.dpop import InvalidDPoPProof
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.oauth2.request import FORM, TokenRequest, media_type
-from oauth_tokens.provider import client_auth, pushed_requests
+from oauth_tokens.provider import client_auth, dpop, pushed_requests
 from oauth_tokens.provider.authorize import read_request
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.provider.views import OAuthView, client_ip, read_body
@@ -71,6 +72,13 @@ class PushedAuthorizationRequestView(OAuthView):
                     raise InvalidRequest("Parameters must not contain NUL bytes")
                 params.setlist(name, values)
         params["client_id"] = client.client_id
+        # RFC 9449 section 10.1: a DPoP proof with the push binds the code to its key,
+        # as dpop_jkt does; both given, they must name the same key.
+        jkt = dpop.token_request_jkt(request, dpop.PAR_ENDPOINT)
+        if jkt is not None:
+            if params.get("dpop_jkt", jkt) != jkt:
+                raise InvalidDPoPProof("dpop_jkt does not match the key of the DPoP proof")
+            params["dpop_jkt"] = jkt
         try:
             read_request(params)
         except spec.RedirectError as exc:

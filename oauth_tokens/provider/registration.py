@@ -89,6 +89,7 @@ def _apply(client: Client, meta: ClientMetadata) -> None:
     # The method is enforced at every endpoint that authenticates clients (client_auth).
     client.token_endpoint_auth_method = meta.token_endpoint_auth_method
     client.jwks, client.jwks_uri = meta.jwks, meta.jwks_uri or ""
+    client.dpop_bound_access_tokens = meta.dpop_bound_access_tokens
     client.metadata = {"response_types": list(meta.response_types), **meta.extra}
 
 
@@ -254,6 +255,8 @@ def describe(client: Client, *, registration_access_token: str, client_uri: str,
         body["jwks"] = client.jwks
     if client.jwks_uri:
         body["jwks_uri"] = client.jwks_uri
+    if client.dpop_bound_access_tokens:  # RFC 9449 section 5.2
+        body["dpop_bound_access_tokens"] = True
     if client.secret_digest:
         body["client_secret_expires_at"] = 0
         if client_secret is not None:

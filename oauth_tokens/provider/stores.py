@@ -102,8 +102,11 @@ class ClientRead:
 # The device code grant's lookups and polls: device_codes.py; the JWT bearer grant's: jwt_bearer.py;
 # token exchange (RFC 8693): token_exchange.py.
 class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
-    def __init__(self, *, ip: str = "") -> None:
+    def __init__(self, *, ip: str = "", dpop_jkt: str | None = None) -> None:
         self.ip = ip or None
+        #: The thumbprint of the request's verified DPoP proof key: every access token
+        #: this store issues is bound to it (RFC 9449; ``issuing``). None: Bearer.
+        self.dpop_jkt = dpop_jkt
         #: Why ``grace_successor`` refused a spent token, for the reuse event's detail.
         self._refused_because = ""
         #: The refresh token ``read_ahead`` read, by its plaintext; handed out once.
@@ -180,7 +183,7 @@ class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
         some of the grant's: RFC 8707): its tokens are made first, then
         one transaction spends it (``spend``, a compare-and-swap: False when another
         request spent it first, and nothing is issued) and inserts the rows."""
-        issued = issuing.first_tokens(client, grant, now=now, ip=self.ip, targets=resources)
+        issued = issuing.first_tokens(client, grant, now=now, ip=self.ip, targets=resources, jkt=self.dpop_jkt)
         access, refresh = issued.access, issued.refresh
         using = router.db_for_write(AccessToken)
         with transaction.atomic(using=using):
@@ -197,7 +200,8 @@ class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
         return issued.response
 
     def issue_client_token(self, client: Client, scope: str, resources: tuple[str, ...] = ()) -> TokenSet:
-        new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip, targets=resources)
+        new_access = issuing.access_token(client, scope, None, now=self.now(), ip=self.ip, targets=resources,
+                                          jkt=self.dpop_jkt)
         tokens, access = new_access.response(), new_access.row
         using = router.db_for_write(AccessToken)
         # One INSERT: atomic on its own, no transaction to open and commit around it.
@@ -217,8 +221,9 @@ class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
         self, token: RefreshToken, client: Client, scope: str, presented: str, resources: tuple[str, ...] = ()
     ) -> TokenSet | None:
         now = self.now()
-        new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip, targets=resources)
-        refresh_value, new = issuing.refresh_token(client, token, now=now)
+        new_access = issuing.access_token(client, scope, token, now=now, ip=self.ip, targets=resources,
+                                          jkt=self.dpop_jkt)
+        refresh_value, new = issuing.refresh_token(client, token, now=now, jkt=self.dpop_jkt)
         # The family's usage goes on to ``new``; an anomaly whose action revokes refuses here.
         watch = family_usage.Rotation(token, new, client, ip=self.ip, now=now)
         watch.refuse_if_revoking()

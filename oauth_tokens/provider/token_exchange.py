@@ -29,8 +29,8 @@ from django.db import router, transaction
 from django.utils.module_loading import import_string
 
 from oauth_tokens import crypto, signals
+from oauth_tokens.oauth2 import dpop, oidc, resources
 from oauth_tokens.oauth2 import jwt as oauth_jwt
-from oauth_tokens.oauth2 import oidc, resources
 from oauth_tokens.oauth2 import token_exchange as tx
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.oauth2.store import TokenSet
@@ -44,6 +44,8 @@ class OrmTokenExchange:
     """The token exchange part of the ORM store (``ip``: the requester's address)."""
 
     ip: str | None
+    #: The request's DPoP key thumbprint (RFC 9449): the issued token is bound to it.
+    dpop_jkt: str | None
 
     def token_exchange_enabled(self) -> bool:
         return bool(token_settings.TOKEN_EXCHANGE_ENABLED)
@@ -117,7 +119,10 @@ class OrmTokenExchange:
             jti=jti,
             issued_at=int(now.timestamp()),
             lifetime=lifetime,
-            extra={"act": dict(act)} if act is not None else None,
+            extra={**({"act": dict(act)} if act is not None else {}),
+                   # RFC 9449: a proof at the token endpoint binds this token too (issuing does it
+                   # for the other grants).
+                   **({"cnf": {"jkt": self.dpop_jkt}} if self.dpop_jkt else {})} or None,
         )
         value = keys.sign(claims)
         row = AccessToken(jti=jti, client=client, user=user, scope=scope, ip_address=self.ip, created_at=now,
@@ -136,7 +141,8 @@ class OrmTokenExchange:
                 ),
                 using=using,
             )
-        return TokenSet(access_token=value, expires_in=lifetime, scope=scope)
+        return TokenSet(access_token=value, expires_in=lifetime, scope=scope,
+                        token_type=dpop.TOKEN_TYPE if self.dpop_jkt else "Bearer")
 
 
 def _party(token: tx.PresentedToken) -> str:

@@ -6,6 +6,7 @@ A request flows: parse here -> ``oauth2.server`` (authenticate, grant) ->
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -20,12 +21,14 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import bearer
+from oauth_tokens.oauth2.dpop import InvalidDPoPProof
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import client_auth, failed_refreshes, local_verifier, metrics, models
+from oauth_tokens.provider import client_auth, dpop, failed_refreshes, local_verifier, metrics, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
@@ -172,7 +175,12 @@ class TokenView(OAuthView):
     def post(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         token_request = parse_request(request, subject_kind=token_type)
         self.token_request = token_request
-        store = OrmTokenStore(ip=token_request.client_ip)
+        # DPoP (RFC 9449 section 5): a proof binds every access token this request
+        # issues, whatever its grant, to the proof's key (``dpop``).
+        jkt = dpop.token_request_jkt(request)
+        if jkt is not None:
+            token_request = dataclasses.replace(token_request, dpop_jkt=jkt)
+        store = OrmTokenStore(ip=token_request.client_ip, dpop_jkt=jkt)
         # A refresh request reads its refresh token and that token's client in one
         # query: client authentication (with its throttle and audit) checks that
         # client row, the grant gets that token (OrmTokenStore.read_ahead).
@@ -181,6 +189,8 @@ class TokenView(OAuthView):
 
         def authenticate(request: TokenRequest, _store: object) -> models.Client:
             authenticated.append(client_auth.authenticate(request, clients))
+            if authenticated[0].dpop_bound_access_tokens and jkt is None:
+                raise InvalidDPoPProof("This client must send a DPoP proof with its token requests")
             return authenticated[0]
 
         try:
@@ -191,17 +201,23 @@ class TokenView(OAuthView):
                 failed_refreshes.record(authenticated[0], store.refresh_token_seen, exc.reason,
                                         token_request.client_ip)
             raise
-        return json_response(tokens.to_dict())
+        return json_response(tokens.to_dict(), headers=dpop.response_headers() if jkt is not None else None)
 
     @method_decorator(sensitive_variables())
     def get(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         if token_type is not None:
             return self.http_method_not_allowed(request)
-        token = bearer_token(request)
-        claims = verify_access_token(token)
+        presented = dpop.dpop_presented(request)
+        if presented is not None:
+            token, claims = presented
+        else:
+            token = bearer_token(request)
+            claims = verify_access_token(token)
+            dpop_http.refuse_bound_bearer(claims)
         remaining = claims["exp"] - models.now().timestamp()
         if remaining <= 0:
             # Verification allows clock-skew leeway; the issuer answering about
             # its own token does not: past ``exp`` it is expired.
             raise InvalidToken("The access token has expired")
-        return json_response({"access_token": token, "token_type": "Bearer", "expires_in": int(remaining)})
+        token_type = "DPoP" if presented is not None else "Bearer"
+        return json_response({"access_token": token, "token_type": token_type, "expires_in": int(remaining)})

@@ -35,6 +35,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from oauth_tokens.oauth2.bearer import MissingToken
+from oauth_tokens.oauth2.dpop import dpop_challenge
 from oauth_tokens.oauth2.errors import InsufficientScope, OAuth2Error
 from oauth_tokens.resource.authentication import authenticate_request
 from oauth_tokens.resource.errors import OAuthAPIException, error_response
@@ -42,11 +43,18 @@ from oauth_tokens.resource.permissions import delegation_refused
 from oauth_tokens.resource.tokens import AccessToken, principal_for
 
 
+class MissingCredentials(MissingToken):
+    """No credentials: the Bearer challenge, then the DPoP one (both schemes are accepted)."""
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f"{super().headers()['WWW-Authenticate']}, {dpop_challenge()}"}
+
+
 def _check(request: HttpRequest, scopes: Sequence[str], any_scopes: Sequence[str],
            delegated: bool | None = None) -> AccessToken:
     token = authenticate_request(request)
     if token is None:
-        raise MissingToken()
+        raise MissingCredentials()
     if scopes and not token.has_scope(*scopes):
         raise InsufficientScope(scope=" ".join(scopes))
     if any_scopes and not token.has_any_scope(*any_scopes):

@@ -45,7 +45,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """DRF's exception handler, plus ``Cache-Control: no-store`` on every error it
     renders (a 401 with the bearer challenge, a 403 for a missing scope, a 503),
     and OAuth JSON instead of Django's HTML 400 for a request Django refuses to
-    parse (``refusals``: too many query or form fields, a body over its limit or unreadable):
+    parse (``refusals``: too many query or form fields, a body over its limit or unreadable), and the
+    headers of an OAuth error DRF does not carry itself (``DPoP-Nonce``, RFC 9449 section 8):
     ``REST_FRAMEWORK = {"EXCEPTION_HANDLER": "oauth_tokens.resource.errors.exception_handler"}``."""
     # Imported here: rest_framework.views loads the authentication classes (this module's users).
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -55,4 +56,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.setdefault("Cache-Control", "no-store")
+        if isinstance(exc, OAuthAPIException):
+            # Headers DRF does not carry from an exception: DPoP-Nonce (RFC 9449 section 8).
+            for name, value in exc.oauth_error.headers().items():
+                response.setdefault(name, value)
     return response

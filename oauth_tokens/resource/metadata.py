@@ -27,6 +27,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from oauth_tokens.oauth2 import dpop
 from oauth_tokens.oauth2.errors import InvalidRequest, OAuth2Error
 from oauth_tokens.responses import error_response, json_response
 from oauth_tokens.settings import token_settings
@@ -78,6 +79,8 @@ def protected_resource_metadata() -> dict[str, Any]:
         "authorization_servers": authorization_servers(),
         "scopes_supported": list(token_settings.SCOPES) if scopes is None else list(scopes),
         "bearer_methods_supported": BEARER_METHODS,
+        # RFC 9728 section 2: DPoP-bound tokens are accepted with proofs signed so (RFC 9449).
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
     if token_settings.RESOURCE_NAME:
         body["resource_name"] = token_settings.RESOURCE_NAME

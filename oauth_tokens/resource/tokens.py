@@ -4,7 +4,8 @@
 ``.client_id``, ``.subject``, ``.claims`` and ``.has_scope()``; a token from a
 delegating token exchange (RFC 8693 section 4.1) names its current actor in
 ``.actor`` and every actor, the current one first, in ``.delegation_chain``
-(read from the ``act`` claim, no query). ``request.user``
+(read from the ``act`` claim, no query); a DPoP-bound token has ``.dpop_jkt``
+(``.is_dpop_bound``). ``request.user``
 is a ``TokenUser`` that loads the user row only when the view first touches
 it (authenticating costs no query), or a ``ClientPrincipal`` for a
 client_credentials token (RFC 9068 section 5: there ``sub`` is the client).
@@ -20,6 +21,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.utils.functional import SimpleLazyObject
 
+from oauth_tokens.oauth2.dpop import confirmed_jkt
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.resource.errors import OAuthAPIException
 
@@ -52,6 +54,17 @@ class AccessToken:
     @property
     def expires_at(self) -> int:
         return int(self.claims["exp"])
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the token is bound to (``cnf.jkt``, RFC 9449
+        section 6.1); None for a Bearer token. A bound token reached the view only with
+        a valid proof made with that key."""
+        return confirmed_jkt(self.claims)
+
+    @property
+    def is_dpop_bound(self) -> bool:
+        return self.dpop_jkt is not None
 
     @property
     def is_client_token(self) -> bool:

@@ -57,6 +57,7 @@ class MemCode:
     family: uuid.UUID = field(default_factory=uuid.uuid4)
     used_at: datetime | None = None
     resources: str = ""
+    dpop_jkt: str = ""
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id
@@ -77,6 +78,7 @@ class MemRefreshToken:
     successor_response: TokenSet | None = None
     grace_replays: int = 0
     resources: str = ""
+    dpop_jkt: str = ""
 
     def issued_to(self, client: MemClient) -> bool:
         return self.client_id == client.client_id

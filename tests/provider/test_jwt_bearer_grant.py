@@ -324,3 +324,20 @@ def test_a_json_body_with_no_string_assertion(client, alice, agent, value, error
     response = client.post("/oauth/token", json.dumps({"grant_type": GRANT_TYPE, "assertion": value}),
                            content_type="application/json", HTTP_AUTHORIZATION=basic(agent.client_id, agent.secret))
     refused(response, error)
+
+
+def test_a_dpop_proof_binds_the_assertion_grants_token_to_its_key(client, alice, agent):
+    """RFC 9449 with RFC 7523: an agent holding a DPoP key gets a token only that key can use."""
+    from tests.dpop_proofs import ProofKey
+
+    key = ProofKey()
+    body = {"grant_type": GRANT_TYPE, "assertion": assertion("alice")}
+    response = client.post("/oauth/token", urlencode(body), content_type="application/x-www-form-urlencoded",
+                           HTTP_AUTHORIZATION=basic(agent.client_id, agent.secret),
+                           HTTP_DPOP=key.proof("POST", "http://testserver/oauth/token"))
+    assert response.status_code == 200, response.content
+    token = response.json()["access_token"]
+    assert response.json()["token_type"] == "DPoP" and claims_of(token)["cnf"] == {"jkt": key.jkt}
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    proof = key.proof("GET", "http://testserver/api/me", access_token=token)
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=proof).status_code == 200

@@ -6,7 +6,8 @@ refreshes and a failed_refresh anomaly, client_credentials, validation,
 revocation, introspection, userinfo, the JWT bearer grant, admin revocation and secret
 regeneration, the device grant with its user codes, dynamic registration with an
 initial access token and its RFC 7592 read / update / delete, token exchange
-with our own and external subject tokens, cleartokens, rotatekeys),
+with our own and external subject tokens, DPoP proofs at the token endpoint and
+an API, cleartokens, rotatekeys),
 collects every
 secret, code, verifier and token that crossed the wire, then looks for each of
 them in a dump of the whole database (every table, decoded sessions included),
@@ -35,6 +36,7 @@ from oauth_tokens import crypto
 from oauth_tokens.oauth2.pkce import s256
 from oauth_tokens.provider.models import RefreshToken, TokenEvent
 from tests.conftest import REDIRECT, basic
+from tests.dpop_proofs import ProofKey
 from tests.factories import ClientFactory, UserFactory
 from tests.provider import jwt_bearer_idp
 from tests.provider.jwt_clients import ASSERTION_TYPE, assertion
@@ -225,6 +227,7 @@ def run_every_flow(wire: Wire, admin_client) -> None:
                                          "JWT_BEARER_REFRESH_TOKENS": True}):
         jwt_bearer_flow(wire, alice)
     token_exchange_flow(wire, alice, third["access_token"])
+    dpop_flow(wire)
     call_command("cleartokens", stdout=StringIO())
     call_command("rotatekeys", stdout=StringIO())
     assert unused_code
@@ -352,6 +355,25 @@ def token_exchange_flow(wire: Wire, user, subject: str) -> None:
     assert TokenEvent.objects.filter(kind=TokenEvent.TOKEN_EXCHANGED).count() >= 1
 
 
+def dpop_flow(wire: Wire) -> None:
+    """RFC 9449: a DPoP-bound token from a proof, an API call with another proof, and
+    a replayed proof: neither the proofs nor the bound token are kept (the proofs'
+    jti are recorded as digests, the key as its public thumbprint)."""
+    service = ClientFactory(grant_types="client_credentials", scope="read")
+    key = ProofKey()
+    proof = key.proof("POST", "http://testserver/oauth/token")
+    wire.remember("DPoP proof", proof)
+    response = wire.http.post("/oauth/token", urlencode({"grant_type": "client_credentials", "scope": "read"}),
+                              content_type="application/x-www-form-urlencoded", HTTP_DPOP=proof,
+                              HTTP_AUTHORIZATION=basic(service.client_id, service.secret))
+    token = response.json()["access_token"]
+    wire.remember("access token", token)
+    api_proof = key.proof("GET", "http://testserver/api/me", access_token=token)
+    wire.remember("DPoP proof", api_proof)
+    assert wire.http.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=api_proof).status_code == 200
+    assert wire.http.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=api_proof).status_code == 401
+
+
 def database_dump() -> str:
     """Every row of every table, as text, plus the decoded sessions."""
     parts = []
@@ -395,6 +417,7 @@ def test_no_issued_value_is_stored_or_logged(client, admin_client, caplog):
         "initial access token", "wrong initial access token", "client secret (registration)",
         "registration access token", "rotated registration access token",
         "client secret (client_secret_jwt)", "client assertion", "grant assertion", "external subject token",
+        "DPoP proof",
     }
     assert len(wire.seen) >= 30
 

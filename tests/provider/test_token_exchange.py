@@ -368,3 +368,26 @@ def test_a_user_hook_that_does_not_import_is_a_system_check_error(settings):
     assert "oauth_tokens.E060" in [m.id for m in checks.run_checks()]
     settings.OAUTH_TOKENS = enabled(TOKEN_EXCHANGE_USER_HOOK="tests.provider.exchange_hook.by_sub")
     assert "oauth_tokens.E060" not in [m.id for m in checks.run_checks()]
+
+
+def test_a_dpop_proof_binds_the_exchanged_token_to_its_key(client, flow, service, user):
+    """RFC 9449 with RFC 8693: the exchanged token is bound like any other the token endpoint issues."""
+    from tests.dpop_proofs import ProofKey
+
+    key = ProofKey()
+    subject = user_token(flow)
+    auth = {"HTTP_AUTHORIZATION": basic(service.client_id, service.secret),
+            "HTTP_DPOP": key.proof("POST", "http://testserver/oauth/token")}
+    r = client.post("/oauth/token", urlencode({"grant_type": GRANT, "subject_token": subject,
+                                               "subject_token_type": ACCESS, "actor_token": actor_token(client, service),
+                                               "actor_token_type": ACCESS}),
+                    content_type="application/x-www-form-urlencoded", **auth)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["token_type"] == "DPoP" and claims_of(body["access_token"])["cnf"] == {"jkt": key.jkt}
+    assert "act" in claims_of(body["access_token"])
+    # Presented as Bearer it is refused; with a proof of the key it works.
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}").status_code == 401
+    api_proof = key.proof("GET", "http://testserver/api/me", access_token=body["access_token"])
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"DPoP {body['access_token']}", HTTP_DPOP=api_proof
+                      ).status_code == 200

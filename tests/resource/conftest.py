@@ -32,5 +32,11 @@ def signing_key(db):
     return keys.current_key()  # (kid, algorithm, private key)
 
 
+#: What a request without credentials is answered with: both schemes are accepted (RFC 9449 section 7.1).
+DPOP_CHALLENGE = 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"'
+DPOP_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+BARE_CHALLENGE = f'Bearer realm="api", {DPOP_CHALLENGE}'
+
+
 def bearer(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}

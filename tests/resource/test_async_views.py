@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.test import AsyncClient
 
 from tests.resource import urls
-from tests.resource.conftest import bearer
+from tests.resource.conftest import BARE_CHALLENGE, bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
 
@@ -33,7 +33,7 @@ def test_async_function_view(issue):
     assert ok.status_code == 200 and ok.json()["scope"] == "read"
 
     bare = aget("/t/async-plain")
-    assert bare.status_code == 401 and bare["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert bare.status_code == 401 and bare["WWW-Authenticate"] == BARE_CHALLENGE
     assert bare["Cache-Control"] == "no-store"
 
     bad = aget("/t/async-plain", "junk")
@@ -52,7 +52,7 @@ def test_async_class_based_view(issue):
     assert apost("/t/async-plain-cbv", token).json() == {"posted": True}  # CSRF-exempt
 
     bare = apost("/t/async-plain-cbv")
-    assert bare.status_code == 401 and bare["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert bare.status_code == 401 and bare["WWW-Authenticate"] == BARE_CHALLENGE
 
     narrow = aget("/t/async-plain-cbv", issue(scope="read"))
     assert narrow.status_code == 403 and narrow.json()["error"] == "insufficient_scope"

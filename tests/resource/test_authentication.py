@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from oauth_tokens.provider import local_verifier, models
 from tests.resource import jwt_factory
-from tests.resource.conftest import bearer
+from tests.resource.conftest import BARE_CHALLENGE, bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
 
@@ -26,7 +26,7 @@ def test_client_credentials_token_reaches_the_view(client, issue):
 def test_no_credentials_gives_a_bare_challenge(client):
     response = client.get("/api/me")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == BARE_CHALLENGE
     assert "error" not in response.json()
 
 
@@ -35,7 +35,7 @@ def test_other_schemes_are_not_ours(client, issue):
     for header in (f"BearerX {token}", f"Basic {token}", f"Token {token}", token):
         response = client.get("/api/me", HTTP_AUTHORIZATION=header)
         assert response.status_code == 401
-        assert response["WWW-Authenticate"] == 'Bearer realm="api"', header
+        assert response["WWW-Authenticate"] == BARE_CHALLENGE, header
 
 
 def test_scheme_is_case_insensitive(client, issue):
@@ -153,7 +153,7 @@ def test_body_only_token_counts_as_no_credentials(client, issue):
     token = issue(scope="orders:write")
     form = "application/x-www-form-urlencoded"
     response = client.post("/t/orders", f"access_token={token}", content_type=form)
-    assert response.status_code == 401 and response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.status_code == 401 and response["WWW-Authenticate"] == BARE_CHALLENGE
 
 
 def test_missing_scope_is_403_insufficient_scope_with_scope(client, issue):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.resource.conftest import bearer
+from tests.resource.conftest import BARE_CHALLENGE, bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
 
@@ -15,7 +15,7 @@ def test_decorated_view_gets_the_token(client, issue):
 
 def test_no_token_bad_token_and_missing_scope(client, issue):
     bare = client.get("/t/plain")
-    assert bare.status_code == 401 and bare["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert bare.status_code == 401 and bare["WWW-Authenticate"] == BARE_CHALLENGE
     assert bare["Cache-Control"] == "no-store"
     bad = client.get("/t/plain", **bearer("junk"))
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_token"

@@ -16,7 +16,7 @@ from oauth_tokens.provider import keys
 from oauth_tokens.resource import remote, verifier
 from tests.factories import ClientFactory
 from tests.resource import jwt_factory
-from tests.resource.conftest import bearer
+from tests.resource.conftest import DPOP_ALGORITHMS, DPOP_CHALLENGE, bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
 
@@ -203,10 +203,12 @@ def test_remote_mode_serves_the_resource_metadata_and_checks_the_resource(client
     assert response.json() == {
         "resource": api, "authorization_servers": [ISSUER],
         "scopes_supported": ["read", "write", "openid", "profile", "email"], "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
     }
     assert client.get("/api/me", **bearer(issue(scope="read"))).status_code == 200  # aud: the resource
     challenge = client.get("/api/me")["WWW-Authenticate"]
-    assert challenge == 'Bearer realm="api", resource_metadata="https://api.example.test/.well-known/oauth-protected-resource/mcp"'
+    assert challenge == ('Bearer realm="api", resource_metadata="https://api.example.test/.well-known/'
+                         f'oauth-protected-resource/mcp", {DPOP_CHALLENGE}')
     # The provider serves another resource too: its tokens are not for us.
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "AUDIENCE": "https://other.example.test"}
     refused = client.get("/api/me", **bearer(issue(scope="read")))

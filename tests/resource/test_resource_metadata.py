@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from oauth_tokens.resource import metadata
 from oauth_tokens.settings import resource_problem, token_settings
 from tests.resource import jwt_factory
-from tests.resource.conftest import bearer
+from tests.resource.conftest import BARE_CHALLENGE, DPOP_ALGORITHMS, DPOP_CHALLENGE, bearer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.resource.urls")]
 
@@ -72,7 +72,7 @@ def test_metadata_settings_of_the_wrong_type_are_refused(key, bad, settings):
 def test_without_a_resource_identifier_there_is_no_document_and_no_pointer(client):
     response = client.get(WELL_KNOWN)
     assert response.status_code == 404 and response.json()["error"] == "invalid_request"
-    assert client.get("/api/me")["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert client.get("/api/me")["WWW-Authenticate"] == BARE_CHALLENGE
 
 
 def test_the_document_of_a_resource_at_the_root(client, resource):
@@ -87,6 +87,7 @@ def test_the_document_of_a_resource_at_the_root(client, resource):
         "authorization_servers": [ISSUER],
         "scopes_supported": list(token_settings.SCOPES),
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
     }
     assert client.get(WELL_KNOWN + "/mcp").status_code == 404  # not the identifier's path
 
@@ -133,7 +134,7 @@ def test_every_401_points_to_the_metadata(client, resource, path):
     resource(API)
     bare = client.get(path)
     assert bare.status_code == 401
-    assert bare["WWW-Authenticate"] == f'Bearer realm="api", {POINTER}'
+    assert bare["WWW-Authenticate"] == f'Bearer realm="api", {POINTER}, {DPOP_CHALLENGE}'
     bad = client.get(path, **bearer("junk"))
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_token"
     assert bad["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')

@@ -105,8 +105,19 @@ class AsyncPlainView(BearerTokenRequiredMixin, View):
         return JsonResponse({"posted": True})
 
 
+class Binding(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"dpop_jkt": request.auth.dpop_jkt, "bound": request.auth.is_dpop_bound})
+
+    def post(self, request):
+        return Response({"posted": True, "dpop_jkt": request.auth.dpop_jkt})
+
+
 urlpatterns = [
     *example_urlpatterns,
+    path("t/binding", Binding.as_view()),
     path("t/token-only", TokenOnly.as_view()),
     path("t/whoami", WhoAmI.as_view()),
     path("t/any", AnyScope.as_view()),

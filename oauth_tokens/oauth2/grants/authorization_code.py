@@ -8,6 +8,9 @@ The code is single-use: the store claims it with one conditional write. A code
 presented again with valid client auth and a valid verifier revokes every token
 it issued (RFC 6749 section 4.1.2); an invalid replay revokes nothing (OAuth 2.1:
 that would hand attackers a denial of service).
+
+A code whose authorization request named ``dpop_jkt`` (RFC 9449 section 10) is
+redeemed only with a DPoP proof made with that key.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class AuthorizationCodeGrant(Grant[ClientT, CodeT, RefreshT]):
             # RFC 6749 4.1.3: required when it was in the request (always, for a 2.0 client without PKCE).
             raise InvalidRequest("Missing required parameter: redirect_uri")
         pkce.verify(code.code_challenge, code.code_challenge_method, self.request.get("code_verifier"))
+        if code.dpop_jkt and code.dpop_jkt != self.request.dpop_jkt:
+            raise InvalidGrant("The DPoP proof is not made with the key the authorization request named (dpop_jkt)")
         if code.used_at is not None:
             self.store.revoke_code_tokens(code)
             raise InvalidGrant(INVALID_CODE)

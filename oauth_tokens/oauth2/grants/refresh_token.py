@@ -10,6 +10,10 @@ beyond the cap) revokes the whole family and answers ``invalid_grant``.
 The family keeps the scope and the resources (RFC 8707 section 2.2) of its
 grant: a refresh may ask for less of either for its access token, never more.
 
+A public client's family bound to a DPoP key (RFC 9449 section 5) is refreshed
+only with a proof made with that key; another key, or none, is refused before
+anything else, so a stolen bound token neither refreshes nor ends its family.
+
 A family ends: each token lives its idle lifetime from its rotation, and no token
 outlives the family's absolute lifetime (``store.family_expires_at``).
 """
@@ -17,6 +21,7 @@ outlives the family's absolute lifetime (``store.family_expires_at``).
 from __future__ import annotations
 
 from oauth_tokens.oauth2 import resources, scopes
+from oauth_tokens.oauth2.dpop import InvalidDPoPProof
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope, InvalidTarget
 from oauth_tokens.oauth2.grants.base import Grant
 from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
@@ -43,6 +48,11 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
             raise InvalidGrant(INVALID_TOKEN, reason="wrong_client")
         if token.revoked_at is not None:
             raise InvalidGrant(INVALID_TOKEN, reason="revoked")
+        if token.dpop_jkt:
+            if self.request.dpop_jkt is None:
+                raise InvalidDPoPProof("This refresh token is bound to a DPoP key: send a DPoP proof made with it")
+            if token.dpop_jkt != self.request.dpop_jkt:
+                raise InvalidGrant("The refresh token is bound to another DPoP key", reason="dpop_key")
         self.token = token
         if token.used_at is not None:
             # A spent token: issue() answers with the grace successor or revokes the

@@ -62,4 +62,4 @@ class TokenExchangeGrant(Grant[ClientT, CodeT, RefreshT]):
                                                       scope=scopes.join(self.scope), targets=self.targets,
                                                       act=self.act)
         return TokenSet(access_token=tokens.access_token, expires_in=tokens.expires_in, scope=tokens.scope,
-                        issued_token_type=self.issued_type)
+                        token_type=tokens.token_type, issued_token_type=self.issued_type)
