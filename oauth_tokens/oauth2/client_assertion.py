@@ -26,7 +26,6 @@ The checks:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -34,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 import jwt
 
 from oauth_tokens.oauth2.errors import InvalidClient
-from oauth_tokens.oauth2.jwt import public_key_from_jwk
+from oauth_tokens.oauth2.jwt import numeric_claim, public_key_from_jwk
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -165,19 +164,10 @@ def _decode(assertion: str, alg: str, candidates: Sequence[Any], policy: Policy)
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(f"{name} must be a number")
     try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        raise _fail(f"{name} must be a finite number") from None
-    if not math.isfinite(number):  # NaN would pass every comparison: refused outright
-        raise _fail(f"{name} must be a finite number")
-    return number
-
+        return numeric_claim(claims, name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 def _check_claims(claims: Mapping[str, Any], client_id: str, policy: Policy) -> None:
     if claims.get("iss") != client_id or claims.get("sub") != client_id:

@@ -7,6 +7,7 @@ and key-carrying headers (``jwk``, ``jku``, ``x5u``, ``x5c``) are refused.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,26 @@ class VerificationKey:
     kid: str
     algorithm: str
     key: PublicKey
+
+
+def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate claim (``exp``, ``iat``, ``nbf``: RFC 7519 section 2) as a finite
+    number, None when absent; ``ValueError`` naming the claim for a boolean or any
+    other non-number, an integer too large for a float, infinity and NaN (which
+    would pass every comparison). The verifiers of client assertions, assertion
+    grants and exchanged tokens turn it into their own error."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"{name} must be a finite number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number")
+    return number
 
 
 def sign(claims: Mapping[str, Any], *, key: PrivateKey, kid: str, algorithm: str, typ: str = "at+jwt") -> str:

@@ -36,7 +36,6 @@ claims bound what the access token may carry, for any issuer that sends them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -46,6 +45,7 @@ import jwt
 
 from oauth_tokens.oauth2 import client_assertion, scopes
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidScope
+from oauth_tokens.oauth2.jwt import numeric_claim
 from oauth_tokens.oauth2.store import TokenSet
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -255,19 +255,10 @@ def _decode(assertion: str, alg: str, candidates: Sequence[Any]) -> dict[str, An
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(f"{name} must be a number")
     try:
-        number = float(value)
-    except OverflowError:
-        raise _fail(f"{name} must be a finite number") from None
-    if not math.isfinite(number):
-        raise _fail(f"{name} must be a finite number")
-    return number
-
+        return numeric_claim(claims, name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 def _check_times(claims: Mapping[str, Any], policy: Policy) -> None:
     now, leeway, longest = policy.now, policy.leeway, policy.max_lifetime

@@ -25,7 +25,6 @@ user whose email (``user_claim`` "email", the default, refused when
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +34,7 @@ from django.utils.module_loading import import_string
 
 from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2 import token_exchange as tx
+from oauth_tokens.oauth2.jwt import numeric_claim
 from oauth_tokens.oauth2.verifier import audiences_of
 from oauth_tokens.provider import client_assertions, safe_fetch
 from oauth_tokens.settings import token_settings
@@ -103,19 +103,10 @@ def _keys(config: Mapping[str, Any], kid: str | None, alg: str, *, role: str) ->
 
 
 def _number(claims: Mapping[str, Any], name: str, role: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise tx.invalid_token(role, f"{name} must be a number")
     try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        number = math.inf
-    if not math.isfinite(number):  # NaN passes no comparison, infinity would never expire
-        raise tx.invalid_token(role, f"{name} must be a finite number")
-    return number
-
+        return numeric_claim(claims, name)
+    except ValueError as exc:  # NaN passes no comparison, infinity would never expire
+        raise tx.invalid_token(role, str(exc)) from None
 
 def _check_claims(claims: Mapping[str, Any], issuer: str, config: Mapping[str, Any], *, role: str, now: float,
                   leeway: float) -> None:
