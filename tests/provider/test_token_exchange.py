@@ -378,8 +378,9 @@ def test_a_dpop_proof_binds_the_exchanged_token_to_its_key(client, flow, service
     subject = user_token(flow)
     auth = {"HTTP_AUTHORIZATION": basic(service.client_id, service.secret),
             "HTTP_DPOP": key.proof("POST", "http://testserver/oauth/token")}
+    actor = actor_token(client, service)
     r = client.post("/oauth/token", urlencode({"grant_type": GRANT, "subject_token": subject,
-                                               "subject_token_type": ACCESS, "actor_token": actor_token(client, service),
+                                               "subject_token_type": ACCESS, "actor_token": actor,
                                                "actor_token_type": ACCESS}),
                     content_type="application/x-www-form-urlencoded", **auth)
     assert r.status_code == 200, r.content
