@@ -67,8 +67,10 @@ def main() -> None:
         valid = expect(http.get("/oauth/token", headers=bearer(access)), 200, "GET validation endpoint").json()
         check(0 < valid["expires_in"] <= 1800, "validation reports the remaining lifetime", valid)
         bare = expect(http.get("/api/me"), 401, "DRF view without a token")
-        check(bare.headers.get("WWW-Authenticate") == 'Bearer realm="api"', "401 carries the Bearer challenge",
-              bare.headers.get("WWW-Authenticate"))
+        challenge = bare.headers.get("WWW-Authenticate") or ""
+        # Both schemes the view accepts (RFC 6750 section 3, RFC 9449 section 7.1).
+        check(challenge.startswith('Bearer realm="api", DPoP algs="') and "ES256" in challenge,
+              "401 carries the Bearer and DPoP challenges", challenge)
         expect(http.post("/oauth/revoke", data={"token": access}), 200, "POST /oauth/revoke")
         revoked = expect(http.get("/api/me", headers=bearer(access)), 401, "DRF view after revocation")
         check(revoked.json().get("error") == "invalid_token", "revoked token is invalid_token", revoked.text)
