@@ -33,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 import jwt
 
 from oauth_tokens.oauth2.errors import InvalidClient
-from oauth_tokens.oauth2.jwt import numeric_claim, public_key_from_jwk
+from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim, public_key_from_jwk, signed_header
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -103,17 +103,10 @@ def unverified_subject(assertion: str) -> str | None:
 
 def header_of(assertion: str) -> dict[str, Any]:
     """The assertion's JOSE header, or ``InvalidClient`` when it is no JWT."""
-    if len(assertion) > MAX_ASSERTION_LENGTH:
-        raise _fail("too long")
-    if assertion.count(".") != 2:
-        raise _fail("not a signed JWT")
     try:
-        header = jwt.get_unverified_header(assertion)
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise _fail("malformed JWT") from None
-    if not isinstance(header, dict):
-        raise _fail("malformed JWT")
-    return header
+        return signed_header(assertion, max_length=MAX_ASSERTION_LENGTH)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 #: ``keys(kid, alg)``: the client's candidate verification keys for that header
@@ -145,22 +138,13 @@ def verify(assertion: str, *, client_id: str, method: str, keys: KeySource, poli
 
 
 def _decode(assertion: str, alg: str, candidates: Sequence[Any], policy: Policy) -> dict[str, Any]:
-    for key in candidates:
-        try:
-            return jwt.decode(
-                assertion, key, algorithms=[alg],
-                options={"require": ["exp", "iss", "sub", "aud", "jti"], "verify_aud": False,
-                         "verify_iss": False, "verify_iat": False, "verify_exp": False, "verify_nbf": False},
-            )
-        except jwt.MissingRequiredClaimError as exc:
-            raise _fail(f"the {exc.claim} claim is required") from None
-        except jwt.InvalidSignatureError:
-            continue
-        except (jwt.PyJWTError, ValueError, TypeError):
-            # A key of another type than alg needs, a malformed payload: the next key,
-            # or the verdict below.
-            continue
-    raise _fail("the signature does not verify with this client's keys")
+    try:
+        claims = decode_with_any(assertion, alg, candidates, require=("exp", "iss", "sub", "aud", "jti"))
+    except MissingClaim as exc:
+        raise _fail(str(exc)) from None
+    if claims is None:
+        raise _fail("the signature does not verify with this client's keys")
+    return claims
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,54 @@ class VerificationKey:
     kid: str
     algorithm: str
     key: PublicKey
+
+
+def signed_header(token: str, *, max_length: int) -> dict[str, Any]:
+    """The unverified JOSE header of a signed JWT (three segments) of at most
+    ``max_length`` characters; ``ValueError`` saying what is wrong otherwise. The
+    verifiers of client assertions, assertion grants and exchanged tokens turn it
+    into their own error."""
+    if len(token) > max_length:
+        raise ValueError("too long")
+    if token.count(".") == 4:
+        raise ValueError("encrypted assertions (JWE) are not supported")
+    if token.count(".") != 2:
+        raise ValueError("not a signed JWT")
+    try:
+        header = jwt.get_unverified_header(token)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise ValueError("malformed JWT") from None
+    if not isinstance(header, dict):
+        raise ValueError("malformed JWT")
+    return header
+
+
+class MissingClaim(ValueError):
+    """A signature verified but a required claim is absent (its name in ``claim``)."""
+
+    def __init__(self, claim: str) -> None:
+        super().__init__(f"the {claim} claim is required")
+        self.claim = claim
+
+
+def decode_with_any(token: str, alg: str, candidates: Sequence[Any], *, require: Sequence[str],
+                    leeway: float = 0) -> dict[str, Any] | None:
+    """The claims of ``token`` verified with the first of ``candidates`` that verifies
+    it under ``alg``, None when none does. Times, ``aud`` and ``iss`` are left to the
+    caller; ``MissingClaim`` when one of ``require`` is absent. A key of another type
+    than ``alg`` needs, or a malformed payload, moves on to the next key."""
+    for key in candidates:
+        try:
+            return jwt.decode(
+                token, key, algorithms=[alg], leeway=leeway,
+                options={"require": list(require), "verify_aud": False, "verify_iss": False,
+                         "verify_iat": False, "verify_exp": False, "verify_nbf": False},
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise MissingClaim(exc.claim) from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            continue
+    return None
 
 
 def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:

@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2 import token_exchange as tx
-from oauth_tokens.oauth2.jwt import numeric_claim
+from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim
 from oauth_tokens.oauth2.verifier import audiences_of
 from oauth_tokens.provider import client_assertions, safe_fetch
 from oauth_tokens.settings import token_settings
@@ -75,18 +75,10 @@ def verify(token: str, issuer: str, config: Mapping[str, Any], *, role: str, now
     if not candidates:
         raise tx.invalid_token(role, "no key of its issuer matches its kid and alg")
     leeway = float(token_settings.JWT_LEEWAY)
-    claims: dict[str, Any] | None = None
-    for key in candidates:
-        try:
-            claims = jwt.decode(token, key, algorithms=[alg], leeway=leeway,
-                                options={"require": ["exp", "iss", "sub"], "verify_aud": False,
-                                         "verify_iss": False, "verify_exp": False, "verify_nbf": False,
-                                         "verify_iat": False})
-            break
-        except jwt.MissingRequiredClaimError as exc:
-            raise tx.invalid_token(role, f"the {exc.claim} claim is required") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            continue
+    try:
+        claims = decode_with_any(token, alg, candidates, require=("exp", "iss", "sub"), leeway=leeway)
+    except MissingClaim as exc:
+        raise tx.invalid_token(role, str(exc)) from None
     if claims is None:
         raise tx.invalid_token(role, "its signature does not verify with its issuer's keys")
     _check_claims(claims, issuer, config, role=role, now=now, leeway=leeway)
