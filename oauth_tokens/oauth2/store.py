@@ -167,6 +167,11 @@ class TokenStore(ClientLookup[_Client], Protocol[_Client, _Code, _Refresh]):
     def revoke_family(self, token: _Refresh, *, reason: str) -> None:
         """Revoke every refresh and access token of ``token``'s family."""
 
+    def revoked_for_reuse(self, token: _Refresh) -> bool:
+        """Whether ``token``'s family was revoked because one of its spent refresh
+        tokens came back (reuse detection), so that the client holding the newest
+        token can be told why its grant ended. Asked only after a refusal."""
+
     def issue_client_token(self, client: _Client, scope: str, resources: tuple[str, ...]) -> TokenSet: ...
 
 

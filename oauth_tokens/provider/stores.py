@@ -323,6 +323,9 @@ class OrmTokenStore(OrmDeviceCodes, OrmAssertionGrants, OrmTokenExchange):
         transaction.on_commit(notify, using=using)
 
     # -- revocation ---------------------------------------------------------------
+    def revoked_for_reuse(self, token: RefreshToken) -> bool:
+        return models.TokenEvent.objects.filter(family=token.family, kind=models.TokenEvent.REUSE_DETECTED).exists()
+
     def revoke_family(self, token: RefreshToken, *, reason: str) -> None:
         detail = f"{reason}: {self._refused_because}" if reason == "reuse" and self._refused_because else reason
         revocation.revoke_family(token.family, client=token.client, user=token.user, reason=reason, ip=self.ip,

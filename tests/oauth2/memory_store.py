@@ -212,6 +212,9 @@ class MemoryStore:
     def revoke_family(self, token: MemRefreshToken, *, reason: str) -> None:
         self._revoke(token.family, reason)
 
+    def revoked_for_reuse(self, token: MemRefreshToken) -> bool:
+        return ("reuse", token.family) in self.events
+
     def _revoke(self, family: uuid.UUID, reason: str) -> None:
         for row in [*self.refresh_tokens.values(), *self.access_tokens.values()]:
             if row.family == family and row.revoked_at is None:

@@ -265,7 +265,15 @@ def test_reuse_after_the_grace_window_revokes_the_family(store, conf, first):
     assert store.events[-1][0] == "reuse"
     assert store.access(second.access_token).revoked_at is not None
     assert store.access(first.access_token).revoked_at is not None
-    with pytest.raises(InvalidGrant):
+    # The holder of the newest token is told why its grant ended (still invalid_grant).
+    with pytest.raises(InvalidGrant, match="revoked because an earlier refresh token of it was used again"):
+        refresh(store, conf, second.refresh_token)
+
+
+def test_a_token_revoked_for_another_reason_is_not_said_to_be_reused(store, conf, first):
+    second = refresh(store, conf, first.refresh_token)
+    store.revoke_family(store.find_refresh_token(second.refresh_token), reason="revoked")
+    with pytest.raises(InvalidGrant, match="invalid or has expired"):
         refresh(store, conf, second.refresh_token)
 
 

@@ -96,6 +96,9 @@ def test_reuse_after_the_grace_window_revokes_the_family(
     assert sent["client"] == flow.client and sent["user"] == flow.user and sent["family"] == event.family
     r = flow.http.get("/oauth/token", HTTP_AUTHORIZATION="Bearer " + access2)
     assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+    # The legitimate client, refreshing with the family's newest token, learns why its grant ended.
+    newest = invalid_grant(flow.refresh(refresh2))
+    assert "revoked because an earlier refresh token of it was used again" in newest["error_description"]
 
 
 def test_retry_inside_the_grace_window_returns_the_same_pair(flow, clock, reused):

@@ -29,6 +29,8 @@ from oauth_tokens.oauth2.store import ClientT, CodeT, RefreshT, TokenSet
 INVALID_TOKEN = "The refresh token is invalid or has expired"
 REUSED_TOKEN = "The refresh token was already used"
 FAMILY_ENDED = "The refresh token has expired: its grant reached its maximum lifetime; authorize again"
+REVOKED_FOR_REUSE = ("The grant was revoked because an earlier refresh token of it was used again "
+                     "(refresh token reuse: possibly stolen); authorize again")
 
 
 class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
@@ -47,7 +49,10 @@ class RefreshTokenGrant(Grant[ClientT, CodeT, RefreshT]):
         if not token.issued_to(self.client):
             raise InvalidGrant(INVALID_TOKEN, reason="wrong_client")
         if token.revoked_at is not None:
-            raise InvalidGrant(INVALID_TOKEN, reason="revoked")
+            # The client's own token: saying why its grant ended tells it nothing about others'.
+            # Still invalid_grant (RFC 6749 section 5.2), so clients that only read the code go on as before.
+            reused = self.store.revoked_for_reuse(token)
+            raise InvalidGrant(REVOKED_FOR_REUSE if reused else INVALID_TOKEN, reason="revoked")
         if token.dpop_jkt:
             if self.request.dpop_jkt is None:
                 raise InvalidDPoPProof("This refresh token is bound to a DPoP key: send a DPoP proof made with it")
