@@ -74,6 +74,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"export {prefix}_CLIENT_SECRET={secret}")
         code_lifetime = token_settings.AUTHORIZATION_CODE_LIFETIME
         callback = f"{base}/demo/callback"
+        authorize = (f"{base}/oauth/authorize?response_type=code&client_id=$WEB_CLIENT_ID&redirect_uri={callback}"
+                     "&scope=read%20openid%20profile%20email&state=xyz&code_challenge=$CHALLENGE"
+                     "&code_challenge_method=S256")
         self.stdout.write(f"""
 # A helper the commands use: prints one field of a JSON answer.
 {FIELD}
@@ -88,7 +91,7 @@ curl -s -w '\\n' {base}/api/me -H "Authorization: Bearer $ACCESS_TOKEN"
 #    and set CODE to the code the callback page shows. A code works once, for {code_lifetime} seconds.
 VERIFIER=$({MAKE_VERIFIER})
 CHALLENGE=$({MAKE_CHALLENGE})
-echo "{base}/oauth/authorize?response_type=code&client_id=$WEB_CLIENT_ID&redirect_uri={callback}&scope=read%20openid%20profile%20email&state=xyz&code_challenge=$CHALLENGE&code_challenge_method=S256"
+echo "{authorize}"
 CODE=paste-the-code-here
 TOKENS=$(curl -s -w '\\n' -X POST {base}/oauth/token -u "$WEB_CLIENT_ID:$WEB_CLIENT_SECRET" \\
   -d grant_type=authorization_code -d code="$CODE" -d redirect_uri={callback} -d code_verifier="$VERIFIER")
