@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2 import token_exchange as tx
-from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim
+from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim, signed_header
 from oauth_tokens.oauth2.verifier import audiences_of
 from oauth_tokens.provider import client_assertions, safe_fetch
 from oauth_tokens.settings import token_settings
@@ -60,9 +60,9 @@ def trusted(issuer: str) -> Mapping[str, Any] | None:
 def verify(token: str, issuer: str, config: Mapping[str, Any], *, role: str, now: float) -> dict[str, Any]:
     """The claims of a JWT of the trusted ``issuer``, or ``tx.invalid_token(role, ...)``."""
     try:
-        header = jwt.get_unverified_header(token)
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise tx.invalid_token(role, "it is not a signed JWT") from None
+        header = signed_header(token, max_length=client_assertion.MAX_ASSERTION_LENGTH)
+    except ValueError as exc:
+        raise tx.invalid_token(role, f"it is not a signed JWT: {exc}") from None
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in client_assertion.ASYMMETRIC_ALGORITHMS:
         raise tx.invalid_token(role, f"alg {alg!r} is not accepted (asymmetric algorithms only)")
