@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oauth_tokens.admin_base import ViewOnlyAdmin
+from oauth_tokens.admin_base import ViewOnlyAdmin, short_id
 
 # admin_tokens registers the token screens, dashboard the page "Token activity".
 from oauth_tokens.provider import admin_tokens, dashboard, registration, revocation  # noqa: F401
@@ -327,9 +327,7 @@ class TokenEventAdmin(ViewOnlyAdmin):
 
     @admin.display(description=_("family"), ordering="family")
     def short_family(self, obj):
-        if not obj.family:
-            return "-"
-        return format_html('<a href="?q={}" title="{}">{}\u2026</a>', obj.family, obj.family, str(obj.family)[:8])
+        return short_id(obj.family, link=True)
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, obj):

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from oauth_tokens.admin_base import ViewOnlyAdmin
+from oauth_tokens.admin_base import ViewOnlyAdmin, short_id
 from oauth_tokens.provider import revocation
 from oauth_tokens.provider.models import AccessToken, AuthorizationCode, DeviceCode, RefreshToken, TokenEvent
 from oauth_tokens.provider.token_state import TokenState
@@ -32,6 +34,16 @@ def audit(request, client, user=None, *, family=None, detail: str) -> None:
         ip_address=request.META.get("REMOTE_ADDR") or None,
         detail=detail[:255],
     )
+
+
+def compact_time(value):
+    """A date and time in 16 characters, the project's full format on hover: the
+    token lists keep every column in view at 1,280 px beside the admin's menus."""
+    if value is None:
+        return "-"
+    local = timezone.localtime(value)
+    return format_html('<span class="nowrap" title="{}">{}</span>', date_format(local, "DATETIME_FORMAT"),
+                       local.strftime("%Y-%m-%d %H:%M"))
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -61,13 +73,14 @@ class TokenAdmin(ViewOnlyAdmin):
     def state_display(self, obj):
         return obj.state
 
+    @admin.display(description=_("expires at"), ordering="expires_at")
+    def expires(self, obj):
+        return compact_time(obj.expires_at)
+
     @admin.display(description=_("family"))
     def family_link(self, obj):
-        """The family's first characters (the whole id on hover and on the token's
-        page), linking to every token of the family."""
-        if not obj.family:
-            return "-"
-        return format_html('<a href="?q={}" title="{}">{}\u2026</a>', obj.family, obj.family, str(obj.family)[:8])
+        """The family, short, linking to every token of the family."""
+        return short_id(obj.family, link=True)
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, self.model.objects.filter(pk=obj.pk))
@@ -109,9 +122,10 @@ class TokenAdmin(ViewOnlyAdmin):
 
 @admin.register(RefreshToken)
 class RefreshTokenAdmin(TokenAdmin):
-    # State and expiry first, ids short: readable at 1,280 px.
-    list_display = ["id", "state_display", "expires_at", "client", "user", "family_link", "created_at",
-                    "family_ends"]
+    # State and expiry first, ids and times short: every column in view at 1,280 px
+    # (its creation and its family's end are on the token's page; the date filter
+    # above the list is by creation).
+    list_display = ["id", "state_display", "expires", "client", "user", "family_link"]
     fields = readonly_fields = (
         "client", "user", "family", "parent", "scope", "resources", "created_at", "expires_at", "family_started_at",
         "family_ends", "used_at", "grace_replays", "revoked_at",
@@ -134,17 +148,23 @@ class RefreshTokenAdmin(TokenAdmin):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(TokenAdmin):
-    list_display = ["short_jti", "state_display", "expires_at", "client", "user", "scope", "family_link",
-                    "created_at"]
+    # The same for access tokens, with a short scope.
+    list_display = ["short_jti", "state_display", "expires", "client", "user", "short_scope", "family_link"]
     fields = readonly_fields = (
         "jti", "client", "user", "scope", "family", "refresh_token", "ip_address", "created_at", "expires_at",
         "revoked_at",
     )
     search_fields = [*TokenAdmin.search_fields, "=jti"]
 
+    @admin.display(description=_("scope"), ordering="scope")
+    def short_scope(self, obj):
+        """Up to 20 characters of the scope (the whole of it on hover and on the token's page)."""
+        shown = obj.scope if len(obj.scope) <= 20 else obj.scope[:19] + "…"
+        return format_html('<span class="nowrap" title="{}">{}</span>', obj.scope, shown)
+
     @admin.display(description=_("jti"), ordering="jti")
     def short_jti(self, obj):
-        return format_html('<span title="{}">{}\u2026</span>', obj.jti, obj.jti[:8])
+        return short_id(obj.jti)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

@@ -343,12 +343,13 @@ def test_token_lists_put_state_and_expiry_first_and_shorten_ids(admin_client, st
         assert headers[2:4] == ["state", "expires at"], (model, headers)  # after the checkbox and the id
         html = response.content.decode()
         family = str(states["active"].family)
-        # A family shows its first characters, the whole id on hover, and links to its tokens.
-        assert f'<a href="?q={family}" title="{family}">{family[:8]}\u2026</a>' in html
+        # A family shows its last characters (the first are a time, alike for neighbours),
+        # the whole id on hover, and links to its tokens.
+        assert f'<a href="?q={family}" title="{family}">\u2026{family[-6:]}</a>' in html
         assert f">{family}<" not in html
     jti = AccessToken.objects.filter(client=states["web"]).first().jti
     html = admin_client.get(f"{BASE}/accesstoken/").content.decode()
-    assert f'title="{jti}">{jti[:8]}\u2026' in html and f">{jti}<" not in html
+    assert f'title="{jti}">\u2026{jti[-6:]}<' in html and f">{jti}<" not in html
     assert listed(admin_client, "refreshtoken", f"?q={family}") == set(
         RefreshToken.objects.filter(family=states["active"].family).values_list("pk", flat=True))
 
