@@ -36,14 +36,17 @@ from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2.client_assertion import Policy
 from oauth_tokens.oauth2.errors import InvalidClient
 from oauth_tokens.provider import models, safe_fetch
+from oauth_tokens.provider.endpoint_urls import (  # noqa: F401 (the endpoints' names, for callers)
+    DEVICE_AUTHORIZATION_ENDPOINT,
+    INTROSPECTION_ENDPOINT,
+    REVOCATION_ENDPOINT,
+    TOKEN_ENDPOINT,
+    url_of,
+)
 from oauth_tokens.provider.models import Client, ClientAssertionUse
 from oauth_tokens.settings import token_settings
 
 #: The endpoints that authenticate clients: (URL name, path when it is not mounted).
-TOKEN_ENDPOINT = ("oauth_tokens:token", "/oauth/token")
-REVOCATION_ENDPOINT = ("oauth_tokens:revoke", "/oauth/revoke")
-INTROSPECTION_ENDPOINT = ("oauth_tokens:introspect", "/oauth/introspect")
-DEVICE_AUTHORIZATION_ENDPOINT = ("oauth_tokens:device-authorization", "/oauth/device_authorization")
 
 _refetched: dict[str, float] = {}  # jwks_uri -> time.monotonic() of its last forced refetch
 _lock = threading.Lock()
@@ -51,9 +54,6 @@ _lock = threading.Lock()
 
 def audiences(endpoint: tuple[str, str]) -> list[str]:
     """The ``aud`` values accepted in assertions sent to ``endpoint``."""
-    # Imported here: discovery imports the views, which authenticate clients with this module.
-    from oauth_tokens.provider.discovery import url_of
-
     accepted = [token_settings.issuer]
     if token_settings.CLIENT_ASSERTION_ENDPOINT_AUDIENCE:
         accepted += [url_of(*TOKEN_ENDPOINT), url_of(*endpoint)]

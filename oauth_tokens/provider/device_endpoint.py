@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from oauth_tokens.oauth2 import device, resources, scopes
 from oauth_tokens.oauth2.errors import InvalidRequest, RateLimited, UnauthorizedClient
 from oauth_tokens.provider import client_assertions, client_auth, device_codes, throttle
-from oauth_tokens.provider.discovery import url_of
+from oauth_tokens.provider.endpoint_urls import url_of
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.provider.views import OAuthView, parse_request
 from oauth_tokens.responses import json_response

@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
 from oauth_tokens.oauth2 import client_assertion, dpop, pkce
 from oauth_tokens.oauth2.errors import InvalidRequest
 from oauth_tokens.provider import jwt_bearer, keys
+from oauth_tokens.provider.endpoint_urls import url_of
 from oauth_tokens.provider.views import OAuthView
 from oauth_tokens.responses import json_response
 from oauth_tokens.settings import token_settings
@@ -37,16 +37,6 @@ OIDC_CLAIMS = [
     "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
     "name", "given_name", "family_name", "preferred_username", "email", "email_verified",
 ]
-
-
-def url_of(name: str, fallback: str) -> str:
-    """Absolute URL of a named route, built on the issuer's origin."""
-    parts = urlsplit(token_settings.issuer)
-    try:
-        path = reverse(name)
-    except NoReverseMatch:
-        path = fallback
-    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def authorization_server_metadata() -> dict[str, Any]:

@@ -35,7 +35,7 @@ from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import dpop
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.provider import models
-from oauth_tokens.provider.client_assertions import TOKEN_ENDPOINT
+from oauth_tokens.provider.endpoint_urls import PAR_ENDPOINT, TOKEN_ENDPOINT, url_of  # noqa: F401
 from oauth_tokens.provider.models import ClientAssertionUse
 from oauth_tokens.settings import token_settings
 
@@ -47,10 +47,6 @@ class _Replay:
         return ClientAssertionUse.first_use(NAMESPACE + jkt, jti, datetime.fromtimestamp(expires_at, tz=UTC))
 
 
-#: The pushed authorization request endpoint (RFC 9449 section 10.1: a proof there binds the code).
-PAR_ENDPOINT = ("oauth_tokens:par", "/oauth/par")
-
-
 def token_request_jkt(request: HttpRequest, endpoint: tuple[str, str] = TOKEN_ENDPOINT) -> str | None:
     """The thumbprint of the key of the request's DPoP proof (a token request, or a
     pushed authorization request with ``PAR_ENDPOINT``); None without a ``DPoP``
@@ -58,9 +54,6 @@ def token_request_jkt(request: HttpRequest, endpoint: tuple[str, str] = TOKEN_EN
     header = dpop_http.proof_header(request)
     if header is None:
         return None
-    # Imported here: discovery imports the views, which call this module.
-    from oauth_tokens.provider.discovery import url_of
-
     policy = dpop_http.policy(
         request, uris=[dpop_http.request_uri(request), url_of(*endpoint)], now=models.now().timestamp(),
         nonce_required=bool(token_settings.DPOP_NONCE_REQUIRED),

@@ -39,6 +39,7 @@ from oauth_tokens.oauth2.errors import InvalidGrant
 from oauth_tokens.oauth2.jwt_bearer import Assertion, Issuer
 from oauth_tokens.oauth2.store import TokenSet
 from oauth_tokens.provider import client_assertions, family_usage, issuing, models, precompiled_sql, safe_fetch
+from oauth_tokens.provider.endpoint_urls import url_of
 from oauth_tokens.provider.models import AccessToken, Client, ClientAssertionUse, RefreshToken, TokenEvent
 from oauth_tokens.settings import token_settings
 
@@ -101,9 +102,6 @@ class OrmAssertionGrants:
         return enabled()
 
     def verify_assertion(self, assertion: str) -> Assertion:
-        # Imported here: discovery imports the views, which build this store.
-        from oauth_tokens.provider.discovery import url_of
-
         policy = jwt_bearer.Policy(
             issuer=token_settings.issuer, token_endpoint=url_of(*client_assertions.TOKEN_ENDPOINT),
             now=models.now().timestamp(), leeway=float(token_settings.JWT_LEEWAY),
