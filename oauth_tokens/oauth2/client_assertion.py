@@ -33,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 import jwt
 
 from oauth_tokens.oauth2.errors import InvalidClient
-from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim, public_key_from_jwk, signed_header
+from oauth_tokens.oauth2.jwt import MissingClaim, check_times, decode_with_any, public_key_from_jwk, signed_header
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -147,12 +147,6 @@ def _decode(assertion: str, alg: str, candidates: Sequence[Any], policy: Policy)
     return claims
 
 
-def _number(claims: Mapping[str, Any], name: str) -> float | None:
-    try:
-        return numeric_claim(claims, name)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-
 def _check_claims(claims: Mapping[str, Any], client_id: str, policy: Policy) -> None:
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
         raise _fail("iss and sub must both be the client_id")
@@ -164,22 +158,10 @@ def _check_claims(claims: Mapping[str, Any], client_id: str, policy: Policy) -> 
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 255:
         raise _fail("jti must be a non-empty string of at most 255 characters")
-    now, leeway = policy.now, policy.leeway
-    exp = _number(claims, "exp")
-    assert exp is not None  # required above
-    if exp + leeway <= now:
-        raise _fail("it has expired")
-    if exp - now > policy.max_lifetime + leeway:
-        raise _fail(f"it lives longer than {policy.max_lifetime:g} s")
-    iat = _number(claims, "iat")
-    if iat is not None:
-        if iat > now + leeway:
-            raise _fail("iat is in the future")
-        if exp - iat > policy.max_lifetime + leeway:
-            raise _fail(f"it lives longer than {policy.max_lifetime:g} s")
-    nbf = _number(claims, "nbf")
-    if nbf is not None and nbf > now + leeway:
-        raise _fail("it is not valid yet (nbf)")
+    try:
+        check_times(claims, now=policy.now, leeway=policy.leeway, max_lifetime=policy.max_lifetime)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 def public_jwks_problem(value: Any) -> str | None:

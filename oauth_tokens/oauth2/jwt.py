@@ -149,6 +149,25 @@ def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
     return number
 
 
+def check_times(claims: Mapping[str, Any], *, now: float, leeway: float, max_lifetime: float | None = None) -> None:
+    """The times of a JWT someone else signed: ``exp`` (required) not passed, ``iat``
+    and ``nbf`` (when present) not in the future, all within ``leeway``; with
+    ``max_lifetime``, neither from now nor from ``iat`` may it live longer (RFC 7523
+    section 3 lets the server limit that). ``ValueError`` saying what is wrong, which
+    each verifier turns into its own error."""
+    exp = numeric_claim(claims, "exp")
+    if exp is None or exp + leeway <= now:
+        raise ValueError("it has expired")
+    iat = numeric_claim(claims, "iat")
+    if max_lifetime is not None and exp - min(now, iat if iat is not None else now) > max_lifetime + leeway:
+        raise ValueError(f"it lives longer than {max_lifetime:g} s")
+    if iat is not None and iat > now + leeway:
+        raise ValueError("iat is in the future")
+    nbf = numeric_claim(claims, "nbf")
+    if nbf is not None and nbf > now + leeway:
+        raise ValueError("it is not valid yet (nbf)")
+
+
 def sign(claims: Mapping[str, Any], *, key: PrivateKey, kid: str, algorithm: str, typ: str = "at+jwt") -> str:
     return jwt.encode(dict(claims), key, algorithm=algorithm, headers={"kid": kid, "typ": typ})
 

@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from oauth_tokens.oauth2 import client_assertion
 from oauth_tokens.oauth2 import token_exchange as tx
-from oauth_tokens.oauth2.jwt import MissingClaim, decode_with_any, numeric_claim, signed_header
+from oauth_tokens.oauth2.jwt import MissingClaim, check_times, decode_with_any, signed_header
 from oauth_tokens.oauth2.verifier import audiences_of
 from oauth_tokens.provider import client_assertions, safe_fetch
 from oauth_tokens.settings import token_settings
@@ -94,12 +94,6 @@ def _keys(config: Mapping[str, Any], kid: str | None, alg: str, *, role: str) ->
         raise tx.invalid_token(role, f"its issuer's keys could not be fetched: {exc}") from None
 
 
-def _number(claims: Mapping[str, Any], name: str, role: str) -> float | None:
-    try:
-        return numeric_claim(claims, name)
-    except ValueError as exc:  # NaN passes no comparison, infinity would never expire
-        raise tx.invalid_token(role, str(exc)) from None
-
 def _check_claims(claims: Mapping[str, Any], issuer: str, config: Mapping[str, Any], *, role: str, now: float,
                   leeway: float) -> None:
     if claims.get("iss") != issuer:
@@ -109,14 +103,10 @@ def _check_claims(claims: Mapping[str, Any], issuer: str, config: Mapping[str, A
     accepted = list(config.get("audiences") or [token_settings.issuer])
     if not any(a in accepted for a in audiences_of(claims)):
         raise tx.invalid_token(role, "its aud does not name this server")
-    exp = _number(claims, "exp", role)
-    if exp is None or exp + leeway <= now:
-        raise tx.invalid_token(role, "it has expired")
-    nbf, iat = _number(claims, "nbf", role), _number(claims, "iat", role)
-    if nbf is not None and nbf > now + leeway:
-        raise tx.invalid_token(role, "it is not valid yet (nbf)")
-    if iat is not None and iat > now + leeway:
-        raise tx.invalid_token(role, "it was issued in the future")
+    try:  # NaN passes no comparison, infinity would never expire: numeric_claim refuses both
+        check_times(claims, now=now, leeway=leeway)
+    except ValueError as exc:
+        raise tx.invalid_token(role, str(exc)) from None
 
 
 def scope_of(claims: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[str, ...]:

@@ -247,3 +247,24 @@ def test_garbage_is_rejected(rsa, token):
 def test_payload_that_is_not_an_object_is_rejected(rsa):
     private, key = rsa
     rejected(raw_sign([1, 2], private), key)
+
+
+@pytest.mark.parametrize("claims, problem", [
+    ({}, "it has expired"),  # exp is required
+    ({"exp": 999}, "it has expired"),
+    ({"exp": 1000 + 301}, "lives longer than 300 s"),
+    ({"exp": 1000 + 200, "iat": 1000 - 200}, "lives longer than 300 s"),  # counted from iat
+    ({"exp": 1000 + 200, "iat": 1000 + 31}, "iat is in the future"),
+    ({"exp": 1000 + 200, "nbf": 1000 + 31}, "not valid yet"),
+    ({"exp": float("inf")}, "exp"),
+    ({"exp": True}, "exp"),
+])
+def test_check_times_refuses(claims, problem):
+    with pytest.raises(ValueError, match=problem):
+        jwt.check_times(claims, now=1000, leeway=30, max_lifetime=300)
+
+
+def test_check_times_accepts_within_the_leeway_and_without_a_lifetime_cap():
+    jwt.check_times({"exp": 1000 - 29, "iat": 1000 + 29, "nbf": 1000 + 29}, now=1000, leeway=30)
+    jwt.check_times({"exp": 10**9}, now=1000, leeway=0)  # no cap: any lifetime
+    jwt.check_times({"exp": 1000 + 300, "iat": 1000}, now=1000, leeway=0, max_lifetime=300)
