@@ -15,8 +15,11 @@ project issues and accepts the same ones without storing anything.
 Replay on the resource side (section 11.1): each proof's ``jti`` is added to
 Django's default cache (``cache.add``, atomic on Redis and Memcached) for as
 long as the proof could be accepted, keyed by the key's thumbprint: no database
-query per API request. The failure mode, documented in the README: with a cache
-that is down, the proof is accepted and a warning logged (a replay within the
+query per API request. The call is bounded like every shared-cache call
+(``sharedcache``: ``CACHE_TIMEOUT``, then the circuit stays open for
+``CACHE_RETRY_AFTER``), so a cache that is down or hangs costs at most one short
+wait, never a 500. The failure mode, documented in the README: with the cache
+unavailable, the proof is accepted and a warning logged (a replay within the
 proof's short window, of a proof made for that very method and URL and token,
 is then possible); with the per-process local-memory cache a replay to another
 process is not seen. The provider's token endpoint records proofs in the
@@ -31,9 +34,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS
 
-from oauth_tokens import crypto
+from oauth_tokens import crypto, sharedcache
 from oauth_tokens.oauth2 import dpop
 from oauth_tokens.oauth2.errors import InvalidToken
 from oauth_tokens.oauth2.jwt import MAX_TOKEN_LENGTH
@@ -76,11 +79,11 @@ class CacheReplay:
     def first_use(self, jkt: str, jti: str, expires_at: float) -> bool:
         key = "oauth_tokens:dpop:" + hashlib.sha256(f"{jkt}\x00{jti}".encode("utf-8", "surrogatepass")).hexdigest()
         timeout = max(1, int(expires_at - time.time()))
-        try:
-            return bool(cache.add(key, 1, timeout))
-        except Exception:  # any backend's connection error: accepted, see the module docstring
-            logger.warning("DPoP replay check skipped: the cache is unavailable", exc_info=True)
+        added = sharedcache.call(DEFAULT_CACHE_ALIAS, lambda cache: cache.add(key, 1, timeout), "DPoP replay check")
+        if added is sharedcache.FAILED:  # accepted, see the module docstring (sharedcache logged why)
+            logger.warning("DPoP replay check skipped: the cache is unavailable")
             return True
+        return bool(added)
 
 
 

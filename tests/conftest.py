@@ -6,8 +6,9 @@ import pytest
 from django.core.cache import cache
 from django.db import connections
 
+from oauth_tokens import sharedcache
 from oauth_tokens.oauth2.pkce import s256
-from oauth_tokens.provider import keys, local_verifier, refresh_rate, sharedcache
+from oauth_tokens.provider import keys, local_verifier, refresh_rate
 from tests.factories import ClientFactory, PublicClientFactory, UserFactory
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

@@ -26,8 +26,9 @@ from __future__ import annotations
 from django.core.cache import DEFAULT_CACHE_ALIAS
 from django.core.cache.backends.base import BaseCache
 
+from oauth_tokens import sharedcache
 from oauth_tokens.oauth2 import anomaly
-from oauth_tokens.provider import anomalies, sharedcache
+from oauth_tokens.provider import anomalies
 from oauth_tokens.provider.models import Client, RefreshToken, TokenEvent
 from oauth_tokens.settings import token_settings
 

@@ -27,9 +27,9 @@ from datetime import datetime
 from django.core.cache import DEFAULT_CACHE_ALIAS
 from django.core.cache.backends.base import BaseCache
 
-from oauth_tokens import process_caches
+from oauth_tokens import process_caches, sharedcache
 from oauth_tokens.oauth2 import anomaly
-from oauth_tokens.provider import anomalies, sharedcache
+from oauth_tokens.provider import anomalies
 from oauth_tokens.provider.models import Client
 
 ALIAS = DEFAULT_CACHE_ALIAS

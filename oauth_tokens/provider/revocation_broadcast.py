@@ -42,8 +42,9 @@ from django.core.cache import caches
 from django.db import router, transaction
 from django.db.models import F, Max, Min, QuerySet
 
+from oauth_tokens import sharedcache
 from oauth_tokens.oauth2.revocation_list import PROVISIONAL_SECONDS, Entry, Loaded
-from oauth_tokens.provider import models, sharedcache
+from oauth_tokens.provider import models
 from oauth_tokens.provider.models import AccessToken, RevocationState, RevokedToken
 from oauth_tokens.settings import token_settings
 

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.cache import DEFAULT_CACHE_ALIAS
 
-from oauth_tokens.provider import sharedcache
+from oauth_tokens import sharedcache
 from oauth_tokens.settings import token_settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from django.core.cache import DEFAULT_CACHE_ALIAS
 from django.core.cache.backends.base import BaseCache
 
-from oauth_tokens.provider import sharedcache
+from oauth_tokens import sharedcache
 from oauth_tokens.settings import token_settings
 
 

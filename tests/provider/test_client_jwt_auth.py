@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.cache import cache
 
-from oauth_tokens.provider import client_assertions, sharedcache
+from oauth_tokens import sharedcache
+from oauth_tokens.provider import client_assertions
 from oauth_tokens.provider.models import AccessToken, Client, ClientAssertionUse, TokenEvent
 from tests.conftest import basic
 from tests.factories import ClientFactory

@@ -1,17 +1,21 @@
 """Calls on a shared cache (Redis, Memcached...) that can neither fail a request
 nor stall it.
 
-The provider uses Django's cache for two things only, and neither decides alone
-whether a request succeeds: the revocation version (an accelerator for the
-poll: the database is the truth, see ``revocation_broadcast``) and the
-throttle's failure counters (``throttle``: consulted only after a secret turned
-out wrong). So a cache that is down, refuses connections or hangs must cost at
-most a short delay, never a 500:
+The package uses Django's cache only where it need not decide alone whether a
+request succeeds: the revocation version (an accelerator for the poll: the
+database is the truth, see ``provider.revocation_broadcast``), the throttles'
+counters (``provider.throttle``: failed client authentications, registrations
+and device flows per address), the anomaly counters (``provider.refresh_rate``,
+``provider.failed_refreshes``), fetched documents and keys
+(``provider.safe_fetch``), and the DPoP proofs seen at resources
+(``dpop_http.CacheReplay``). So a cache that is down, refuses connections or
+hangs must cost at most a short delay, never a 500:
 
 - every call is bounded by ``CACHE_TIMEOUT`` seconds, whatever socket timeouts
   the project's ``CACHES`` entry sets (none by default with Django's
   ``RedisCache``, where a paused server blocks a call forever). The call runs in
-  a thread of its own and the request stops waiting for it at the deadline;
+  one of a few worker threads of the process and the request stops waiting for
+  it at the deadline;
 - a failed or timed-out call opens a circuit for ``CACHE_RETRY_AFTER`` seconds:
   in that time this process does not touch that cache at all (each caller gets
   its fallback at once) and then tries again.
@@ -23,6 +27,8 @@ directly. Calls return ``FAILED`` instead of raising.
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -92,9 +98,7 @@ def call(alias: str, operation: Callable[[BaseCache], Any], what: str) -> Any:
         finally:
             done.set()
 
-    # A daemon thread per call (calls are rare: a poll per interval, a wrong secret):
-    # one stuck on a hung connection never delays this request nor the process's exit.
-    threading.Thread(target=run, name="oauth_tokens-cache", daemon=True).start()
+    _workers().submit(run)
     if not done.wait(timeout):
         _failed(alias, what, f"did not answer within {timeout:g} s")
         return FAILED
@@ -103,6 +107,57 @@ def call(alias: str, operation: Callable[[BaseCache], Any], what: str) -> Any:
         _failed(alias, what, "raised", value)
         return FAILED
     return value
+
+
+class _Workers:
+    """The threads that run shared-cache calls: started on demand (one more while
+    calls wait and none is idle, up to ``MOST``) and kept, since starting a thread
+    per call costs about ten times the call on a fast cache (DPoP's replay check
+    calls it on every request). Daemon threads: one stuck on a hung connection
+    never delays the process's exit; the circuit stops sending it work."""
+
+    MOST = 8
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.started = self.idle = self.waiting = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            self.waiting += 1
+            if self.waiting > self.idle and self.started < self.MOST:
+                self.started += 1
+                threading.Thread(target=self.work, name="oauth_tokens-cache", daemon=True).start()
+        self.jobs.put(job)
+
+    def work(self) -> None:
+        while True:
+            with self.lock:
+                self.idle += 1
+            job = self.jobs.get()
+            with self.lock:
+                self.idle -= 1
+                self.waiting -= 1
+            job()
+
+
+_pool: _Workers | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> _Workers:
+    """This process's workers; new ones in a child process (threads do not survive
+    a fork, as under gunicorn's ``preload_app``)."""
+    global _pool
+    pool = _pool
+    if pool is None or pool.pid != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool.pid != os.getpid():
+                _pool = _Workers()
+            pool = _pool
+    return pool
 
 
 def _failed(alias: str, what: str, how: str, exc: BaseException | None = None) -> None:
