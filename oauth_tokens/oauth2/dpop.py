@@ -21,6 +21,9 @@ and sends in the ``DPoP`` header. ``verify_proof`` checks (section 4.3):
 
 The result carries the key's thumbprint (RFC 7638, SHA-256): ``jkt``, what a
 token is bound to (``cnf.jkt``, section 6.1).
+
+Over our usual 300 lines: the proof check, the thumbprint, the nonces and the
+errors are a section of the RFC each, short, and always used together.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ ID-JAG (the issuer is configured with ``id_jag``, or the header's ``typ`` says
 issuer identifier itself, and the ``client_id`` claim is required (the grant
 checks it names the authenticated client). Its ``scope`` and ``resource``
 claims bound what the access token may carry, for any issuer that sends them.
+
+Over our usual 300 lines: the issuers' configuration is validated here too (for
+the settings check), next to the checks that read it.
 """
 
 from __future__ import annotations

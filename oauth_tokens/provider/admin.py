@@ -4,6 +4,9 @@ part only) and the audit trail. Token screens are in ``admin_tokens``, the page
 "Token activity" in ``dashboard``.
 
 No page shows a token, code, secret, digest or private key.
+
+Over our usual 300 lines: the client admin's secret shown once (its page, its
+guard against a resubmitted form, the regenerate action) is most of it.
 """
 
 from __future__ import annotations

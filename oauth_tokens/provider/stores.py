@@ -17,6 +17,10 @@ authentication (``read_ahead``): it returns the lookup that authentication
 uses, holding that client row, and keeps the token for ``find_refresh_token``.
 Client authentication itself knows nothing of it (it takes any
 ``ClientLookup``), and ``get_client`` always reads the database.
+
+Over our usual 300 lines: it is one class, the whole ``TokenStore`` protocol for
+the ORM, each method a few lines; the work they share lives in ``issuing``,
+``revocation`` and ``precompiled_sql``.
 """
 
 from __future__ import annotations
