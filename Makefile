@@ -100,10 +100,12 @@ bench-consumer: $(BENCH_STAMP)
 bench-dashboard: $(STAMP)
 	$(BIN)/python -m bench.dashboard --postgres $(BENCH_DASHBOARD_ARGS)
 
-# docs/images/activity.png, taken by the browser test of the dashboard (needs the system's
-# chromium and chromium-driver: apt-get install chromium chromium-driver).
+# docs/images/*.png, taken by the browser tests (needs the system's chromium and
+# chromium-driver: apt-get install chromium chromium-driver): the dashboard (activity.png),
+# the consent page and the admin's client and refresh-token lists.
 screenshots: $(STAMP)
-	OAUTH_TOKENS_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/provider/test_activity_browser.py
+	OAUTH_TOKENS_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/provider/test_activity_browser.py \
+		tests/provider/test_screens_browser.py
 
 # The reliability suite (reliability/): fuzzing, load with invariants and faults
 # against the example project on gunicorn. Needs PostgreSQL and Redis
