@@ -15,7 +15,7 @@ project issues and accepts the same ones without storing anything.
 Replay on the resource side (section 11.1): each proof's ``jti`` is added to
 Django's default cache (``cache.add``, atomic on Redis and Memcached) for as
 long as the proof could be accepted, keyed by the key's thumbprint: no database
-query per API request. The failure mode, documented in the README: with a cache
+query per API request. The failure mode, documented in docs/operations.md: with a cache
 that is down, the proof is accepted and a warning logged (a replay within the
 proof's short window, of a proof made for that very method and URL and token,
 is then possible); with the per-process local-memory cache a replay to another
