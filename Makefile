@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install test test-matrix demo lint bench clean package-check reliability
+.PHONY: install test test-matrix demo lint bench clean package-check reliability docs docs-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ test-matrix: $(NOX_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check oauth_tokens tests example_project reliability bench noxfile.py
 	$(BIN)/mypy
+
+# The documentation site (docs/, mkdocs.yml): MkDocs with the Material theme, from
+# requirements-docs.txt (needs only python3, not the dev requirements). `make docs` builds it
+# into site/ with --strict (a broken link or anchor, or a page outside the nav, fails);
+# `make docs-serve` previews it at http://127.0.0.1:8001/ and rebuilds on every change.
+DOCS_STAMP = $(VENV)/.docs-installed
+$(DOCS_STAMP): $(BIN)/python requirements-docs.txt
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -122,4 +137,4 @@ package-check:
 	.ci/package-check
 
 clean:
-	rm -rf $(VENV) .nox db.sqlite3
+	rm -rf $(VENV) .nox db.sqlite3 site

@@ -6,7 +6,7 @@
    (our provider in its own process: short-lived access tokens, refresh-token
    rotation, reuse detection with no grace window), written with
    ``oauth_tokens.consumer.http_client`` (one client per thread, then a new
-   client for every call as the README's view does) and, in the same run, with
+   client for every call as the consumer guide's view does) and, in the same run, with
    Authlib's ``OAuth2Session`` + ``update_token`` as its docs show. Reported:
    refresh requests that reach the provider per expiry (target 1),
    ``invalid_grant`` answers (target 0), API calls that failed, and the calls

@@ -4,7 +4,7 @@ API through a shared, rotating token, written two ways.
 * ours: ``http_client(provider, user)`` from ``oauth_tokens.consumer``, one
   client per thread, reused for every call.
 * ours, per request: a new ``with http_client(provider, user) as api:`` for each
-  call, the pattern the README shows for a view.
+  call, the pattern docs/consumer.md shows for a view.
 * Authlib: the pattern its docs show for a web app. Each call fetches the stored
   token, builds ``OAuth2Session(..., token=token, update_token=update_token)``
   and makes the request; Authlib refreshes an expired token itself and calls

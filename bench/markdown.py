@@ -1,4 +1,4 @@
-"""The results as Markdown tables, for the README (``python -m bench --markdown FILE``)."""
+"""The results as Markdown tables, for the docs, docs/performance.md (``python -m bench --markdown FILE``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """gunicorn settings for serving the provider with Prometheus metrics from every
-worker (README "Metrics (Prometheus)")::
+worker (docs/monitoring.md "Metrics (Prometheus)")::
 
     mkdir -p /run/oauth-tokens-metrics
     PROMETHEUS_MULTIPROC_DIR=/run/oauth-tokens-metrics OAUTH_TOKENS_METRICS=True \\

@@ -18,7 +18,7 @@ long as the proof could be accepted, keyed by the key's thumbprint: no database
 query per API request. The call is bounded like every shared-cache call
 (``sharedcache``: ``CACHE_TIMEOUT``, then the circuit stays open for
 ``CACHE_RETRY_AFTER``), so a cache that is down or hangs costs at most one short
-wait, never a 500. The failure mode, documented in the README: with the cache
+wait, never a 500. The failure mode, documented in docs/operations.md: with the cache
 unavailable, the proof is accepted and a warning logged (a replay within the
 proof's short window, of a proof made for that very method and URL and token,
 is then possible); with the per-process local-memory cache a replay to another

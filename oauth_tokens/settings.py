@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     # ``aud`` of access tokens (RFC 9068 section 3). None means RESOURCE when
     # that is set (RFC 8707 section 3: the default resource), else the issuer.
     "AUDIENCE": None,
-    # Resource indicators (RFC 8707, README "Resource indicators"): the resource
+    # Resource indicators (RFC 8707, docs/provider/index.md "Resource indicators"): the resource
     # identifiers (absolute URIs) this server issues access tokens for, as the
     # ``resource`` parameter names them. Empty: any https URI (http only for a
     # loopback host). The default audience above is always one. A client may be
@@ -61,7 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_TOKEN_GRACE_PERIOD": 10,
     # The same for public clients without their own value: off by default, since
     # a public client cannot authenticate and anyone replaying its rotated token
-    # inside the window would get the live pair (README "Security").
+    # inside the window would get the live pair (docs/security.md "Refresh tokens: grace
+    # window and family lifetimes").
     "REFRESH_TOKEN_GRACE_PERIOD_PUBLIC": 0,
     # How many times one rotation's pair may be handed out again inside the
     # window (a retry, or a request that lost the race to rotate). One more is
@@ -106,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
     "PKCE_REQUIRED": True,
     # Largest token-endpoint body accepted, in bytes.
     "MAX_BODY_SIZE": 16 * 1024,
-    # Resource server (README "Resource server guide"). A revocation made in
+    # Resource server (docs/resource.md). A revocation made in
     # another process is honoured here within this many seconds (each process
     # reads a revocation version at most this often: from REVOCATION_CACHE when
     # that cache is shared, else from the database).
@@ -122,7 +123,7 @@ DEFAULTS: dict[str, Any] = {
     # Every call on a shared cache (the revocation version above, the throttle's
     # counters in the default cache) gives up after this many seconds, whatever
     # the cache's own socket timeouts; after a failure this process leaves that
-    # cache alone for CACHE_RETRY_AFTER seconds (README "Reliability").
+    # cache alone for CACHE_RETRY_AFTER seconds (docs/reliability.md).
     "CACHE_TIMEOUT": 0.25,
     "CACHE_RETRY_AFTER": 5,
     # Verified tokens kept per process (LRU, each until its exp).
@@ -132,7 +133,7 @@ DEFAULTS: dict[str, Any] = {
     # A client whose allowed scopes include this one may introspect any token
     # (a resource server); other clients only their own tokens.
     "INTROSPECTION_SCOPE": "introspection",
-    # Resource server identity (RFC 9728, README "Protected resource metadata"):
+    # Resource server identity (RFC 9728, docs/resource.md "Protected resource metadata"):
     # the https URL of this resource server, e.g. "https://api.example.com" or
     # "https://example.com/mcp". When set, bearer tokens whose ``aud`` does not
     # contain it are refused (RFC 9068 section 4), the metadata document is served
@@ -148,7 +149,7 @@ DEFAULTS: dict[str, Any] = {
     # Optional ``resource_name`` and ``resource_documentation`` (a URL) of the metadata.
     "RESOURCE_NAME": None,
     "RESOURCE_DOCUMENTATION": None,
-    # Client ID metadata documents (README "Client ID metadata documents"): a
+    # Client ID metadata documents (docs/provider/client-authentication.md "Client ID metadata documents"): a
     # client_id that is an https URL is the address of the client's metadata,
     # fetched (safely, see FETCH_*) at the authorization endpoint. Off by default.
     "CLIENT_ID_METADATA_DOCUMENTS": False,
@@ -189,7 +190,7 @@ DEFAULTS: dict[str, Any] = {
     # Each process re-reads the signing-key table this often, so a deleted key
     # (a leaked one) stops verifying everywhere within it, cached tokens too.
     "SIGNING_KEY_RELOAD_INTERVAL": 60,
-    # Anomaly detection (README "Monitoring"). False: no usage history, counters,
+    # Anomaly detection (docs/monitoring.md). False: no usage history, counters,
     # refresh_failed or anomaly events at all.
     "ANOMALY_DETECTION": True,
     # A family rotating more than this many times within one access-token
@@ -215,7 +216,7 @@ DEFAULTS: dict[str, Any] = {
     "ANOMALY_FAILED_REFRESH_ACTION": "record",
     "ANOMALY_NEW_LOCATION_ACTION": "record",
     "ANOMALY_IMPOSSIBLE_TRAVEL_ACTION": "record",
-    # Consumer side: external providers, see the README. Per provider:
+    # Consumer side: external providers, see docs/consumer.md. Per provider:
     # token_url, authorize_url, revoke_url, client_id, client_secret, scope,
     # auth_method (basic|post|none), body_format (form|json), refresh_leeway
     # (default 300 s), metadata_url (RFC 8414 / OIDC discovery), timeout, ...
@@ -229,7 +230,7 @@ DEFAULTS: dict[str, Any] = {
     # Consumer: install the logging filter that redacts bearer, refresh and
     # client secrets from log records (on by default).
     "CONSUMER_REDACT_LOGS": True,
-    # Device authorization grant (RFC 8628; README "Device authorization grant").
+    # Device authorization grant (RFC 8628; docs/provider/grants.md "Device authorization grant").
     # Off: /oauth/device_authorization and /oauth/device answer 404, the token
     # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
     "DEVICE_AUTHORIZATION_ENABLED": False,
@@ -247,8 +248,8 @@ DEFAULTS: dict[str, Any] = {
     # makes a pending device code row); past it a 429. 0: no limit.
     "DEVICE_AUTHORIZATION_ADDRESS_LIMIT": 30,
     "DEVICE_AUTHORIZATION_WINDOW": 300,
-    # Pushed authorization requests (RFC 9126; README "Pushed authorization
-    # requests"). Off: /oauth/par answers 404, a request_uri at /oauth/authorize
+    # Pushed authorization requests (RFC 9126; docs/provider/grants.md "Pushed
+    # authorization requests"). Off: /oauth/par answers 404, a request_uri at /oauth/authorize
     # is refused and the metadata omits the endpoint.
     "PUSHED_AUTHORIZATION_REQUESTS_ENABLED": True,
     # How long a pushed request's request_uri may wait to reach the authorization
@@ -259,7 +260,7 @@ DEFAULTS: dict[str, Any] = {
     # Accept authorization requests only through PAR, for every client (RFC 9126
     # section 5); a client's own flag requires it for that client alone.
     "REQUIRE_PUSHED_AUTHORIZATION_REQUESTS": False,
-    # OpenID Connect RP-Initiated Logout 1.0 (README "RP-initiated logout"):
+    # OpenID Connect RP-Initiated Logout 1.0 (docs/provider/grants.md "RP-initiated logout"):
     # GET/POST /oauth/logout, the end_session_endpoint. Off (the default, as in
     # django-oauth-toolkit): a 404, and discovery omits it.
     "RP_INITIATED_LOGOUT_ENABLED": False,
@@ -270,8 +271,8 @@ DEFAULTS: dict[str, Any] = {
     # (the id_token_hint's aud or client_id). REVOKE_TOKENS_ON_LOGOUT, when on,
     # revokes all of the user's tokens at any logout, this one included.
     "RP_INITIATED_LOGOUT_REVOKE_TOKENS": False,
-    # Dynamic client registration (RFC 7591 / 7592; README "Dynamic client registration").
-    # Off: /oauth/register answers 404 and discovery has no registration_endpoint.
+    # Dynamic client registration (RFC 7591 / 7592; docs/provider/client-authentication.md
+    # "Dynamic client registration"). Off: /oauth/register answers 404 and discovery has no registration_endpoint.
     "REGISTRATION_ENABLED": False,
     # Registration needs ``Authorization: Bearer <initial access token>``, a token made
     # with ``manage.py createregistrationtoken`` (only its digest is stored).
@@ -295,7 +296,7 @@ DEFAULTS: dict[str, Any] = {
     # Retry-After. Counted in the default cache (not counted while it is down). 0: no limit.
     "REGISTRATION_RATE_LIMIT": 10,
     "REGISTRATION_RATE_WINDOW": 3600,
-    # JWT client authentication (RFC 7523; README "Client authentication with JWTs").
+    # JWT client authentication (RFC 7523; docs/provider/client-authentication.md "Client authentication with JWTs").
     # Longest a client assertion may live: its exp at most this far from now (and
     # from its iat), plus JWT_LEEWAY. Its jti is remembered that long.
     "CLIENT_ASSERTION_MAX_LIFETIME": 300,
@@ -304,7 +305,7 @@ DEFAULTS: dict[str, Any] = {
     # RFC 7523 and OpenID Connect Core section 9 clients send. False: the issuer only.
     "CLIENT_ASSERTION_ENDPOINT_AUDIENCE": True,
     # JWT bearer grant (RFC 7523 section 2.1, identity assertion grants / ID-JAG;
-    # README "JWT bearer grant (RFC 7523) and identity assertions"). On when this
+    # docs/provider/grants.md "JWT bearer grant (RFC 7523) and identity assertions"). On when this
     # flag is and JWT_BEARER_ISSUERS names at least one issuer; off, the token
     # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
     "JWT_BEARER_ENABLED": False,
@@ -321,7 +322,7 @@ DEFAULTS: dict[str, Any] = {
     "JWT_BEARER_USER_RESOLVER": None,
     # Also issue a refresh token (to a client with the refresh_token grant).
     "JWT_BEARER_REFRESH_TOKENS": False,
-    # Outbound fetches of URLs that clients name (jwks_uri; README "Security":
+    # Outbound fetches of URLs that clients name (jwks_uri; docs/security.md "Outbound fetches":
     # https only, public addresses only, no redirects): total time, largest
     # body, and the bounds put on the documents' Cache-Control max-age.
     "FETCH_TIMEOUT": 5,
@@ -331,7 +332,7 @@ DEFAULTS: dict[str, Any] = {
     # Development and tests only: let those fetches reach loopback addresses
     # (127.0.0.0/8, ::1, localhost), over http too. Never in production.
     "FETCH_ALLOW_LOOPBACK": False,
-    # Token exchange (RFC 8693; README "Token exchange (RFC 8693)"). Off: the token
+    # Token exchange (RFC 8693; docs/provider/grants.md "Token exchange (RFC 8693)"). Off: the token
     # endpoint refuses the grant (unsupported_grant_type) and discovery omits it.
     # A client also needs the grant in its grant types.
     "TOKEN_EXCHANGE_ENABLED": False,
@@ -343,7 +344,7 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of ``callable(claims, issuer) -> user or None``: the local user an
     # external subject token speaks for. None: by the issuer's user_claim (email or username).
     "TOKEN_EXCHANGE_USER_HOOK": None,
-    # Provider metrics for Prometheus (README "Metrics (Prometheus)"; needs the
+    # Provider metrics for Prometheus (docs/monitoring.md "Metrics (Prometheus)"; needs the
     # ``metrics`` extra). Off: nothing is counted and the metrics view is a 404.
     "METRICS_ENABLED": False,
     # Label the counters with the client's client_id. A deployment with very
@@ -354,7 +355,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
     # When set, the metrics view also requires ``Authorization: Bearer <value>``.
     "METRICS_BEARER_TOKEN": None,
-    # DPoP (RFC 9449; README "DPoP (RFC 9449)"). How old a proof may be (its iat),
+    # DPoP (RFC 9449; docs/provider/dpop.md "DPoP (RFC 9449)"). How old a proof may be (its iat),
     # plus JWT_LEEWAY; its jti is remembered that long, so a replay is refused.
     "DPOP_PROOF_MAX_AGE": 60,
     # Require a server nonce in every DPoP proof sent to the token endpoint

@@ -3,8 +3,8 @@
 Threads run refresh-token chains (each rotation followed by a protected call
 with the new access token) and client_credentials while another thread calls
 ``pg_terminate_backend`` on every backend of this part's own database, over and
-over. A client that gets a 503 retries the same refresh token, as the README
-tells clients to. Expected: no 500; failures are 503 ``temporarily_unavailable``
+over. A client that gets a 503 retries the same refresh token, as the docs
+tell clients to. Expected: no 500; failures are 503 ``temporarily_unavailable``
 with ``no-store``; afterwards every chain's latest refresh token still rotates
 and no family has two live refresh tokens.
 """

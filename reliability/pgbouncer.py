@@ -7,7 +7,7 @@ on a free loopback port and waits until it accepts connections; ``url(name)``
 is the same URL through the pooler. As root it drops to ``nobody`` (PgBouncer
 refuses to run as root). Use as a context manager; ``stop()`` ends the process.
 
-Django through transaction pooling (README, "PgBouncer"): server-side cursors
+Django through transaction pooling (docs/operations.md, "PgBouncer"): server-side cursors
 off (``DISABLE_SERVER_SIDE_CURSORS``), and no prepared statements (Django's
 psycopg 3 backend sets ``prepare_threshold`` to None unless told otherwise;
 PgBouncer before 1.21 cannot carry them across server connections at all).

@@ -129,7 +129,7 @@ def flow(client, oauth_client, user):
 # With PGBOUNCER=1 and DATABASE_URL on PostgreSQL, the session starts PgBouncer in
 # transaction mode (reliability/pgbouncer.py) once the test database exists, and
 # every connection made after that (the tests', the live server threads') goes
-# through it, with the settings the README gives for transaction pooling. The
+# through it, with the settings docs/operations.md gives for transaction pooling. The
 # test database is created and dropped straight on PostgreSQL (PgBouncer keeps
 # server connections open that would block the DROP).
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from openapi_spec_validator import validate
 from example_project.demo.openapi import document, package_document
 from oauth_tokens.settings import token_settings
 
-#: The URL confs and where the README mounts them.
+#: The URL confs and where the docs mount them (docs/reference.md, "Endpoints").
 MOUNTS = {
     "oauth_tokens.provider.urls": "/oauth/",
     "oauth_tokens.provider.well_known_urls": "/",

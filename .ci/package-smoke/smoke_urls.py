@@ -1,5 +1,5 @@
 """URLs of the package-check project: the provider's endpoints, discovery, and
-three protected views (DRF, plain Django, async Django) the way the README writes them."""
+three protected views (DRF, plain Django, async Django) the way docs/resource.md writes them."""
 
 from django.contrib import admin
 from django.http import JsonResponse

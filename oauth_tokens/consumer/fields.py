@@ -24,7 +24,7 @@ def encrypt(value: str) -> str:
         # Never store another provider's tokens under a key derived from SECRET_KEY in production.
         raise ImproperlyConfigured(
             'OAUTH_TOKENS["ENCRYPTION_KEYS"] is empty: refusing to store tokens. '
-            "Add a Fernet key (see the README, consumer guide)."
+            "Add a Fernet key (see the consumer guide, docs/consumer.md)."
         )
     return crypto.encrypt(value)
 

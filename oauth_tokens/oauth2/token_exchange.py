@@ -2,7 +2,7 @@
 the rules an exchanged token obeys. The grant is ``grants.token_exchange``; the
 web layer verifies the presented tokens and issues (``TokenExchangeStore``).
 
-The rules (README "Token exchange (RFC 8693)"):
+The rules (docs/provider/grants.md "Token exchange (RFC 8693)"):
 
 - Errors: a ``subject_token`` or ``actor_token`` that is invalid for any reason
   (unknown issuer, bad signature, expired, revoked, no local user) or

@@ -1,5 +1,5 @@
-"""The JWT bearer grant at the provider (RFC 7523 section 2.1; README "JWT bearer
-grant (RFC 7523) and identity assertions"): the trusted issuers and their keys,
+"""The JWT bearer grant at the provider (RFC 7523 section 2.1; docs/provider/grants.md
+"JWT bearer grant (RFC 7523) and identity assertions"): the trusted issuers and their keys,
 our audiences, the ``jti`` record, the mapping of an assertion's subject to a
 local user, and the tokens issued (the ORM side of
 ``oauth2.jwt_bearer.AssertionGrantStore``, which ``stores.OrmTokenStore`` takes in).

@@ -1,5 +1,5 @@
 """What the provider counts for Prometheus, and the token endpoint's timing
-(README "Metrics (Prometheus)"; the exposition view is ``metrics_endpoint``'s).
+(docs/monitoring.md "Metrics (Prometheus)"; the exposition view is ``metrics_endpoint``'s).
 
 Optional: the ``metrics`` extra (``prometheus_client``) and
 ``OAUTH_TOKENS["METRICS_ENABLED"] = True``. Off (the default), nothing here is

@@ -1,5 +1,5 @@
 """The Prometheus exposition view, who may read it, and the checks of its settings
-(README "Metrics (Prometheus)"; what is counted is ``metrics``'s).
+(docs/monitoring.md "Metrics (Prometheus)"; what is counted is ``metrics``'s).
 
 Mount it where Prometheus scrapes, e.g. ``path("metrics", metrics_view)``. It is
 not public by default:

@@ -4,7 +4,7 @@ without becoming its proxy into the private network (SSRF).
 
 ``fetch_json(url)`` returns the parsed JSON document at ``url`` or raises
 ``FetchError`` (``FetchRefused`` when policy forbids the URL); callers turn
-that into their OAuth error. The rules (README "Security"):
+that into their OAuth error. The rules (docs/security.md "Outbound fetches (SSRF)"):
 
 - https only, no user:password in the URL. With ``FETCH_ALLOW_LOOPBACK`` (tests,
   development) loopback hosts are allowed, over http too; nothing else is.

@@ -140,7 +140,7 @@ def test_a_bad_assumed_lifetime_is_a_system_check_error(settings):
 
 
 def test_importing_a_pair_held_elsewhere_as_the_readme_shows(fake, register, alice, clock):
-    """README "Import tokens you already hold": an already expired pair is stored with
+    """docs/consumer.md "Import tokens you already hold": an already expired pair is stored with
     expires_in=1 and refreshed with its own refresh token at the first use."""
     server = fake()
     register(p=server.config())

@@ -1,6 +1,6 @@
 """Metrics under gunicorn with several workers, scraped over HTTP: the counts are
 exact, summed across the workers (prometheus_client's multiprocess mode, set up
-as the README and example_project/gunicorn.conf.py say), whichever worker
+as docs/monitoring.md and example_project/gunicorn.conf.py say), whichever worker
 answers the scrape, and a worker that ends keeps its counts in the sums."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ server, at the token, introspection and revocation endpoints.
 
 Authlib signs assertions that live an hour (``exp = iat + 3600``) and sets
 ``aud`` to the URL it calls; the first needs ``CLIENT_ASSERTION_MAX_LIFETIME``
-raised to 3600 (README "Client authentication with JWTs"), the second is the
+raised to 3600 (docs/provider/client-authentication.md "Client authentication with JWTs"), the second is the
 endpoint audience the server accepts by default."""
 
 from __future__ import annotations
