@@ -178,7 +178,7 @@ def test_the_readme_links_only_to_docs_pages_that_exist():
 # and must then issue a client_credentials token that its own ``api/me`` view accepts.
 
 DEMO = "http://127.0.0.1:8000"
-MARKER = re.compile(r"^<!-- runnable(?:: (project settings\.py|project urls\.py))? -->\n```(\w+)\n(.*?)^```$",
+MARKER = re.compile(r"^<!-- runnable(?:: (project [\w./]+))? -->\n```(\w+)\n(.*?)^```$",
                     re.M | re.S)
 
 
@@ -191,19 +191,25 @@ def snippets(kind: str) -> list:
     found = []
     for path in snippet_files():
         text = path.read_text()
-        project: dict[str, str] = {}
+        project: dict[str, str] = {}  # a project's files, from its settings.py snippet on
+        where = ""
         for match in MARKER.finditer(text):
             target, language, code = match.groups()
-            where = f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
             if target:
-                project[target.split()[1]] = code
-                if len(project) == 2 and kind == "project":
-                    found.append(pytest.param(dict(project), id=where))
-                    project = {}
-            elif kind == "python" and language == "python":
-                found.append(pytest.param(code, id=where))
+                name = target.split()[1]
+                if name == "settings.py":
+                    if kind == "project" and project:
+                        found.append(pytest.param(project, id=where))
+                    project, where = {}, f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
+                project[name] = code
+                continue
+            where_block = f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 2}"
+            if kind == "python" and language == "python":
+                found.append(pytest.param(code, id=where_block))
             elif kind == "shell" and language in ("console", "bash", "shell", "sh"):
-                found.append(pytest.param((language, code), id=where))
+                found.append(pytest.param((language, code), id=where_block))
+        if kind == "project" and project:
+            found.append(pytest.param(project, id=where))
     return found
 
 
@@ -293,8 +299,11 @@ def test_runnable_shell_snippet(block, demo_site):
 
 @pytest.mark.parametrize("files", snippets("project"))
 def test_runnable_project_snippets_make_a_project_that_issues_and_accepts_tokens(files, tmp_path):
-    """``startproject``, the two snippets, migrate, check; then a client_credentials token
-    through the project's own token endpoint, accepted by its ``api/me`` view."""
+    """``startproject``, the snippets (settings.py appended to the project's, urls.py,
+    and any other file, such as the login template, at its path in the project),
+    migrate, check; then a client_credentials token through the project's own token
+    endpoint, accepted by its ``api/me`` view; with a login template, a signed-out
+    user sent to the authorization endpoint gets a login page, not an error."""
     import json
     import os
     import subprocess
@@ -315,8 +324,13 @@ def test_runnable_project_snippets_make_a_project_that_issues_and_accepts_tokens
     with (package / "settings.py").open("a") as settings_file:
         settings_file.write("\n" + files["settings.py"])
     (package / "urls.py").write_text(files["urls.py"])
+    for name, code in files.items():
+        if name not in ("settings.py", "urls.py"):
+            (tmp_path / "mysite" / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "mysite" / name).write_text(code)
     run("manage.py", "migrate", "--noinput", "-v", "0")
     run("manage.py", "check", "--fail-level", "ERROR")
+    login_page = "templates/registration/login.html" in files
     created = json.loads(run("manage.py", "createclient", "Worker", "--grant-types", "client_credentials",
                              "--scope", "read", "--json"))
     answer = json.loads(run("manage.py", "shell", "-v", "0", "-c", f"""
@@ -328,7 +342,11 @@ token = web.post("/oauth/token", "grant_type=client_credentials&scope=read",
                  content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION="Basic " + basic).json()
 me = web.get("/api/me", HTTP_AUTHORIZATION="Bearer " + token["access_token"])
 refused = web.get("/api/me", HTTP_AUTHORIZATION="Bearer " + token["access_token"] + "x")
-print(json.dumps({{"status": me.status_code, "body": me.json(), "refused": refused.status_code}}))
+login = web.get("/accounts/login/?next=/oauth/authorize") if {login_page!r} else None
+print(json.dumps({{"status": me.status_code, "body": me.json(), "refused": refused.status_code,
+                  "login": login and [login.status_code, 'name="password"' in login.content.decode()]}}))
 """))
     assert answer["status"] == 200 and answer["refused"] == 401
+    if login_page:
+        assert answer["login"] == [200, True]
     assert answer["body"]["client_id"] == created["client_id"]
