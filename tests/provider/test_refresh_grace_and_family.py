@@ -347,8 +347,10 @@ def test_refresh_token_admin_shows_the_family_lifetime_and_the_replays(admin_cli
         assert label in html, label
     assert shown(spent.family_started_at) in html and shown(ends) in html
     assert '<div class="readonly">1</div>' in html
+    # The list shows the token's own expiry; the family's end is on the token's page
+    # (above), so that the list keeps every column in view at 1,280 px.
     listing = admin_client.get("/admin/oauth_tokens_provider/refreshtoken/").content.decode()
-    assert "family ends" in listing.lower() and shown(ends) in listing
+    assert "expires at" in listing.lower()
     for secret in (tokens["refresh_token"], second[1]):
         assert secret not in html and secret not in listing
 
