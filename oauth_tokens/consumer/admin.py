@@ -1,5 +1,6 @@
 """Admin for stored external tokens: provider, user, status, expiry, never a
-token (not even ciphertext). Actions: "Refresh now" and "Revoke"."""
+token and no DPoP private key (not even ciphertext); a DPoP grant's public key
+thumbprint is shown. Actions: "Refresh now" and "Revoke"."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ SHOWN = (
     "user",
     "status",
     "token_type",
+    "dpop_jkt",
     "scope",
     "obtained_at",
     "expires_at",
@@ -39,7 +41,7 @@ class ExternalTokenAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The token columns are never loaded, so nothing can render them.
-        return super().get_queryset(request).defer("access_token", "refresh_token")
+        return super().get_queryset(request).defer("access_token", "refresh_token", "dpop_key")
 
     def has_add_permission(self, request) -> bool:
         return False

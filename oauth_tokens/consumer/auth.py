@@ -2,6 +2,13 @@
 section 2.1), refreshes before expiry, and on a 401 forces one single-flight
 refresh and replays the request once, never more (seed 002 "Automatic Retry
 Pattern"). ``http_client`` / ``ahttp_client`` return clients wired with it.
+
+For a DPoP grant (RFC 9449 section 7) the same class sends ``Authorization:
+DPoP <token>`` and a new proof with every request, made with the grant's key
+(``ath`` the token's hash, ``nonce`` the origin's latest). A 401 asking for a
+nonce (``WWW-Authenticate: DPoP error="use_dpop_nonce"`` with ``DPoP-Nonce``)
+is sent once more with a proof carrying it, without a refresh; once per
+request: a second refusal is returned as is.
 """
 
 from __future__ import annotations
@@ -11,13 +18,36 @@ from typing import Any
 
 import httpx
 
-from oauth_tokens.consumer import service, transport
+from oauth_tokens.consumer import dpop, service, transport
 from oauth_tokens.consumer.config import UnknownProvider
+from oauth_tokens.consumer.models import Credentials
 from oauth_tokens.settings import token_settings
 
 
+def authorize(request: httpx.Request, found: Credentials) -> None:
+    """Put ``found``'s token on ``request``: Bearer, or DPoP with a new proof."""
+    if not found.is_dpop:
+        request.headers["Authorization"] = f"Bearer {found.access_token}"
+        request.headers.pop("DPoP", None)
+        return
+    url = str(request.url)
+    key = dpop.load_key(found.dpop_key)
+    request.headers["Authorization"] = f"DPoP {found.access_token}"
+    request.headers["DPoP"] = key.proof(request.method, url, access_token=found.access_token,
+                                        nonce=dpop.nonce_for(url))
+
+
+def wants_nonce(request: httpx.Request, response: httpx.Response, found: Credentials) -> bool:
+    """Remember the nonce ``response`` carries; whether it refused the proof for want of it."""
+    if not found.is_dpop:
+        return False
+    dpop.remember_nonce(str(request.url), response)
+    return dpop.asks_for_nonce(response, at_resource=True)
+
+
 class BearerAuth(httpx.Auth):
-    """Bearer token of ``user`` at ``provider`` (client_credentials when user is None)."""
+    """The access token of ``user`` at ``provider`` (client_credentials when user is
+    None): as a Bearer token, or as a DPoP token with proofs for a DPoP grant."""
 
     requires_request_body = True  # the body is replayed after a 401
 
@@ -29,22 +59,38 @@ class BearerAuth(httpx.Auth):
         return f"<BearerAuth {self.provider} user={service.user_id_of(self.user)}>"
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = service.get_access_token(self.provider, self.user)
-        request.headers["Authorization"] = f"Bearer {token}"
+        found = service.credentials(self.provider, self.user)
+        authorize(request, found)
         response = yield request
-        if response.status_code == 401:
-            token = service.refresh_access_token(self.provider, self.user, rejected=token)
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+        nonce_retried = wants_nonce(request, response, found)
+        if nonce_retried:
+            authorize(request, found)
+            response = yield request
+            wants_nonce(request, response, found)
+        if response.status_code == 401 and not dpop.asks_for_nonce(response, at_resource=True):
+            found = service.refreshed_credentials(self.provider, self.user, rejected=found.access_token)
+            authorize(request, found)
+            response = yield request
+            if wants_nonce(request, response, found) and not nonce_retried:
+                authorize(request, found)
+                yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await service.aget_access_token(self.provider, self.user)
-        request.headers["Authorization"] = f"Bearer {token}"
+        found = await service.acredentials(self.provider, self.user)
+        authorize(request, found)
         response = yield request
-        if response.status_code == 401:
-            token = await service.arefresh_access_token(self.provider, self.user, rejected=token)
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+        nonce_retried = wants_nonce(request, response, found)
+        if nonce_retried:
+            authorize(request, found)
+            response = yield request
+            wants_nonce(request, response, found)
+        if response.status_code == 401 and not dpop.asks_for_nonce(response, at_resource=True):
+            found = await service.arefreshed_credentials(self.provider, self.user, rejected=found.access_token)
+            authorize(request, found)
+            response = yield request
+            if wants_nonce(request, response, found) and not nonce_retried:
+                authorize(request, found)
+                yield request
 
 
 def _options(provider: str, kwargs: dict[str, Any]) -> dict[str, Any]:

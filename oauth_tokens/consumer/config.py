@@ -63,11 +63,19 @@ OPTIONS: dict[str, Any] = {
     "authorize_params": {},
     # base_url of http_client(); default: none (pass absolute URLs).
     "api_base_url": "",
+    # DPoP (RFC 9449): sender-constrained tokens. Each grant gets a key pair of its
+    # own (stored encrypted); the token, refresh and revocation requests and every
+    # http_client() request carry a proof made with it.
+    "dpop": False,
+    # The algorithm of the grants' DPoP keys: one of DPOP_ALGORITHMS.
+    "dpop_algorithm": "ES256",
 }
 #: Options in seconds: a number or a ``datetime.timedelta``.
 DURATIONS = ("refresh_leeway", "assumed_lifetime", "timeout", "backoff", "refresh_hold_off")
 AUTH_METHODS = ("basic", "post", "none")
 BODY_FORMATS = ("form", "json")
+#: What a grant's DPoP key may be (RFC 9449 section 4.2: an asymmetric algorithm).
+DPOP_ALGORITHMS = ("ES256", "RS256", "EdDSA")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ class Provider:
     redirect_uri: str = ""
     authorize_params: dict[str, str] = field(default_factory=dict)
     api_base_url: str = ""
+    dpop: bool = False
+    dpop_algorithm: str = "ES256"
 
     @property
     def attempts(self) -> int:
@@ -191,9 +201,19 @@ def validate(name: str, entry: Any) -> list[str]:
         except ValueError:
             problems.append(f"PROVIDERS[{name!r}][{key!r}] must be a number of seconds or a timedelta, >= 0.")
     problems += _discovery_problems(name, entry)
+    problems += _dpop_problems(name, entry)
     retries = entry.get("retries", OPTIONS["retries"])
     if not isinstance(retries, int | float) or isinstance(retries, bool) or retries < 0:
         problems.append(f"PROVIDERS[{name!r}]['retries'] must be a number >= 0.")
+    return problems
+
+
+def _dpop_problems(name: str, entry: dict[str, Any]) -> list[str]:
+    problems = []
+    if not isinstance(entry.get("dpop", False), bool):
+        problems.append(f"PROVIDERS[{name!r}]['dpop'] must be True or False.")
+    if entry.get("dpop_algorithm", OPTIONS["dpop_algorithm"]) not in DPOP_ALGORITHMS:
+        problems.append(f"PROVIDERS[{name!r}]['dpop_algorithm'] must be one of {', '.join(DPOP_ALGORITHMS)}.")
     return problems
 
 

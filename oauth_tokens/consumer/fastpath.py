@@ -6,7 +6,9 @@ the tokens bumps ``version``, so a process keeps the decrypted access token of
 the (id, version) it last read and reuses it while the row still has that
 version; after a sibling's refresh the versions differ and the new ciphertext
 (read by the same query) is decrypted once. Only fresh tokens are returned
-here; anything else goes to the single-flight slow path.
+here; anything else goes to the single-flight slow path. The memo holds the
+grant's DPoP key and token type too (``fresh_credentials``, for ``http_client``),
+from the same row version as the token.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from django.utils.dateparse import parse_datetime
 from oauth_tokens import process_caches
 from oauth_tokens.consumer import models
 from oauth_tokens.consumer.fields import decrypt
-from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.models import Credentials, ExternalToken
 
-#: (alias, provider, user id) -> (row id, version, access token, expiry, obtained_at)
-_memo: dict[tuple[str, str, Any], tuple[int, int, str, datetime | None, datetime | None]] = {}
+#: (alias, provider, user id) -> (row id, version, credentials, expiry, obtained_at)
+_memo: dict[tuple[str, str, Any], tuple[int, int, Credentials, datetime | None, datetime | None]] = {}
 _MEMO_LIMIT = 10_000
 _sql: dict[tuple[str, bool], str] = {}
 _lock = threading.Lock()
@@ -47,7 +49,7 @@ def _query(alias: str, null_user: bool) -> str:
         quote = connections[alias].ops.quote_name
         meta = ExternalToken._meta
         columns = ", ".join(quote(_column(name)) for name in (
-            "id", "version", "status", "access_token", "expires_at", "obtained_at"))
+            "id", "version", "status", "access_token", "expires_at", "obtained_at", "token_type", "dpop_key"))
         # Whether the row holds a refresh token (an empty one is stored as ""), without decrypting it.
         columns += f", CASE WHEN {quote(_column('refresh_token'))} = '' THEN 0 ELSE 1 END"
         user = quote(_column("user"))
@@ -74,6 +76,13 @@ def fresh_token(alias: str, provider: str, user_id: Any, leeway: float, assumed:
     """The stored access token when it is fresh, else None (one query). A renewable
     token stored without an expiry is taken to expire ``assumed`` seconds after it
     was obtained (``ExternalToken.expiry``)."""
+    found = fresh_credentials(alias, provider, user_id, leeway, assumed)
+    return None if found is None else found.access_token
+
+
+def fresh_credentials(alias: str, provider: str, user_id: Any, leeway: float,
+                      assumed: float = 0.0) -> Credentials | None:
+    """``fresh_token`` with its token type and the grant's DPoP key."""
     params = [provider] if user_id is None else [provider, user_id]
     with connections[alias].cursor() as cursor:
         cursor.execute(_query(alias, user_id is None), params)
@@ -84,9 +93,10 @@ def fresh_token(alias: str, provider: str, user_id: Any, leeway: float, assumed:
     memo = _memo.get(key)
     if memo is None or memo[0] != row[0] or memo[1] != row[1]:
         obtained_at = _aware(row[5])
-        renewable = user_id is None or bool(row[6])
-        memo = (row[0], row[1], decrypt(row[3]), models.expiry(_aware(row[4]), obtained_at,
-                                                               assumed if renewable else 0.0), obtained_at)
+        renewable = user_id is None or bool(row[8])
+        found = Credentials(decrypt(row[3]), row[6], decrypt(row[7]) if row[7] else "")
+        memo = (row[0], row[1], found, models.expiry(_aware(row[4]), obtained_at,
+                                                     assumed if renewable else 0.0), obtained_at)
         with _lock:
             if len(_memo) >= _MEMO_LIMIT:
                 _memo.clear()

@@ -20,7 +20,7 @@ Progress = Callable[[int, int], None]
 
 
 def reencrypt(*, batch_size: int = 500, progress: Progress | None = None) -> int:
-    """Rewrite every stored token under the first ENCRYPTION_KEYS key. Returns
+    """Rewrite every stored token (and DPoP key) under the first ENCRYPTION_KEYS key. Returns
     how many rows were rewritten. A row refreshed meanwhile is skipped: the
     refresh already wrote it under the newest key (compare-and-swap on ``version``)."""
     crypto.reset_keys()
@@ -29,10 +29,10 @@ def reencrypt(*, batch_size: int = 500, progress: Progress | None = None) -> int
     done = 0
     for start in range(0, len(pks), batch_size):
         batch = ExternalToken.objects.using(db).filter(pk__in=pks[start:start + batch_size])
-        for row in batch.only("access_token", "refresh_token", "version"):
+        for row in batch.only("access_token", "refresh_token", "dpop_key", "version"):
             # Decrypting with any key and saving encrypts with the first one.
             done += ExternalToken.objects.using(db).filter(pk=row.pk, version=row.version).update(
-                access_token=row.access_token, refresh_token=row.refresh_token
+                access_token=row.access_token, refresh_token=row.refresh_token, dpop_key=row.dpop_key
             )
         if progress:
             progress(min(start + batch_size, len(pks)), len(pks))

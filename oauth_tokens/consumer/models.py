@@ -13,6 +13,7 @@ constraints exist on PostgreSQL and SQLite but not on MariaDB / MySQL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,24 @@ def is_fresh(expires_at: datetime | None, obtained_at: datetime | None, leeway: 
     return expires_at - timedelta(seconds=margin) > (at or now())
 
 
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """What a request to the provider's APIs needs: the access token, how to present
+    it (``token_type``: ``Bearer``, or ``DPoP`` with a proof, RFC 9449 section 7.1),
+    and the grant's DPoP private key (a PEM; "" when the grant has none)."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    dpop_key: str = ""
+
+    @property
+    def is_dpop(self) -> bool:
+        return self.token_type == "DPoP" and bool(self.dpop_key)
+
+    def __repr__(self) -> str:  # never the token or the key
+        return f"<Credentials {self.token_type} key={bool(self.dpop_key)}>"
+
+
 class ExternalToken(models.Model):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
@@ -82,6 +101,13 @@ class ExternalToken(models.Model):
     access_token = EncryptedTextField(blank=True, editable=False)
     refresh_token = EncryptedTextField(blank=True, editable=False)
     token_type = models.CharField(max_length=40, default="Bearer")
+    #: The grant's DPoP private key (RFC 9449), a PKCS#8 PEM, encrypted like the tokens;
+    #: "" for a grant without DPoP. Made when the grant is obtained, kept for its refreshes.
+    dpop_key = EncryptedTextField(blank=True, editable=False)
+    dpop_jkt = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text=_("Thumbprint (RFC 7638) of the grant's DPoP public key: the tokens' cnf.jkt."),
+    )
     scope = models.TextField(blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True, help_text=_("When the current access token was issued."))
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +161,9 @@ class ExternalToken(models.Model):
         if self.status != self.ACTIVE or not self.access_token:
             return False
         return is_fresh(self.expiry(assumed), self.obtained_at, leeway, at)
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.access_token, self.token_type, self.dpop_key)
 
     def hold_off_left(self, at: datetime | None = None) -> float:
         """Seconds until the refresh token may be presented again after a refresh whose

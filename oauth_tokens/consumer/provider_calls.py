@@ -2,6 +2,13 @@
 (RFC 6749 sections 4.1.3, 4.4 and 6), revocation (RFC 7009 section 2.1) and
 metadata (RFC 8414).
 
+With a grant's DPoP key (RFC 9449) every request carries a new proof, each
+attempt its own; an answer asking for a server nonce (``use_dpop_nonce``) is
+sent once more with a proof carrying it (``send_with_proof``). A DPoP request
+may be answered with a ``DPoP`` or a ``Bearer`` token (section 5: the provider
+may decline to bind it; the token is then used as a Bearer token and the key is
+kept for the grant's refreshes).
+
 Client authentication follows RFC 6749 section 2.3.1 (Basic with form-encoded
 id and secret, or the body). Bodies are form-encoded or JSON (the seeds use
 JSON). Network errors, timeouts, 429 and 5xx are retried ``retries`` times with
@@ -18,14 +25,14 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
 import httpx
 
-from oauth_tokens.consumer import transport
+from oauth_tokens.consumer import dpop, transport
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
 
@@ -60,7 +67,7 @@ class TokenResponse:
         scope = data.get("scope")
         return cls(
             access_token=str(data["access_token"]),
-            token_type="Bearer",
+            token_type="DPoP" if str(data.get("token_type") or "").lower() == "dpop" else "Bearer",
             expires_in=_lifetime(data.get("expires_in")),
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
             scope=" ".join(scope) if isinstance(scope, list) else (str(scope) if scope is not None else None),
@@ -129,7 +136,8 @@ def _body(response: httpx.Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwargs: Any) -> httpx.Response:
+def send(provider: Provider, method: str, url: str, *, once: bool = False,
+         proof: Callable[[], str] | None = None, **kwargs: Any) -> httpx.Response:
     """One request with bounded retries; returns any non-retryable response.
 
     ``once``: the request spends what it carries (a refresh token that rotates, an
@@ -140,12 +148,16 @@ def send(provider: Provider, method: str, url: str, *, once: bool = False, **kwa
     (one replay by default here, none at many providers) a replay is reuse, which
     revokes the whole grant. So the call fails instead (``OutcomeUnknown``), the
     stored token stays, and it is presented once more after the provider's
-    ``refresh_hold_off``: the one replay the grace window is for."""
+    ``refresh_hold_off``: the one replay the grace window is for.
+
+    ``proof``: makes the ``DPoP`` header of each attempt (a proof is single-use)."""
     last = ""
     error: type[ProviderUnavailable] = ProviderUnavailable
     for attempt in range(provider.attempts):
         if attempt:
             sleep(provider.backoff * 2 ** (attempt - 1))
+        if proof is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "DPoP": proof()}
         try:
             response = client_for(provider).request(method, url, **kwargs)
         except httpx.TransportError as exc:  # timeouts included
@@ -180,20 +192,43 @@ def _authenticate(provider: Provider, params: dict[str, str], headers: dict[str,
         params["client_id"] = provider.client_id
 
 
-def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
+def send_with_proof(provider: Provider, method: str, url: str, key: dpop.ProofKey | None, **kwargs: Any
+                    ) -> httpx.Response:
+    """``send``, with a DPoP proof made with ``key`` (none without a key), carrying the
+    origin's latest nonce. Asked for a nonce (400 ``use_dpop_nonce`` with a
+    ``DPoP-Nonce``), it sends the request once more with a proof carrying it: the
+    request was refused, not carried out. A second refusal is returned as is."""
+    if key is None:
+        return send(provider, method, url, **kwargs)
+
+    def proof() -> str:
+        return key.proof(method, url, nonce=dpop.nonce_for(url))
+
+    response = send(provider, method, url, proof=proof, **kwargs)
+    dpop.remember_nonce(url, response)
+    if dpop.asks_for_nonce(response, at_resource=False):
+        response = send(provider, method, url, proof=proof, **kwargs)
+        dpop.remember_nonce(url, response)
+    return response
+
+
+def token_request(provider: Provider, params: dict[str, str], dpop_key: dpop.ProofKey | None = None
+                  ) -> TokenResponse:
     """POST to the token endpoint and parse the answer (RFC 6749 sections 5.1 and 5.2).
-    A refresh or a code exchange is sent ``once`` (see ``send``)."""
+    A refresh or a code exchange is sent ``once`` (see ``send``). With ``dpop_key``,
+    with a DPoP proof (RFC 9449 section 5)."""
     params = {k: v for k, v in params.items() if v}
     headers = {"Accept": "application/json"}
     _authenticate(provider, params, headers)
     body: dict[str, Any] = {"json": params} if provider.body_format == "json" else {"data": params}
     once = params.get("grant_type") in ("refresh_token", "authorization_code")
-    response = send(provider, "POST", provider.token_url, headers=headers, once=once, **body)
+    response = send_with_proof(provider, "POST", provider.token_url, dpop_key, headers=headers, once=once, **body)
     data = _body(response)
     if response.status_code == 200 and data is not None and isinstance(data.get("access_token"), str) \
             and data["access_token"]:
         token_type = str(data.get("token_type") or "Bearer")
-        if token_type.lower() != "bearer":
+        # A DPoP token answers a DPoP request only; a Bearer token may answer either (RFC 9449 section 5).
+        if token_type.lower() not in (("bearer", "dpop") if dpop_key is not None else ("bearer",)):
             raise ProviderError(provider.name, "unsupported_token_type", f"token_type {token_type[:20]!r}")
         return TokenResponse.from_dict(data)
     error = str((data or {}).get("error") or "")[:64]
@@ -205,11 +240,14 @@ def token_request(provider: Provider, params: dict[str, str]) -> TokenResponse:
     raise ProviderError(provider.name, error, description, status=response.status_code)
 
 
-def refresh(provider: Provider, refresh_token: str, scope: str = "") -> TokenResponse:
-    return token_request(provider, {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope})
+def refresh(provider: Provider, refresh_token: str, scope: str = "", *,
+            dpop_key: dpop.ProofKey | None = None) -> TokenResponse:
+    return token_request(provider, {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope},
+                         dpop_key)
 
 
-def exchange_code(provider: Provider, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
+def exchange_code(provider: Provider, code: str, redirect_uri: str, code_verifier: str, *,
+                  dpop_key: dpop.ProofKey | None = None) -> TokenResponse:
     return token_request(
         provider,
         {
@@ -218,19 +256,22 @@ def exchange_code(provider: Provider, code: str, redirect_uri: str, code_verifie
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
         },
+        dpop_key,
     )
 
 
-def client_credentials(provider: Provider) -> TokenResponse:
-    return token_request(provider, {"grant_type": "client_credentials", "scope": provider.scope})
+def client_credentials(provider: Provider, *, dpop_key: dpop.ProofKey | None = None) -> TokenResponse:
+    return token_request(provider, {"grant_type": "client_credentials", "scope": provider.scope}, dpop_key)
 
 
-def revoke_token(provider: Provider, token: str, hint: str) -> None:
-    """RFC 7009: form-encoded, client-authenticated; 200 also for unknown tokens."""
+def revoke_token(provider: Provider, token: str, hint: str, *, dpop_key: dpop.ProofKey | None = None) -> None:
+    """RFC 7009: form-encoded, client-authenticated; 200 also for unknown tokens.
+    With the grant's DPoP key, with a proof (the provider may require one for a
+    bound token)."""
     params = {"token": token, "token_type_hint": hint}
     headers = {"Accept": "application/json"}
     _authenticate(provider, params, headers)
-    response = send(provider, "POST", provider.revoke_url, data=params, headers=headers)
+    response = send_with_proof(provider, "POST", provider.revoke_url, dpop_key, data=params, headers=headers)
     if response.status_code == 200:
         return
     data = _body(response) or {}

@@ -111,6 +111,12 @@ def _fetch(provider: Provider, url: str, entry: dict[str, Any]) -> dict[str, Any
         raise refuse("the metadata issuer does not match its URL")
     if not document.get("token_endpoint") and not entry.get("token_url"):
         raise refuse("the metadata has no token_endpoint")
+    algs = document.get("dpop_signing_alg_values_supported")
+    if provider.dpop and algs is not None and (not isinstance(algs, list) or provider.dpop_algorithm not in algs):
+        # RFC 9449 section 5.1: our proofs would all be refused.
+        listed = " ".join(a for a in algs if isinstance(a, str))[:200] if isinstance(algs, list) else "?"
+        raise refuse(f"its dpop_signing_alg_values_supported ({listed}) does not list the 'dpop_algorithm' "
+                     f"{provider.dpop_algorithm}")
     allowed = {origin(issuer), *provider.endpoint_origins}
     for key, option in ENDPOINTS.items():
         value = document.get(key)

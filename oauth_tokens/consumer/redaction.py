@@ -15,6 +15,10 @@ REDACTED = "[redacted]"
 _PATTERNS = [
     # Authorization: Bearer <token> / Basic <credentials> (also "Bearer+<token>", form-encoded)
     (re.compile(r"(?i)\b(bearer|basic)(\s+|\+)[A-Za-z0-9\-._~+/]+=*"), r"\1\2" + REDACTED),
+    # Authorization: DPoP <token> (RFC 9449 section 7.1): a token, not a word of a sentence about DPoP
+    (re.compile(r"(?i)\b(dpop)(\s+|\+)[A-Za-z0-9\-._~+/]{16,}=*"), r"\1\2" + REDACTED),
+    # A private key in PEM (a DPoP key is only ever handled in memory; belt and braces)
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"), REDACTED),
     # key=value, "key": "value", 'key': 'value' for sensitive keys
     (
         re.compile(

@@ -31,7 +31,7 @@ def revoke_locally(provider: Provider, user_id: Any) -> ExternalToken | None:
 
 
 logger = logging.getLogger("oauth_tokens.consumer")
-TOKENS = ("access_token", "refresh_token")
+TOKENS = ("access_token", "refresh_token", "dpop_key")
 
 
 def _read(qs: Any) -> ExternalToken | None:
@@ -40,11 +40,11 @@ def _read(qs: Any) -> ExternalToken | None:
     row = qs.defer(*TOKENS).first()
     if row is not None:
         try:
-            row.access_token, row.refresh_token = qs.filter(pk=row.pk).values_list(*TOKENS).get()
+            row.access_token, row.refresh_token, row.dpop_key = qs.filter(pk=row.pk).values_list(*TOKENS).get()
         except TokenDecryptionError:
             logger.error("%s: the stored tokens of user %s cannot be decrypted; revoked locally only",
                          row.provider, row.user_id)
-            row.access_token = row.refresh_token = ""
+            row.access_token = row.refresh_token = row.dpop_key = ""
     return row
 
 
@@ -53,6 +53,8 @@ def _revoked_values() -> dict[str, Any]:
         "status": ExternalToken.REVOKED,
         "access_token": "",
         "refresh_token": "",
+        "dpop_key": "",
+        "dpop_jkt": "",
         "expires_at": None,
         "refresh_expires_at": None,
         "refreshing_until": None,

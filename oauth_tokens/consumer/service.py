@@ -16,9 +16,9 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 
-from oauth_tokens.consumer import fastpath, models, provider_calls, revocation, singleflight
+from oauth_tokens.consumer import dpop, fastpath, models, provider_calls, revocation, singleflight
 from oauth_tokens.consumer.exceptions import ConsumerError
-from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.models import Credentials, ExternalToken
 from oauth_tokens.consumer.providers import get_provider
 
 T = TypeVar("T")
@@ -52,12 +52,18 @@ def get_access_token(provider: str, user: Any = None) -> str:
     Raises ``ReauthorizationRequired`` (the user must connect again; ``.url``
     restarts the flow), ``ProviderUnavailable`` or ``ProviderError``.
     """
+    return credentials(provider, user).access_token
+
+
+def credentials(provider: str, user: Any = None) -> Credentials:
+    """``get_access_token`` with what presenting the token takes: its type and, for a
+    DPoP grant, the grant's key (``http_client`` makes the proofs with it)."""
     config = get_provider(provider)
     user_id = user_id_of(user)
-    token = fastpath.fresh_token(models.database(), provider, user_id, config.refresh_leeway,
-                                 config.assumed_lifetime)
-    if token is not None:
-        return token
+    found = fastpath.fresh_credentials(models.database(), provider, user_id, config.refresh_leeway,
+                                       config.assumed_lifetime)
+    if found is not None:
+        return found
     return singleflight.obtain(singleflight.TokenNeed(config, user_id))
 
 
@@ -76,6 +82,12 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
     Raises what ``get_access_token`` raises (``ReauthorizationRequired`` when
     the refresh token is dead too).
     """
+    return refreshed_credentials(provider, user, rejected=rejected, within=within).access_token
+
+
+def refreshed_credentials(provider: str, user: Any = None, *, rejected: str | None = None,
+                          within: float | None = None) -> Credentials:
+    """``refresh_access_token`` with the token's type and the grant's DPoP key."""
     config = get_provider(provider)
     need = singleflight.TokenNeed(
         config, user_id_of(user), rejected=rejected, horizon=within, force=rejected is None and within is None
@@ -83,11 +95,17 @@ def refresh_access_token(provider: str, user: Any = None, *, rejected: str | Non
     return singleflight.obtain(need)
 
 
-def store_tokens(provider: str, user: Any, response: provider_calls.TokenResponse | Mapping[str, Any]) -> ExternalToken:
-    """Save a fresh token response (the connect callback's code exchange) for ``user``."""
+def store_tokens(provider: str, user: Any, response: provider_calls.TokenResponse | Mapping[str, Any], *,
+                 dpop_key: dpop.ProofKey | None = None) -> ExternalToken:
+    """Save a fresh token response (the connect callback's code exchange) for ``user``:
+    a new grant. ``dpop_key``: the key its request was proved with (RFC 9449), kept
+    for the grant's refreshes; required for a ``DPoP`` token."""
     config = get_provider(provider)
     if isinstance(response, Mapping):
         response = provider_calls.TokenResponse.from_dict(response)
+    if response.token_type == "DPoP" and dpop_key is None:
+        raise ValueError("A DPoP-bound token is useless without its key: pass dpop_key, the key that proved "
+                         "the token request.")
     user_id = user_id_of(user)
     at = models.now()
     lifetime = response.expires_in
@@ -97,6 +115,8 @@ def store_tokens(provider: str, user: Any, response: provider_calls.TokenRespons
         "access_token": response.access_token,
         "refresh_token": response.refresh_token or "",
         "token_type": response.token_type,
+        "dpop_key": dpop_key.pem if dpop_key is not None else "",
+        "dpop_jkt": dpop_key.jkt if dpop_key is not None else "",
         "scope": response.scope or "",
         "obtained_at": at,
         "expires_at": at + timedelta(seconds=lifetime) if lifetime is not None else None,
@@ -135,10 +155,11 @@ def revoke(provider: str, user: Any = None) -> None:
     if old is None or not config.revoke_url:
         return
     errors: list[ConsumerError] = []
+    key = dpop.load_key(old.dpop_key) if old.dpop_key and config.dpop else None
     for value, hint in ((old.refresh_token, "refresh_token"), (old.access_token, "access_token")):
         if value:
             try:
-                provider_calls.revoke_token(config, value, hint)
+                provider_calls.revoke_token(config, value, hint, dpop_key=key)
             except ConsumerError as exc:
                 errors.append(exc)
     if errors:
@@ -167,6 +188,16 @@ async def arefresh_access_token(provider: str, user: Any = None, *, rejected: st
                                 within: float | None = None) -> str:
     """``refresh_access_token`` for async code."""
     return await _in_worker_thread(refresh_access_token)(provider, user, rejected=rejected, within=within)
+
+
+async def acredentials(provider: str, user: Any = None) -> Credentials:
+    """``credentials`` for async code."""
+    return await _in_worker_thread(credentials)(provider, user)
+
+
+async def arefreshed_credentials(provider: str, user: Any = None, *, rejected: str | None = None) -> Credentials:
+    """``refreshed_credentials`` for async code."""
+    return await _in_worker_thread(refreshed_credentials)(provider, user, rejected=rejected)
 
 
 async def arevoke(provider: str, user: Any = None) -> None:

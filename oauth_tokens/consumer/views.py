@@ -5,7 +5,9 @@ RFC 7636, RFC 9700 section 2.1.1) from this project to an external provider.
 (encrypted) in the session and redirects to the provider;
 ``connect/<provider>/callback/`` checks the state, exchanges the code, stores
 the tokens and redirects to ``next`` or ``CONSUMER_REDIRECT_URL``. Every failure
-is a page that says what happened, never a 500.
+is a page that says what happened, never a 500. For a DPoP provider the code
+exchange makes the grant's key pair and proves the request with it (RFC 9449
+section 5); the key is stored with the tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from oauth_tokens import crypto
 from oauth_tokens.browser import browser_view
-from oauth_tokens.consumer import provider_calls, service
+from oauth_tokens.consumer import dpop, provider_calls, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
 from oauth_tokens.oauth2.pkce import S256, s256
@@ -110,7 +112,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 @browser_view(_too_large)
 @login_required
 @require_GET  # the provider redirects with GET; another method must not spend the pending flow
-@sensitive_variables("code", "verifier", "tokens")
+@sensitive_variables("code", "verifier", "tokens", "key")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     config = _provider(request, provider)
     if isinstance(config, HttpResponse):
@@ -135,8 +137,9 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         verifier = crypto.decrypt(pending["verifier"])
     except (crypto.InvalidToken, KeyError, TypeError):
         return error_page(request, provider, "This sign-in attempt expired. Please start again.")
+    key = dpop.new_key(config.dpop_algorithm) if config.dpop else None  # the new grant's own key
     try:
-        tokens = provider_calls.exchange_code(config, code, pending.get("redirect_uri", ""), verifier)
+        tokens = provider_calls.exchange_code(config, code, pending.get("redirect_uri", ""), verifier, dpop_key=key)
     except provider_calls.GrantRejected:
         return error_page(request, provider, "The authorization code was refused (expired or already used).")
     except ProviderUnavailable:
@@ -144,7 +147,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     except ProviderError as exc:
         logger.warning("%s: code exchange failed: %s", provider, exc)
         return error_page(request, provider, f"The provider refused the code exchange ({exc.error}).", status=502)
-    service.store_tokens(provider, request.user, tokens)
+    service.store_tokens(provider, request.user, tokens, dpop_key=key)
     target = pending.get("next") or resolve_url(token_settings.CONSUMER_REDIRECT_URL)
     return HttpResponseRedirect(target)
 

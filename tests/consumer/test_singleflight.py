@@ -92,8 +92,8 @@ def test_a_winner_that_outlives_its_lease_still_saves_the_rotated_pair(setup, al
     real_refresh = provider_calls.refresh
     sibling = []
 
-    def slow_winner(provider, refresh_token, scope=""):
-        response = real_refresh(provider, refresh_token, scope)
+    def slow_winner(provider, refresh_token, scope="", **kwargs):
+        response = real_refresh(provider, refresh_token, scope, **kwargs)
         if not sibling:
             clock.advance(provider.call_budget() + 5)  # the answer came after the lease expired
             with pytest.raises(ReauthorizationRequired):
@@ -119,8 +119,8 @@ def test_a_winner_that_outlives_its_lease_defers_to_a_newer_stored_pair(setup, a
     real_refresh = provider_calls.refresh
     newer = []
 
-    def slow_winner(provider, refresh_token, scope=""):
-        response = real_refresh(provider, refresh_token, scope)
+    def slow_winner(provider, refresh_token, scope="", **kwargs):
+        response = real_refresh(provider, refresh_token, scope, **kwargs)
         clock.advance(provider.call_budget() + 5)
         newer.append(sibling_saves(row, server))  # e.g. the user reconnected meanwhile
         clock.offset = timedelta()

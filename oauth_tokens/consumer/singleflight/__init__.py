@@ -27,13 +27,16 @@ refresh raises ``ProviderUnavailable`` without a request (a plain
 Then one worker, elected as above, presents the token once more: the replay a
 rotating provider's grace window allows, where a stream of replays would be
 reuse and revoke the grant.
+
+A DPoP grant's refresh is proved with the grant's stored key (read with the
+row, under the lock), whichever worker makes it (``outcomes.grant_key``).
 """
 
 from __future__ import annotations
 
 from django.db import connections
 
-from oauth_tokens.consumer.models import database
+from oauth_tokens.consumer.models import Credentials, database
 from oauth_tokens.consumer.outside_transaction import outside_caller_transaction
 from oauth_tokens.consumer.singleflight import lease, row_lock
 from oauth_tokens.consumer.singleflight.need import TokenNeed
@@ -41,8 +44,9 @@ from oauth_tokens.consumer.singleflight.need import TokenNeed
 __all__ = ["TokenNeed", "obtain"]
 
 
-def obtain(need: TokenNeed) -> str:
-    """The slow path of ``get_access_token``: a token satisfying ``need``, refreshed
+def obtain(need: TokenNeed) -> Credentials:
+    """The slow path of ``get_access_token``: a token satisfying ``need`` (with the
+    grant's DPoP key, for ``http_client``), refreshed
     at most once across workers. Each strategy takes its lock, re-checks the row,
     and uses a sibling's fresh token or else calls the provider once.
 

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from oauth_tokens.consumer import models, provider_calls
 from oauth_tokens.consumer.exceptions import ProviderError, ProviderUnavailable
-from oauth_tokens.consumer.models import ExternalToken, create_client_token_row, token_rows
+from oauth_tokens.consumer.models import Credentials, ExternalToken, create_client_token_row, token_rows
 from oauth_tokens.consumer.singleflight import outcomes
 from oauth_tokens.consumer.singleflight.need import TokenNeed, dead_grant_reason
 
@@ -27,7 +27,7 @@ sleep = time.sleep
 POLL_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-def obtain(need: TokenNeed) -> str:
+def obtain(need: TokenNeed) -> Credentials:
     """Re-check the row on every pass and use a sibling's fresh token; wait while a
     sibling holds the lease; else take the lease and call the provider."""
     name = need.provider.name
@@ -76,15 +76,16 @@ def _read(need: TokenNeed) -> Any:
     return row
 
 
-def _refresh_holding_the_lease(need: TokenNeed, row: ExternalToken) -> str | None:
+def _refresh_holding_the_lease(need: TokenNeed, row: ExternalToken) -> Credentials | None:
     """Ask the provider and write what it answered, releasing the lease: the new
     access token, or None when a sibling's write came first (read the row again)."""
     name = need.provider.name
     this_row = token_rows(name, need.user_id).filter(pk=row.pk)
     held = this_row.filter(version=row.version + 1)
     try:
-        response = outcomes.ask_provider(need.provider, row)
-        saved = held.update(version=row.version + 2, **outcomes.refreshed_columns(row, response, need.provider))
+        key = outcomes.grant_key(need.provider, row)
+        response = outcomes.ask_provider(need.provider, row, key)
+        saved = held.update(version=row.version + 2, **outcomes.refreshed_columns(row, response, need.provider, key))
     except provider_calls.GrantRejected as exc:
         if row.user_id is None:
             held.update(version=row.version + 2, refreshing_until=None)
@@ -108,11 +109,11 @@ def _refresh_holding_the_lease(need: TokenNeed, row: ExternalToken) -> str | Non
         # refresh or a reconnect change ``obtained_at``; a revocation wins): without
         # this, a rotating provider's invalid_grant to the sibling would kill the grant.
         saved = this_row.filter(obtained_at=row.obtained_at).exclude(status=ExternalToken.REVOKED).update(
-            version=F("version") + 1, **outcomes.refreshed_columns(row, response, need.provider)
+            version=F("version") + 1, **outcomes.refreshed_columns(row, response, need.provider, key)
         )
         logger.warning("%s: refresh lease expired before the provider answered; %s", name,
                        "saved the new pair" if saved else "a sibling stored a newer pair")
     if saved:
         outcomes.announce_refreshed(row.pk)
-        return response.access_token
+        return outcomes.credentials(response, key)
     return None

@@ -14,7 +14,7 @@ from oauth_tokens.consumer import models
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import NotConnected, ProviderUnavailable, ReauthorizationRequired
 from oauth_tokens.consumer.links import connect_url
-from oauth_tokens.consumer.models import ExternalToken
+from oauth_tokens.consumer.models import Credentials, ExternalToken
 
 
 class TokenNeed:
@@ -31,15 +31,15 @@ class TokenNeed:
         self.force = force
         self.rejected = rejected
 
-    def token_to_use(self, row: ExternalToken | None) -> str | None:
-        """The stored access token when it will do, None when a refresh is needed,
+    def token_to_use(self, row: ExternalToken | None) -> Credentials | None:
+        """The stored access token (with its key) when it will do, None when a refresh is needed,
         or raise when no refresh can help now (not connected, revoked, needs
         re-authorization, refresh held off)."""
         name = self.provider.name
         if row is None:
             raise NotConnected(name, url=connect_url(name))
         if self.satisfied_by(row):
-            return row.access_token
+            return row.credentials()
         if row.user_id is not None:
             if row.status == ExternalToken.REVOKED:
                 raise NotConnected(name, url=connect_url(name), reason="revoked")
@@ -48,7 +48,7 @@ class TokenNeed:
             wait = row.hold_off_left()
             if wait:
                 if self.served_while_held_off(row):
-                    return row.access_token
+                    return row.credentials()
                 raise ProviderUnavailable(
                     name, f"refresh held off for {wait:.1f} s more: the answer to the last refresh was lost and "
                     "may have rotated the refresh token, which is presented again once, after the hold-off",

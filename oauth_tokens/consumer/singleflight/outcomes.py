@@ -20,27 +20,41 @@ from django.db import transaction
 from django.db.models import F
 
 from oauth_tokens import signals
-from oauth_tokens.consumer import models, provider_calls
+from oauth_tokens.consumer import dpop, models, provider_calls
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ProviderUnavailable, ReauthorizationRequired
 from oauth_tokens.consumer.links import connect_url
-from oauth_tokens.consumer.models import ExternalToken, database
+from oauth_tokens.consumer.models import Credentials, ExternalToken, database
 from oauth_tokens.consumer.singleflight.need import TokenNeed
 
 logger = logging.getLogger("oauth_tokens.consumer")
 
 
-def ask_provider(provider: Provider, row: ExternalToken) -> provider_calls.TokenResponse:
+def grant_key(provider: Provider, row: ExternalToken) -> dpop.ProofKey | None:
+    """The DPoP key the renewal of ``row`` is proved with: the grant's own, or a new
+    one when the grant has none yet (the first client_credentials token; a grant
+    stored before ``dpop`` was turned on), stored with the answer. None: no DPoP."""
+    if not provider.dpop:
+        return None
+    if row.dpop_key:
+        return dpop.load_key(row.dpop_key)
+    return dpop.new_key(provider.dpop_algorithm)
+
+
+def ask_provider(provider: Provider, row: ExternalToken,
+                 key: dpop.ProofKey | None = None) -> provider_calls.TokenResponse:
     """The token request that renews ``row``: client_credentials for the project's
-    own token, else the refresh token grant (RFC 6749 section 6)."""
+    own token, else the refresh token grant (RFC 6749 section 6); with a DPoP proof
+    made with ``key`` (``grant_key``)."""
     if row.user_id is None:
-        return provider_calls.client_credentials(provider)
-    return provider_calls.refresh(provider, row.refresh_token)
+        return provider_calls.client_credentials(provider, dpop_key=key)
+    return provider_calls.refresh(provider, row.refresh_token, dpop_key=key)
 
 
 def refreshed_columns(row: ExternalToken, response: provider_calls.TokenResponse,
-                      provider: Provider) -> dict[str, Any]:
-    """The columns a successful token response writes (one UPDATE: one transaction)."""
+                      provider: Provider, key: dpop.ProofKey | None = None) -> dict[str, Any]:
+    """The columns a successful token response writes (one UPDATE: one transaction),
+    the grant's DPoP key included (``key``, the one the request was proved with)."""
     at = models.now()
     lifetime = response.expires_in
     if lifetime is None and (row.renewable or response.refresh_token) and provider.assumed_lifetime:
@@ -56,6 +70,10 @@ def refreshed_columns(row: ExternalToken, response: provider_calls.TokenResponse
         "refresh_count": F("refresh_count") + 1,
         "updated_at": at,
     }
+    if key is None and row.dpop_key:
+        values.update(dpop_key="", dpop_jkt="")  # ``dpop`` was turned off: the grant has no key any more
+    elif key is not None and key.jkt != row.dpop_jkt:
+        values.update(dpop_key=key.pem, dpop_jkt=key.jkt)  # a new key: the grant keeps it from now on
     if response.scope is not None:
         values["scope"] = response.scope
     if row.user_id is not None and response.refresh_token:
@@ -67,12 +85,19 @@ def refreshed_columns(row: ExternalToken, response: provider_calls.TokenResponse
     return values
 
 
+def credentials(response: provider_calls.TokenResponse, key: dpop.ProofKey | None) -> Credentials:
+    """What the caller gets from a renewal: the new access token, presented with ``key``."""
+    return Credentials(response.access_token, response.token_type, key.pem if key is not None else "")
+
+
 def reauth_columns(reason: str) -> dict[str, Any]:
     """The columns of a grant that is dead: the user must authorize again."""
     return {
         "status": ExternalToken.NEEDS_REAUTH,
         "access_token": "",
         "refresh_token": "",
+        "dpop_key": "",  # the grant is dead; connecting again makes a new key
+        "dpop_jkt": "",
         "last_error": reason,
         "refreshing_until": None,
         "updated_at": models.now(),

@@ -14,12 +14,12 @@ from django.db.models import F
 from oauth_tokens.consumer import provider_calls
 from oauth_tokens.consumer.config import Provider
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
-from oauth_tokens.consumer.models import ExternalToken, create_client_token_row, database, token_rows
+from oauth_tokens.consumer.models import Credentials, ExternalToken, create_client_token_row, database, token_rows
 from oauth_tokens.consumer.singleflight import outcomes
 from oauth_tokens.consumer.singleflight.need import TokenNeed, dead_grant_reason
 
 
-def obtain(need: TokenNeed) -> str:
+def obtain(need: TokenNeed) -> Credentials:
     """Lock the row, re-check it (a sibling may have refreshed while we waited for
     the lock) and use its token; else call the provider while holding the lock."""
     if need.user_id is None and not token_rows(need.provider.name, None).exists():
@@ -58,14 +58,15 @@ def _lock_row(need: TokenNeed) -> Any:
         raise ProviderUnavailable(need.provider.name, "another worker's refresh did not finish in time")
 
 
-def _refresh(need: TokenNeed, row: ExternalToken) -> str | ConsumerError:
+def _refresh(need: TokenNeed, row: ExternalToken) -> Credentials | ConsumerError:
     """Ask the provider and write what it answered, under the lock: the new access
     token, or the error to raise once the row's new state is committed."""
     qs = token_rows(need.provider.name, need.user_id).filter(pk=row.pk)
     reason = dead_grant_reason(row)
     if not reason:
+        key = outcomes.grant_key(need.provider, row)
         try:
-            response = outcomes.ask_provider(need.provider, row)
+            response = outcomes.ask_provider(need.provider, row, key)
         except provider_calls.GrantRejected as exc:
             if row.user_id is None:
                 raise ProviderError(need.provider.name, "invalid_grant", exc.description)
@@ -75,8 +76,8 @@ def _refresh(need: TokenNeed, row: ExternalToken) -> str | ConsumerError:
             qs.update(**columns)
             return failure
         else:
-            qs.update(version=F("version") + 1, **outcomes.refreshed_columns(row, response, need.provider))
+            qs.update(version=F("version") + 1, **outcomes.refreshed_columns(row, response, need.provider, key))
             outcomes.announce_refreshed(row.pk)
-            return response.access_token
+            return outcomes.credentials(response, key)
     qs.update(version=F("version") + 1, **outcomes.reauth_columns(reason))  # the grant is dead
     return outcomes.reauthorization_required(need, row.pk, reason)
