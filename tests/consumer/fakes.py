@@ -57,15 +57,24 @@ class FakeProvider:
         self.codes: dict[str, str] = {}  # code -> challenge
         self.api_status: int | None = None  # force the API's answer
         self.metadata: dict = {}  # overrides in the metadata document (a spoofed one)
+        # DPoP (RFC 9449), checked loosely (the proofs are inspected by the tests): a request
+        # with a DPoP header gets ``dpop_token_type`` tokens; while ``dpop_nonce`` is set, a
+        # proof without that nonce is refused with use_dpop_nonce (400 at /token, 401 at
+        # /api) and the nonce; ``nonce_after`` replaces it after each such refusal (a
+        # server whose nonces never satisfy); ``success_nonce`` rides on every 200.
+        self.dpop_token_type = "DPoP"
+        self.dpop_nonce: str | None = None
+        self.nonce_after: str | None = None
+        self.success_nonce: str | None = None
         self.lock = threading.Lock()
         self.server = None
         self.url = ""
 
     # -- tokens -------------------------------------------------------------
-    def mint(self, *, refresh=True) -> dict:
+    def mint(self, *, refresh=True, token_type="Bearer") -> dict:
         access = "at-" + secrets.token_urlsafe(16)
         self.live_access.add(access)
-        body = {"access_token": access, "token_type": "Bearer", "expires_in": self.lifetime, "scope": "read"}
+        body = {"access_token": access, "token_type": token_type, "expires_in": self.lifetime, "scope": "read"}
         if self.lifetime is None:  # a provider that sends no expires_in at all
             del body["expires_in"]
         if refresh:
@@ -95,16 +104,19 @@ class FakeProvider:
         elif content_type == "application/x-www-form-urlencoded":
             params = dict(parse_qsl(raw.decode()))
         record = {"path": path, "method": environ["REQUEST_METHOD"], "content_type": content_type,
-                  "params": params, "authorization": environ.get("HTTP_AUTHORIZATION", "")}
+                  "params": params, "authorization": environ.get("HTTP_AUTHORIZATION", ""),
+                  "dpop": environ.get("HTTP_DPOP", "")}
         with self.lock:
             self.requests.append(record)
-            status, body = self.route(path, record)
+            status, body, *extra = self.dpop_refusal(path, record) or self.route(path, record)
             if path == "/token" and self.losing:
                 status, body = self.losing, {}
             stall = self.stall if path == "/token" else 0.0
+            if status == 200 and self.success_nonce:
+                extra = [{"DPoP-Nonce": self.success_nonce}]
         if stall:
             time.sleep(stall)
-        headers = [("Cache-Control", "no-store")]
+        headers = [("Cache-Control", "no-store"), *(extra[0].items() if extra else ())]
         if self.form_responses and path == "/token" and status == 200:
             payload = "&".join(f"{k}={v}" for k, v in body.items()).encode()
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
@@ -113,6 +125,23 @@ class FakeProvider:
             headers.append(("Content-Type", "application/json"))
         start_response(f"{status} X", headers)
         return [payload]
+
+    def dpop_refusal(self, path, record):
+        """use_dpop_nonce for a DPoP request whose proof lacks the current nonce."""
+        if not record["dpop"] or not self.dpop_nonce or path not in ("/token", "/api", "/revoke"):
+            return None
+        import jwt
+
+        if jwt.decode(record["dpop"], options={"verify_signature": False}).get("nonce") == self.dpop_nonce:
+            return None
+        nonce = self.dpop_nonce
+        if self.nonce_after:
+            self.dpop_nonce = self.nonce_after + secrets.token_hex(4)
+        if path == "/api":
+            return 401, {"error": "use_dpop_nonce"}, {
+                "WWW-Authenticate": 'DPoP error="use_dpop_nonce", error_description="Resend with the nonce"',
+                "DPoP-Nonce": nonce}
+        return 400, {"error": "use_dpop_nonce", "error_description": "Resend with the nonce"}, {"DPoP-Nonce": nonce}
 
     def route(self, path, record):
         if path == "/token":
@@ -127,8 +156,8 @@ class FakeProvider:
         if path == "/api":
             if self.api_status:
                 return self.api_status, {"error": "forced"}
-            token = record["authorization"].removeprefix("Bearer ")
-            if token in self.live_access:
+            scheme, _, token = record["authorization"].partition(" ")
+            if scheme in ("Bearer", "DPoP") and token in self.live_access:
                 return 200, {"ok": True, "method": record["method"], "body": record["params"]}
             return 401, {"error": "invalid_token"}
         if path in ("/.well-known/oauth-authorization-server", "/metadata.json"):
@@ -156,6 +185,12 @@ class FakeProvider:
         return (params.get("client_id"), params.get("client_secret")) == (self.client_id, self.client_secret)
 
     def token(self, record):
+        status, body, *extra = self.token_answer(record)
+        if status == 200 and record["dpop"] and body.get("token_type") == "Bearer":
+            body = {**body, "token_type": self.dpop_token_type}
+        return status, body, *extra
+
+    def token_answer(self, record):
         accepted = {"json": ["application/json"], "form": ["application/x-www-form-urlencoded"]}.get(
             self.accepts, ["application/json", "application/x-www-form-urlencoded"])
         if record["content_type"] not in accepted:
