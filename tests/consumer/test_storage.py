@@ -18,6 +18,7 @@ from oauth_tokens.consumer.exceptions import TokenDecryptionError
 from oauth_tokens.consumer.models import ExternalToken
 from oauth_tokens.consumer.service import store_tokens
 from tests.consumer.browser import connect
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OLD_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="  # tests/settings.py
@@ -112,3 +113,56 @@ def test_no_encryption_keys_in_production_refuses_to_store(fake, register, setti
     with pytest.raises(ImproperlyConfigured, match="refusing to store tokens"):
         store_tokens("p", alice, server.mint())
     assert not ExternalToken.objects.exists()
+
+
+def key_spellings(pem: str) -> list[str]:
+    """Every form a leaked private key would take in text: its PEM, each base64 line
+    of it, and the private scalar (as in a JWK's ``d``, in base64 and in hex)."""
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    lines = [line for line in pem.strip().splitlines() if "PRIVATE KEY" not in line]
+    scalar = load_pem_private_key(pem.encode(), password=None).private_numbers().private_value.to_bytes(32, "big")
+    return [pem, "".join(lines), *[line for line in lines if len(line) >= 20],
+            base64.urlsafe_b64encode(scalar).rstrip(b"=").decode(), base64.b64encode(scalar).decode(), scalar.hex()]
+
+
+def test_a_dpop_keys_private_half_is_never_in_the_database_the_logs_or_the_admin(
+        client, alice, remote, live_server, clock, register, settings, caplog):
+    import logging
+
+    from oauth_tokens.consumer import http_client
+
+    register(self={**settings.OAUTH_TOKENS["PROVIDERS"]["self"], "dpop": True})
+    caplog.set_level(logging.DEBUG)
+    for name in ("django", "django.db.backends", "httpx", "httpcore", "oauth_tokens"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    connection.force_debug_cursor = True  # every SQL statement and its parameters is logged
+    try:
+        row = connect(client, alice, live_server)
+        with http_client("self", alice) as api:
+            assert api.get("/api/me").status_code == 200
+        clock.advance(3600)
+        get_access_token("self", alice)  # a refresh: the key is read, and written back by nobody
+    finally:
+        connection.force_debug_cursor = False
+    assert row.token_type == "DPoP" and ExternalToken.objects.get(pk=row.pk).refresh_count == 1
+    secrets_seen = key_spellings(row.dpop_key)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT dpop_key FROM oauth_tokens_consumer_externaltoken WHERE id = %s", [row.pk])
+        (stored,) = cursor.fetchone()
+    assert crypto.decrypt(stored) == row.dpop_key  # ciphertext at rest, like the tokens
+    staff = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    base = "/admin/oauth_tokens_consumer/externaltoken/"
+    pages = [client.get(base).content.decode(), client.get(f"{base}{row.pk}/change/").content.decode()]
+    assert row.dpop_jkt in pages[1]  # the public thumbprint is shown
+    log_text = caplog.text + "\n".join(
+        f"{r.getMessage()} {r.__dict__.get('sql', '')} {r.__dict__.get('params', '')}" for r in caplog.records
+    )
+    assert stored in log_text  # the SQL was logged with its parameters: the search below can find things
+    places = {"database": sql_dump(), "logs": log_text, "admin": "\n".join(pages)}
+    leaked = [(place, s[:12]) for place, text in places.items() for s in secrets_seen if s in text]
+    assert leaked == []
