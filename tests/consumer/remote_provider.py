@@ -3,9 +3,11 @@ for multi-process tests and the benchmark.
 
     python -m tests.consumer.remote_provider --db /tmp/p.sqlite3 --access-lifetime 2
 
-prints one JSON line (url, client credentials, a first token pair for a user)
-and serves until killed. ``GET /__stats__`` reports every token request the
-provider answered (grant type, status, OAuth error, time) and its reuse events.
+prints one JSON line (url, client credentials, a first token pair for a user,
+that user's session cookie for the consent page) and serves until killed.
+``GET /__stats__`` reports every token request the provider answered (grant
+type, status, OAuth error, time, the thumbprint of its DPoP proof's key) and
+its reuse events.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Counter:
         else:
             grant = dict(parse_qsl(raw.decode())).get("grant_type", "")
         started = time.monotonic()
+        jkt = proof_jkt(environ.get("HTTP_DPOP", ""))
         answer = []
 
         def capture(status, headers, exc_info=None):
@@ -81,7 +84,7 @@ class Counter:
             lost = grant == "refresh_token" and self.lose_refresh_answers > 0
             self.lose_refresh_answers -= lost
             self.token_requests.append({"grant_type": grant, "status": status, "error": error, "t": started,
-                                        "answer_lost": lost})
+                                        "answer_lost": lost, "jkt": jkt})
         if lost:
             start_response("502 Bad Gateway", [("Content-Type", "text/plain"), ("Content-Length", "0")])
             return [b""]
@@ -101,6 +104,20 @@ class Counter:
             "grace_replayed": TokenEvent.objects.filter(kind=TokenEvent.GRACE_REPLAYED).count(),
             "live_refresh_tokens": RefreshToken.objects.filter(used_at__isnull=True, revoked_at__isnull=True).count(),
         }
+
+
+def proof_jkt(proof: str) -> str:
+    """The thumbprint of the key in a DPoP proof's header ("" without a proof)."""
+    if not proof:
+        return ""
+    import jwt
+
+    from oauth_tokens.oauth2.dpop import thumbprint
+
+    try:
+        return thumbprint(jwt.get_unverified_header(proof)["jwk"])
+    except (jwt.PyJWTError, KeyError, ValueError):
+        return "?"
 
 
 def first_pair(user, client, secret) -> dict:
@@ -130,9 +147,16 @@ def main() -> None:
     parser.add_argument("--access-lifetime", type=int, default=2)
     parser.add_argument("--grace", type=int, default=0)
     parser.add_argument("--lose-refresh-answers", type=int, default=0)
+    parser.add_argument("--redirect-uri", default="", help="one more redirect URI for the client")
+    parser.add_argument("--dpop-nonce-lifetime", type=int, default=0,
+                        help="require DPoP server nonces of this lifetime (token endpoint and API)")
+    parser.add_argument("--jwt-leeway", default="", help="JWT_LEEWAY in seconds (default: the test settings')")
     args = parser.parse_args()
     os.environ["REMOTE_PROVIDER_DB"] = args.db
+    os.environ["REMOTE_PROVIDER_JWT_LEEWAY"] = args.jwt_leeway
     os.environ["REMOTE_PROVIDER_GRACE"] = str(args.grace)
+    if args.dpop_nonce_lifetime:
+        os.environ["REMOTE_PROVIDER_NONCE_LIFETIME"] = str(args.dpop_nonce_lifetime)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.consumer.remote_settings"
     import django
 
@@ -146,18 +170,25 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("remote-user", password="pw")
-    client = Client(name="consumer under test", redirect_uris="http://127.0.0.1/cb", scope="read write",
+    client = Client(name="consumer under test", redirect_uris=f"http://127.0.0.1/cb {args.redirect_uri}".strip(),
+                    scope="read write",
                     grant_types="authorization_code refresh_token client_credentials",
                     access_token_lifetime=args.access_lifetime)
     secret = client.set_secret()
     client.save()
     pair = first_pair(user, client, secret)
+    from django.test import Client as Browser
+
+    browser = Browser()
+    browser.force_login(user)
+    session = browser.cookies["sessionid"].value
     from wsgiref.simple_server import make_server
 
     app = Counter(get_wsgi_application(), args.lose_refresh_answers)
     server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
     url = f"http://127.0.0.1:{server.server_port}"
-    print(json.dumps({"url": url, "client_id": client.client_id, "client_secret": secret, **pair}), flush=True)
+    print(json.dumps({"url": url, "client_id": client.client_id, "client_secret": secret, "session": session,
+                      **pair}), flush=True)
     server.serve_forever()
 
 
@@ -165,13 +196,16 @@ class RemoteProvider:
     """Start ``main()`` in a subprocess; ``.info`` is its JSON line; ``.stats()`` reads /__stats__."""
 
     def __init__(self, db_path: str, *, access_lifetime: int = 2, grace: int = 0,
-                 lose_refresh_answers: int = 0) -> None:
+                 lose_refresh_answers: int = 0, redirect_uri: str = "", dpop_nonce_lifetime: int = 0,
+                 jwt_leeway: int | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("DATABASE_URL", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.consumer.remote_provider", "--db", db_path,
              "--access-lifetime", str(access_lifetime), "--grace", str(grace),
-             "--lose-refresh-answers", str(lose_refresh_answers)],
+             "--lose-refresh-answers", str(lose_refresh_answers), "--redirect-uri", redirect_uri,
+             "--dpop-nonce-lifetime", str(dpop_nonce_lifetime),
+             "--jwt-leeway", "" if jwt_leeway is None else str(jwt_leeway)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
         )
         line = self.process.stdout.readline()

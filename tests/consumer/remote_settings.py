@@ -16,3 +16,8 @@ DATABASES = {
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 OAUTH_TOKENS = {**OAUTH_TOKENS, "REFRESH_TOKEN_GRACE_PERIOD": int(os.environ.get("REMOTE_PROVIDER_GRACE", "0"))}
+if os.environ.get("REMOTE_PROVIDER_NONCE_LIFETIME"):  # DPoP server nonces required, at the token endpoint and the API
+    OAUTH_TOKENS.update(DPOP_NONCE_REQUIRED=True, DPOP_RESOURCE_NONCE_REQUIRED=True,
+                        DPOP_NONCE_LIFETIME=int(os.environ["REMOTE_PROVIDER_NONCE_LIFETIME"]))
+if os.environ.get("REMOTE_PROVIDER_JWT_LEEWAY"):  # an expired access token refused at once, not 30 s later
+    OAUTH_TOKENS["JWT_LEEWAY"] = int(os.environ["REMOTE_PROVIDER_JWT_LEEWAY"])

@@ -42,11 +42,16 @@ def store_expiring(name: str, pair: dict[str, Any]) -> int:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from oauth_tokens.consumer import dpop
     from oauth_tokens.consumer.models import ExternalToken
+    from oauth_tokens.consumer.providers import get_provider
     from oauth_tokens.consumer.service import store_tokens
 
     user, _ = get_user_model().objects.get_or_create(username="concurrent-user")
-    row = store_tokens(name, user, pair)
+    config = get_provider(name)
+    # A DPoP provider: the grant has its key, which every refresh, whoever makes it, must use.
+    key = dpop.new_key(config.dpop_algorithm) if config.dpop else None
+    row = store_tokens(name, user, pair, dpop_key=key)
     ExternalToken.objects.filter(pk=row.pk).update(expires_at=timezone.now())  # everyone must refresh at once
     return user.pk
 
@@ -56,7 +61,8 @@ def read_row(db_url: str, providers: dict[str, Any], name: str, user_id: int) ->
     from oauth_tokens.consumer.models import ExternalToken
 
     row = ExternalToken.objects.get(provider=name, user_id=user_id)
-    return {"refresh_count": row.refresh_count, "status": row.status, "version": row.version}
+    return {"refresh_count": row.refresh_count, "status": row.status, "version": row.version,
+            "dpop_jkt": row.dpop_jkt, "token_type": row.token_type}
 
 
 def fingerprint(token: str) -> str:
