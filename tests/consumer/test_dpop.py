@@ -299,3 +299,30 @@ def test_dpop_authorization_headers_and_keys_are_redacted_from_logs(dpop_server,
     assert row.access_token not in text and "PRIVATE KEY" not in text
     assert redact("DPoP proofs are made for each request") == "DPoP proofs are made for each request"
     assert repr(key) == f"<ProofKey ES256 jkt={key.jkt}>" and key.pem not in repr(row.credentials())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ahttp_client_retries_a_nonce_then_refreshes_a_dead_token_with_the_same_key(dpop_server, alice):
+    import asyncio
+
+    from oauth_tokens.consumer import ahttp_client
+
+    row, key = connect_with_dpop(dpop_server, alice)
+    dpop_server.dpop_nonce = "api-nonce"
+    dpop_server.live_access.discard(row.access_token)  # the provider killed the token early
+
+    async def scenario():
+        async with ahttp_client("p", alice) as api:
+            return await api.get("/api")
+
+    assert asyncio.run(scenario()).status_code == 200
+    refused, dead, replayed = [r for r in dpop_server.requests if r["path"] == "/api"]
+    (refresh,) = dpop_server.token_requests
+    token = ExternalToken.objects.get(pk=row.pk).access_token
+    at_refresh = checked(refresh["dpop"], "POST", dpop_server.url + "/token")
+    assert (at_refresh["jkt"], at_refresh["nonce"]) == (key.jkt, "api-nonce")  # the origin's nonce, sent at once
+    assert "nonce" not in checked(refused["dpop"], "GET", dpop_server.url + "/api", access_token=row.access_token)
+    assert checked(dead["dpop"], "GET", dpop_server.url + "/api", access_token=row.access_token)["nonce"] == \
+        "api-nonce"
+    assert replayed["authorization"] == f"DPoP {token}" and token != row.access_token
+    assert checked(replayed["dpop"], "GET", dpop_server.url + "/api", access_token=token)["jkt"] == key.jkt
