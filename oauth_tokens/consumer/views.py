@@ -6,8 +6,10 @@ RFC 7636, RFC 9700 section 2.1.1) from this project to an external provider.
 ``connect/<provider>/callback/`` checks the state, exchanges the code, stores
 the tokens and redirects to ``next`` or ``CONSUMER_REDIRECT_URL``. Every failure
 is a page that says what happened, never a 500. For a DPoP provider the code
-exchange makes the grant's key pair and proves the request with it (RFC 9449
-section 5); the key is stored with the tokens.
+flow makes the grant's key pair when it starts, names it in the authorization
+request (``dpop_jkt``, RFC 9449 section 10: the code is bound to it), keeps it
+encrypted in the session, proves the code exchange with it (section 5), and
+stores it with the tokens.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from oauth_tokens.browser import browser_view
 from oauth_tokens.consumer import dpop, provider_calls, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
+from oauth_tokens.oauth2.jwt import load_private_key
 from oauth_tokens.oauth2.pkce import S256, s256
 from oauth_tokens.settings import token_settings
 
@@ -88,12 +91,20 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
     redirect_uri = config.redirect_uri or request.build_absolute_uri(
         reverse("oauth_tokens_consumer:callback", kwargs={"provider": provider})
     )
-    request.session[session_key(provider)] = {
+    pending = {
         "state": crypto.digest(state),
         "verifier": crypto.encrypt(verifier),
         "redirect_uri": redirect_uri,
         "next": _safe_next(request, request.GET.get("next") or request.POST.get("next", "")),
     }
+    extra: dict[str, str] = {}
+    if config.dpop:
+        # The new grant's key, made now so the code is bound to it (RFC 9449 section 10:
+        # ``dpop_jkt``); kept encrypted in the session, like the verifier, until the exchange.
+        key = dpop.new_key(config.dpop_algorithm)
+        pending["dpop_key"] = crypto.encrypt(key.pem)
+        extra["dpop_jkt"] = key.jkt
+    request.session[session_key(provider)] = pending
     params: dict[str, Any] = {
         "response_type": "code",
         "client_id": config.client_id,
@@ -102,10 +113,22 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
         "code_challenge": s256(verifier),
         "code_challenge_method": S256,
         **({"scope": config.scope} if config.scope else {}),
+        **extra,
         **config.authorize_params,
     }
     separator = "&" if "?" in config.authorize_url else "?"
     return HttpResponseRedirect(config.authorize_url + separator + urlencode(params))
+
+
+def _grant_key(config: Provider, pending: dict[str, Any]) -> dpop.ProofKey | None:
+    """The new grant's DPoP key: the one the authorization request named (``dpop_jkt``),
+    or a new one for a flow started before ``dpop`` was turned on; None without DPoP."""
+    if not config.dpop:
+        return None
+    try:
+        return dpop.ProofKey(load_private_key(crypto.decrypt(pending["dpop_key"])))
+    except (crypto.InvalidToken, KeyError, TypeError, ValueError):
+        return dpop.new_key(config.dpop_algorithm)
 
 
 @never_cache
@@ -137,7 +160,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         verifier = crypto.decrypt(pending["verifier"])
     except (crypto.InvalidToken, KeyError, TypeError):
         return error_page(request, provider, "This sign-in attempt expired. Please start again.")
-    key = dpop.new_key(config.dpop_algorithm) if config.dpop else None  # the new grant's own key
+    key = _grant_key(config, pending)
     try:
         tokens = provider_calls.exchange_code(config, code, pending.get("redirect_uri", ""), verifier, dpop_key=key)
     except provider_calls.GrantRejected:

@@ -326,3 +326,22 @@ def test_ahttp_client_retries_a_nonce_then_refreshes_a_dead_token_with_the_same_
         "api-nonce"
     assert replayed["authorization"] == f"DPoP {token}" and token != row.access_token
     assert checked(replayed["dpop"], "GET", dpop_server.url + "/api", access_token=token)["jkt"] == key.jkt
+
+
+def test_the_consumer_imports_only_the_spec_layer_and_shared_modules():
+    """The consumer may run in a project without the provider or the resource server:
+    its DPoP uses ``oauth2.dpop`` (thumbprints, ``ath``), never their code."""
+    import ast
+    from pathlib import Path
+
+    import oauth_tokens.consumer as package
+
+    forbidden = ("oauth_tokens.provider", "oauth_tokens.resource", "oauth_tokens.dpop_http")
+    found = []
+    for path in Path(package.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [(path.name, n) for n in names if n.startswith(forbidden)]
+    assert found == []
+    assert "from oauth_tokens.oauth2 import dpop" in Path(dpop.__file__).read_text()

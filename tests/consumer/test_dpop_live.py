@@ -7,18 +7,20 @@ with server nonces, is in ``test_dpop_remote``."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
 import pytest
 
+from oauth_tokens import crypto
 from oauth_tokens.consumer import dpop, get_access_token, http_client, revoke
 from oauth_tokens.consumer.models import ExternalToken
-from oauth_tokens.provider.models import RefreshToken
+from oauth_tokens.provider.models import AuthorizationCode, RefreshToken
 from tests.consumer.browser import connect, consent, logged_in_browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SESSION = "oauth_tokens_consumer.connect.self"
 
 
 def bound_to(access_token: str) -> str:
@@ -36,6 +38,8 @@ def dpop_remote(remote, register, settings):
 def test_connect_call_refresh_and_call_again_with_one_key(client, alice, dpop_remote, live_server, clock):
     row = connect(client, alice, live_server)
     assert row.token_type == "DPoP" and row.dpop_jkt and bound_to(row.access_token) == row.dpop_jkt
+    code = AuthorizationCode.objects.get()  # the authorization request named the key (dpop_jkt)
+    assert code.dpop_jkt == row.dpop_jkt
     assert dpop.load_key(row.dpop_key).jkt == row.dpop_jkt
 
     with http_client("self", alice) as api:
@@ -76,6 +80,21 @@ def test_a_provider_that_requires_dpop_refuses_a_consumer_without_it(client, ali
     page = client.get("/oauth/connect/self/callback/?" + urlsplit(back).query)
     assert page.status_code == 502
     assert "The provider refused the code exchange (invalid_dpop_proof)" in page.content.decode()
+    assert not ExternalToken.objects.filter(user=alice).exists()
+
+
+def test_the_code_is_bound_to_the_key_the_authorization_request_named(client, alice, dpop_remote, live_server):
+    client.force_login(alice)
+    authorize = client.get("/oauth/connect/self/")["Location"]
+    named = parse_qs(urlsplit(authorize).query)["dpop_jkt"][0]
+    assert named == dpop.load_key(crypto.decrypt(client.session[SESSION]["dpop_key"])).jkt
+    with logged_in_browser(client, alice, live_server.url) as browser:
+        back = consent(browser, authorize)
+    session = client.session  # the key in the session swapped for another: the exchange proves with that one
+    session[SESSION] = {**session[SESSION], "dpop_key": crypto.encrypt(dpop.new_key("ES256").pem)}
+    session.save()
+    page = client.get("/oauth/connect/self/callback/?" + urlsplit(back).query)
+    assert page.status_code == 400 and "The authorization code was refused" in page.content.decode()
     assert not ExternalToken.objects.filter(user=alice).exists()
 
 

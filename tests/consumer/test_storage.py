@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
@@ -145,10 +146,16 @@ def test_a_dpop_keys_private_half_is_never_in_the_database_the_logs_or_the_admin
             assert api.get("/api/me").status_code == 200
         clock.advance(3600)
         get_access_token("self", alice)  # a refresh: the key is read, and written back by nobody
+        client.get("/oauth/connect/self/")  # a connect flow left pending: its new key sits in the session
     finally:
         connection.force_debug_cursor = False
     assert row.token_type == "DPoP" and ExternalToken.objects.get(pk=row.pk).refresh_count == 1
-    secrets_seen = key_spellings(row.dpop_key)
+    pending = crypto.decrypt(client.session["oauth_tokens_consumer.connect.self"]["dpop_key"])
+    assert pending != row.dpop_key
+    secrets_seen = key_spellings(row.dpop_key) + key_spellings(pending)
+    dump = sql_dump()  # before the admin's login below replaces alice's session
+    sessions = "\n".join(repr(s.get_decoded()) for s in Session.objects.all())
+    assert client.session["oauth_tokens_consumer.connect.self"]["dpop_key"] in sessions  # it is searched
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT dpop_key FROM oauth_tokens_consumer_externaltoken WHERE id = %s", [row.pk])
@@ -163,6 +170,6 @@ def test_a_dpop_keys_private_half_is_never_in_the_database_the_logs_or_the_admin
         f"{r.getMessage()} {r.__dict__.get('sql', '')} {r.__dict__.get('params', '')}" for r in caplog.records
     )
     assert stored in log_text  # the SQL was logged with its parameters: the search below can find things
-    places = {"database": sql_dump(), "logs": log_text, "admin": "\n".join(pages)}
+    places = {"database": dump, "sessions": sessions, "logs": log_text, "admin": "\n".join(pages)}
     leaked = [(place, s[:12]) for place, text in places.items() for s in secrets_seen if s in text]
     assert leaked == []
