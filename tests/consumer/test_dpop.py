@@ -21,7 +21,7 @@ from oauth_tokens.consumer.redaction import redact
 from oauth_tokens.consumer.service import store_tokens
 from oauth_tokens.oauth2 import dpop as spec
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the consumer commits its writes itself
 
 
 class Replay:
@@ -301,7 +301,6 @@ def test_dpop_authorization_headers_and_keys_are_redacted_from_logs(dpop_server,
     assert repr(key) == f"<ProofKey ES256 jkt={key.jkt}>" and key.pem not in repr(row.credentials())
 
 
-@pytest.mark.django_db(transaction=True)
 def test_ahttp_client_retries_a_nonce_then_refreshes_a_dead_token_with_the_same_key(dpop_server, alice):
     import asyncio
 
