@@ -103,9 +103,9 @@ class ExternalToken(models.Model):
     token_type = models.CharField(max_length=40, default="Bearer")
     #: The grant's DPoP private key (RFC 9449), a PKCS#8 PEM, encrypted like the tokens;
     #: "" for a grant without DPoP. Made when the grant is obtained, kept for its refreshes.
-    dpop_key = EncryptedTextField(blank=True, editable=False)
+    dpop_key = EncryptedTextField(_("DPoP private key"), blank=True, editable=False)
     dpop_jkt = models.CharField(
-        max_length=64, blank=True, editable=False,
+        _("DPoP key thumbprint"), max_length=64, blank=True, editable=False,
         help_text=_("Thumbprint (RFC 7638) of the grant's DPoP public key: the tokens' cnf.jkt."),
     )
     scope = models.TextField(blank=True)
