@@ -65,6 +65,9 @@ PACE = 0.05
 #: What ``oauth_tokens.sharedcache`` logs when a call on the shared cache failed (raised, or
 #: did not answer within CACHE_TIMEOUT): that worker then leaves the cache alone for
 #: CACHE_RETRY_AFTER seconds, and a revocation it makes meanwhile cannot publish its version.
+#: Seconds added before the CACHE_RETRY_AFTER window of a revocation in which a logged
+#: cache failure counts (the log is read every 0.1 s, and a request may have started earlier).
+WINDOW_MARGIN = 0.5
 CACHE_FAILURE = re.compile(r"^Cache '[^']*' (?:did not answer|raised)", re.M)
 
 _started = time.monotonic()
@@ -243,7 +246,7 @@ def watch(processes: list[Process], token: str, since: float, slack: float,
     their bound for a faulty cache instead, and the output says so."""
     latest = max(max(p.bound, p.fault_bound or 0.0) for p in processes) + slack
     answers = ask_every_worker(processes, token, since=since, after=latest)
-    failed = failures.since(since - retry_after - 0.5) if failures else 0
+    failed = failures.since(since - retry_after - WINDOW_MARGIN) if failures else 0
     if failed:
         say(f"  the shared cache failed {failed} call(s) from {retry_after:g} s before the revocation on "
             f"(\"did not answer within CACHE_TIMEOUT\" in the hosts' logs): the hosts' bound is the one for "
@@ -437,7 +440,7 @@ def cluster(args: argparse.Namespace, database_url: str, redis_url: str, bouncer
     time.sleep(0.3)  # the log sampler's next look
     last = failures.last_seen()
     if last is not None:
-        wait = max(0.0, last + retry_after - time.monotonic())
+        wait = max(0.0, last + retry_after + WINDOW_MARGIN + 0.1 - time.monotonic())
         failed = failures.since(failures.samples[0][0])
         say(f"  the shared cache failed {failed} call(s) in the workers' first requests "
             f"(\"did not answer within CACHE_TIMEOUT\": a fresh worker's first Redis calls on a busy machine); "
@@ -477,8 +480,7 @@ def cluster(args: argparse.Namespace, database_url: str, redis_url: str, bouncer
     http.close()
     failures.stop()
 
-    say("summary: " + ", ".join(f"{p.name} bound {p.bound:g} s ({p.rule})" for p in everyone)
-        + "; last refusal per round: " + ", ".join(f"+{t:.3f} s" for t in last_refusals))
+    say("the last worker's first refusal, per round: " + ", ".join(f"+{t:.3f} s" for t in last_refusals))
     for problem in problems:
         say(f"PROBLEM: {problem}")
     if problems:
