@@ -89,6 +89,7 @@ class Process:
     #: The bound while the shared cache fails (None: the cache plays no part), and its rule.
     fault_bound: float | None = None
     fault_rule: str = ""
+    _clients: list[httpx.Client] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -96,6 +97,17 @@ class Process:
 
     def workers(self) -> set[str]:
         return {f"{self.host}/{pid}" for pid in self.server.worker_pids()}
+
+    def client(self, i: int) -> httpx.Client:
+        """The ``i``-th asking thread's HTTP client, made once (before any revocation: making
+        one costs a busy machine tens of milliseconds); each request on a new connection."""
+        while len(self._clients) <= i:
+            self._clients.append(httpx.Client(base_url=self.url, timeout=15, headers={"Connection": "close"}))
+        return self._clients[i]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
 
 
 @dataclass
@@ -132,25 +144,26 @@ def ask_every_worker(processes: list[Process], token: str, *, since: float | Non
     process and worker."""
     since = time.monotonic() if since is None else since
     answers: dict[str, dict[str, list[Answer]]] = {p.name: {} for p in processes}
+    expected = {p.name: p.workers() for p in processes}
     lock = threading.Lock()
 
     def done(process: Process) -> bool:
         with lock:
             seen = {w for w, got in answers[process.name].items() if any(a.started >= after for a in got)}
-        return process.workers() <= seen
+        return expected[process.name] <= seen
 
-    def loop(process: Process, give_up: float) -> None:
-        with httpx.Client(base_url=process.url, timeout=15, headers={"Connection": "close"}) as http:
-            while not done(process) and time.monotonic() - since < give_up:
-                try:
-                    answer = ask(http, token, since)
-                except httpx.HTTPError as exc:
-                    answer = Answer("?", 0, time.monotonic() - since, f"no answer: {exc}")
-                with lock:
-                    answers[process.name].setdefault(answer.worker, []).append(answer)
-                time.sleep(PACE)
+    def loop(process: Process, i: int, give_up: float) -> None:
+        http = process.client(i)
+        while not done(process) and time.monotonic() - since < give_up:
+            try:
+                answer = ask(http, token, since)
+            except httpx.HTTPError as exc:
+                answer = Answer("?", 0, time.monotonic() - since, f"no answer: {exc}")
+            with lock:
+                answers[process.name].setdefault(answer.worker, []).append(answer)
+            time.sleep(PACE)
 
-    jobs = [(p, max(after, p.bound) + PATIENCE) for p in processes for _ in range(WORKERS)]
+    jobs = [(p, i, max(after, p.bound) + PATIENCE) for p in processes for i in range(WORKERS)]
     with ThreadPoolExecutor(len(jobs)) as pool:
         list(pool.map(lambda job: loop(*job), jobs))
     return answers
@@ -479,6 +492,8 @@ def cluster(args: argparse.Namespace, database_url: str, redis_url: str, bouncer
         problems += reuse_round(everyone, a, b, fx, check, last_refusals)
     http.close()
     failures.stop()
+    for process in everyone:
+        process.close()
 
     say("the last worker's first refusal, per round: " + ", ".join(f"+{t:.3f} s" for t in last_refusals))
     for problem in problems:
