@@ -509,9 +509,21 @@ def cluster(args: argparse.Namespace, database_url: str, redis_url: str, bouncer
 def reuse_round(everyone: list[Process], a: LiveServer, b: LiveServer, fx: fixtures.Fixtures,
                 check: Callable[[str, float], Outcome], last_refusals: list[float]) -> list[str]:
     problems = []
-    say("2. code flow on host A (public client with PKCE: no grace window), then a refresh rotation on A")
+    say("2. code flow for a public client (PKCE; no grace window): log in on host A, consent on host B, "
+        "the code exchanged on host A; a refresh rotation on A")
     browser = fixtures.OAuthClient(a.url, fx)
-    first = browser.code_flow(fx.public)
+    browser.login()
+    consent = fixtures.OAuthClient(b.url, fx, session=browser.http.cookies)
+    code, verifier = consent.authorization_code(fx.public)
+    consent.close()
+    say("  logged in on host A; the consent page and its form on host B took that session (the same SECRET_KEY "
+        "and database): a code")
+    exchanged = browser.token(fx.public, grant_type="authorization_code", code=code,
+                              redirect_uri=fx.public.redirect_uri, code_verifier=verifier)
+    say(f"  code exchanged on host A -> {exchanged.status_code} from {served_by(exchanged)}")
+    if exchanged.status_code != 200:
+        return [f"the code exchange at host A answered {exchanged.status_code}: {exchanged.text}"]
+    first = exchanged.json()
     rotated = browser.refresh(first["refresh_token"], fx.public)
     say(f"  rotated on host A: refresh -> {rotated.status_code} from {served_by(rotated)}")
     if rotated.status_code != 200:

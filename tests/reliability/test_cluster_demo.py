@@ -2,7 +2,7 @@
 says: two provider hosts of two gunicorn workers each, with different settings modules,
 on one PostgreSQL through PgBouncer (transaction mode) and one Redis, and an API in remote
 mode. A token issued on host A works on host B and at the API; revoked through host B (and
-a refresh family revoked by a reuse at host B), every worker of the three refuses it
+a refresh family revoked by a reuse at host B, after a login on A and the consent on B), every worker of the three refuses it
 within its bound: REVOCATION_POLL_INTERVAL at the hosts, INTROSPECTION_CACHE_TTL at the API.
 
 The first test runs the demo as a user would (a process of its own, ~25 s); the demo
@@ -61,6 +61,8 @@ def test_a_token_revoked_through_one_host_is_refused_by_every_worker_within_its_
         assert float(at) <= float(bound) + 0.05
     # Each worker was asked (two per process, six lines per round).
     assert len(re.findall(r"^\[.*\]   (?:host A|host B|remote) \S+/\d+ +\d+ requests: ", out, re.M)) == 12
+    # Logged in on A, consent on B (one session for both hosts), the code exchanged on A.
+    assert re.search(r"code exchanged on host A -> 200 from host-a/\d+", out)
     # The old refresh token replayed on B: reuse; the newest one of the family is dead too.
     assert "the old refresh token replayed on host B -> 400 invalid_grant" in out
     assert re.search(r"the family's newest refresh token on host A -> 400 invalid_grant: .*reuse", out)
