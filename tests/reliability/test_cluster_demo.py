@@ -2,8 +2,9 @@
 says: two provider hosts of two gunicorn workers each, with different settings modules,
 on one PostgreSQL through PgBouncer (transaction mode) and one Redis, and an API in remote
 mode. A token issued on host A works on host B and at the API; revoked through host B (and
-a refresh family revoked by a reuse at host B, after a login on A and the consent on B), every worker of the three refuses it
-within its bound: REVOCATION_POLL_INTERVAL at the hosts, INTROSPECTION_CACHE_TTL at the API.
+a refresh family revoked by a reuse at host B, after a login on A and the consent on B),
+every worker of the three refuses it within its bound: REVOCATION_POLL_INTERVAL at the
+hosts, INTROSPECTION_CACHE_TTL at the API.
 
 The first test runs the demo as a user would (a process of its own, ~25 s); the demo
 exits non-zero when any worker accepts a revoked token after its bound. The others check
