@@ -315,6 +315,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shown(url: str) -> str:
+    """``url`` without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)).geturl()
+
+
 def preflight(database_url: str, redis_url: str) -> str | None:
     """Why the demo cannot run here, or None."""
     if urlsplit(database_url).scheme not in ("postgres", "postgresql", "pgsql"):
@@ -326,7 +334,7 @@ def preflight(database_url: str, redis_url: str) -> str | None:
 
         redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means: no usable Redis
-        return f"Redis at {redis_url} does not answer: {exc}"
+        return f"Redis at {shown(redis_url)} does not answer: {type(exc).__name__}"
     return None
 
 
@@ -362,7 +370,8 @@ def close_connections() -> None:
 
 
 def run(args: argparse.Namespace, database_url: str, redis_url: str, logs: Path, servers: list[LiveServer]) -> bool:
-    say(f"database {urlsplit(database_url).path.lstrip('/')} (made afresh), Redis {redis_url}, logs in {logs}")
+    say(f"database {urlsplit(database_url).path.lstrip('/')} (made afresh), Redis {shown(redis_url)}, "
+        f"logs in {logs}")
     recreate_postgres_database(database_url)
     with PgBouncer(database_url) as bouncer:
         try:

@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (requirements-dev.txt)")
 
-from reliability.cluster.demo import Answer, judge  # noqa: E402
+from reliability.cluster.demo import Answer, judge, shown  # noqa: E402
 from reliability.pgbouncer import binary as pgbouncer_binary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +97,8 @@ def test_a_worker_that_refuses_within_its_bound_passes():
     assert problems == [] and switched == 0.7
     _, problems, switched = judge("host B", "host-b/3", answers((0.0, 401), (1.5, 401)), bound=1.0, slack=0.05)
     assert problems == [] and switched == 0.0
+
+
+def test_the_demo_prints_no_password_of_the_redis_url():
+    assert shown("redis://:s3cret@127.0.0.1:6379/1") == "redis://:***@127.0.0.1:6379/1"
+    assert shown("redis://127.0.0.1:6379/12") == "redis://127.0.0.1:6379/12"
