@@ -119,6 +119,17 @@ $(RELIABILITY_STAMP): $(STAMP) requirements-reliability.txt
 reliability: $(RELIABILITY_STAMP)
 	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
+# The provider scaled out (docs/scaling.md, reliability/cluster/): two hosts (a gunicorn
+# master with 2 workers each, different settings modules) on one PostgreSQL through the
+# system's PgBouncer (transaction mode) and one Redis, plus an API in remote mode; a token
+# issued on host A, used on host B and at the API, revoked through host B, refused by every
+# worker within the documented bounds. Needs PostgreSQL, Redis and pgbouncer (DATABASE_URL,
+# REDIS_URL; defaults 127.0.0.1; the database <name>_cluster is made afresh).
+# CLUSTER_DEMO_ARGS="--introspection-cache-ttl 2", "--revocation-poll-interval 0.5"...
+.PHONY: cluster-demo
+cluster-demo: $(RELIABILITY_STAMP)
+	$(BIN)/python -m reliability.cluster $(CLUSTER_DEMO_ARGS)
+
 # Clients we did not write, pinned in requirements-mcp.txt: the official MCP
 # Python SDK reads our metadata and registers itself (its tests skip where it is not installed).
 MCP_STAMP = $(VENV)/.mcp-installed

@@ -98,11 +98,14 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 class OAuthClient:
     """The flows a client runs, over HTTP (httpx), one instance per thread."""
 
-    def __init__(self, base_url: str, fixtures: Fixtures, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, fixtures: Fixtures, *, timeout: float = 30.0,
+                 session: httpx.Cookies | None = None) -> None:
+        """``session``: the cookies of a client that logged in elsewhere (another host of
+        the same site): this one then asks for consent without logging in."""
         self.base = base_url
         self.fx = fixtures
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False)
-        self._logged_in = False
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, cookies=session)
+        self._logged_in = session is not None
 
     def close(self) -> None:
         self.http.close()

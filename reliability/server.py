@@ -93,6 +93,7 @@ class LiveServer:
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
         app: str = "example_project.wsgi:application",
+        ready_path: str = "/.well-known/oauth-authorization-server",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -102,6 +103,7 @@ class LiveServer:
         self.log_path = log_path
         self.extra_args = tuple(extra_args)  # more gunicorn options
         self.app = app  # e.g. "reliability.pid_wsgi:application" (names the answering worker)
+        self.ready_path = ready_path  # answers 200 once the server is up
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -137,7 +139,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                if httpx.get(self.url + "/.well-known/oauth-authorization-server", timeout=2).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     if len(self.worker_pids()) >= self.workers:
                         return self
             except httpx.HTTPError:

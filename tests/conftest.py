@@ -21,6 +21,8 @@ NEEDS = {
     "server_db": (lambda: connections["default"].vendor != "sqlite",
                   "needs PostgreSQL or MariaDB: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/oauth_tokens"
                   " (or mysql://...)"),
+    "postgres": (lambda: connections["default"].vendor == "postgresql",
+                 "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/oauth_tokens"),
     "redis": (lambda: bool(os.environ.get("REDIS_URL")),
               "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"),
     "pgbouncer": (lambda: os.environ.get("PGBOUNCER", "") not in ("", "0")

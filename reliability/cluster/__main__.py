@@ -1,0 +1,5 @@
+import sys
+
+from reliability.cluster.demo import main
+
+sys.exit(main())
