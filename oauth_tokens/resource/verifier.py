@@ -28,6 +28,9 @@ from oauth_tokens.resource.tokens import AccessToken
 from oauth_tokens.settings import token_settings
 
 _chosen: spec.AccessTokenVerifier | None = None
+#: The audience this resource server accepts and what a token for another one is told,
+#: read from the settings once per change (it is checked on every request).
+_audience: tuple[str, str] | None = None
 
 
 def get_verifier() -> spec.AccessTokenVerifier:
@@ -55,16 +58,27 @@ def _build() -> spec.AccessTokenVerifier:
 def verify(token: str) -> AccessToken:
     """The verified token, or ``InvalidToken`` (or ``TemporarilyUnavailable``)."""
     claims = get_verifier().verify(token)
+    audience, problem = _audience or _accepted_audience()
+    aud = claims.get("aud")  # RFC 7519 section 4.1.3: one string or an array
+    if aud != audience and not (isinstance(aud, list) and audience in aud):
+        raise InvalidToken(problem)
+    return AccessToken(claims)
+
+
+def _accepted_audience() -> tuple[str, str]:
+    """``RESOURCE`` when set (RFC 8707: tokens for another resource of the same
+    provider are refused here), else the default audience."""
+    global _audience
     resource = token_settings.RESOURCE
     if resource:
-        if resource not in spec.audiences_of(claims):
-            raise InvalidToken("The access token is meant for another resource")
-    elif token_settings.audience not in spec.audiences_of(claims):
-        raise InvalidToken("The access token is meant for another audience")
-    return AccessToken(claims)
+        _audience = (str(resource), "The access token is meant for another resource")
+    else:
+        _audience = (token_settings.audience, "The access token is meant for another audience")
+    return _audience
 
 
 @process_caches.resets_on("OAUTH_TOKENS", "INSTALLED_APPS")
 def reset() -> None:
-    global _chosen
+    global _chosen, _audience
     _chosen = None
+    _audience = None
