@@ -163,3 +163,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def pgbouncer(django_db_setup):
     """The PgBouncer the session runs (PGBOUNCER=1), or None."""
     return django_db_setup
+
+
+@pytest.fixture
+def flaky_default_cache(settings):
+    """The default cache (the throttles', the DPoP replay record's...) as a shared
+    server that a test takes down or pauses (tests/flakycache.py)."""
+    from tests.flakycache import FlakyCache
+
+    FlakyCache.restore()
+    settings.CACHES = {"default": {"BACKEND": "tests.flakycache.FlakyCache"}}
+    yield FlakyCache
+    FlakyCache.restore()

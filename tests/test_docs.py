@@ -11,20 +11,17 @@ The runnable snippets (tests/docs_snippets.py) are run by ``test_runnable_*`` be
 from __future__ import annotations
 
 import ast
-import pkgutil
 import re
 import shutil
-from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.dispatch import Signal
 
-import oauth_tokens
 from oauth_tokens import settings as provider_settings
 from oauth_tokens import signals
 from oauth_tokens.consumer import config as consumer_config
-from oauth_tokens.oauth2.errors import OAuth2Error
+from tests.error_codes import oauth_error_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -107,19 +104,6 @@ def test_every_management_command_is_in_the_reference(reference):
     assert {"cleartokens", "createclient", "rotatekeys", "refresh_tokens"} <= commands
     text = section(reference, "Management commands")
     assert sorted(c for c in commands if f"manage.py {c}" not in text) == []
-
-
-def oauth_error_codes() -> set[str]:
-    for module in pkgutil.walk_packages(oauth_tokens.__path__, "oauth_tokens."):
-        if ".migrations" not in module.name and not module.name.endswith(("checks", "apps")):
-            import_module(module.name)
-
-    def subclasses(cls):
-        for sub in cls.__subclasses__():
-            yield sub
-            yield from subclasses(sub)
-
-    return {cls.error for cls in subclasses(OAuth2Error) if cls.error}
 
 
 def test_every_oauth_error_code_is_in_the_reference(reference):

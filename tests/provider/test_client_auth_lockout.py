@@ -148,17 +148,6 @@ def test_no_alert_below_the_limit_nor_for_unknown_or_public_client_ids(flow, pub
     assert not TokenEvent.objects.filter(kind=TokenEvent.AUTH_FAILURES).exists()
 
 
-@pytest.fixture
-def flaky_default_cache(settings):
-    """The default cache (the throttle's) as a shared server that a test takes down."""
-    from tests.flakycache import FlakyCache
-
-    FlakyCache.restore()
-    settings.CACHES = {"default": {"BACKEND": "tests.flakycache.FlakyCache"}}
-    yield FlakyCache
-    FlakyCache.restore()
-
-
 def test_a_cache_that_fails_degrades_to_no_throttle_never_a_500(flow, caplog, flaky_default_cache):
     flaky_default_cache.mode = "down"
     statuses = [call(flow, "token", f"g{i}", "10.0.0.9").status_code for i in range(LIMIT + 2)]

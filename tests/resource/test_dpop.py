@@ -111,44 +111,33 @@ def test_verification_costs_no_query(client, key, bound, django_assert_num_queri
         assert client.get("/t/binding", **dpop(key, bound, "/t/binding")).status_code == 200
 
 
-@pytest.fixture
-def flaky_cache(settings):
-    """The default cache (the replay record's) as a shared server a test takes down or pauses."""
-    from tests.flakycache import FlakyCache
-
-    FlakyCache.restore()
-    settings.CACHES = {"default": {"BACKEND": "tests.flakycache.FlakyCache"}}
-    yield FlakyCache
-    FlakyCache.restore()
-
-
-def test_a_replayed_proof_is_refused_through_a_shared_cache(client, key, bound, flaky_cache):
+def test_a_replayed_proof_is_refused_through_a_shared_cache(client, key, bound, flaky_default_cache):
     headers = dpop(key, bound, "/t/binding")
     assert client.get("/t/binding", **headers).status_code == 200
     assert "already used" in refused(client.get("/t/binding", **headers), "invalid_dpop_proof")
 
 
-def test_a_cache_that_is_down_or_hangs_costs_one_short_wait_never_a_500(client, key, bound, flaky_cache, settings,
-                                                                        caplog):
+def test_a_cache_that_is_down_or_hangs_costs_one_short_wait_never_a_500(client, key, bound, flaky_default_cache,
+                                                                        settings, caplog):
     """Redis refusing connections, then paused with no socket timeout: each DPoP
     request still answers (the proof is accepted, a warning logged); a hang costs
     CACHE_TIMEOUT once, then the circuit leaves the cache alone."""
     wait = 0.5
     settings.OAUTH_TOKENS = {**settings.OAUTH_TOKENS, "CACHE_TIMEOUT": wait, "CACHE_RETRY_AFTER": 30}
-    flaky_cache.mode = "down"
+    flaky_default_cache.mode = "down"
     assert client.get("/t/binding", **dpop(key, bound, "/t/binding")).status_code == 200
     assert "DPoP replay check skipped" in caplog.text
 
     from oauth_tokens import sharedcache
 
     sharedcache.reset()
-    flaky_cache.mode = "hang"
+    flaky_default_cache.mode = "hang"
     started = time.monotonic()
     assert client.get("/t/binding", **dpop(key, bound, "/t/binding")).status_code == 200
-    assert time.monotonic() - started < flaky_cache.hang_seconds / 2  # cut short, not the hang
-    calls = flaky_cache.calls
+    assert time.monotonic() - started < flaky_default_cache.hang_seconds / 2  # cut short, not the hang
+    calls = flaky_default_cache.calls
     started = time.monotonic()
     for _ in range(5):
         assert client.get("/t/binding", **dpop(key, bound, "/t/binding")).status_code == 200
     assert time.monotonic() - started < 5 * wait / 2  # no CACHE_TIMEOUT wait per request
-    assert flaky_cache.calls == calls  # the circuit is open: the cache is not asked
+    assert flaky_default_cache.calls == calls  # the circuit is open: the cache is not asked
