@@ -57,10 +57,14 @@ docs: $(DOCS_STAMP)
 docs-serve: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
+# The demo serves on DEMO_ADDR (make demo DEMO_ADDR=127.0.0.1:8020), which is also its issuer
+# (the printed commands and the demo clients' redirect URIs use it) unless
+# OAUTH_TOKENS_ISSUER says otherwise.
+DEMO_ADDR ?= 127.0.0.1:8000
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py setupdemo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	OAUTH_TOKENS_ISSUER=$${OAUTH_TOKENS_ISSUER:-http://$(DEMO_ADDR)} $(BIN)/python manage.py setupdemo
+	OAUTH_TOKENS_ISSUER=$${OAUTH_TOKENS_ISSUER:-http://$(DEMO_ADDR)} $(BIN)/python manage.py runserver $(DEMO_ADDR)
 
 # The side-by-side benchmark (bench/): peers from requirements-bench.txt, then every run.
 # BENCH_ARGS="--quick" for a short run, "--postgres" (or DATABASE_URL) to add PostgreSQL.
