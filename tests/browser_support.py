@@ -43,12 +43,16 @@ def console_errors(driver) -> list[str]:
 
 
 def admin_login(driver, base_url: str, username: str, password: str, next_path: str) -> None:
+    """Sign in on the admin's login page; returns once the browser has left it (the
+    session cookie is set), so that the next ``driver.get`` cannot race the redirect."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base_url}/admin/login/?next={next_path}")
     driver.find_element(By.ID, "id_username").send_keys(username)
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/admin/login/" not in d.current_url)
 
 
 def screenshot(driver, tmp_path: Path, name: str, *, whole_page: bool = True) -> Path:
