@@ -43,8 +43,6 @@ from oauth_tokens.oauth2.jwt import PrivateKey, generate_private_key, load_priva
 
 __all__ = ["DPOP_ALGORITHMS", "ProofKey", "asks_for_nonce", "load_key", "new_key", "remember_nonce"]
 
-#: The public members of a JWK, by key type (RFC 7518 section 6, RFC 8037 section 2).
-_PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y"), "OKP": ("kty", "crv", "x")}
 #: RFC 9449 section 8.1: ``nonce = 1*NQCHAR`` (printable ASCII but ``"`` and ``\``).
 _NONCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,512}")
 _USE_NONCE = re.compile(r'(?i)\berror\s*=\s*"?use_dpop_nonce"?')
@@ -65,8 +63,7 @@ class ProofKey:
             self.alg = "RS256"
         else:
             self.alg = "EdDSA"  # load_private_key accepts no other kind
-        full = public_jwk(key, kid="", algorithm=self.alg)
-        self.jwk: dict[str, Any] = {m: full[m] for m in _PUBLIC_MEMBERS[full["kty"]]}
+        self.jwk: dict[str, Any] = spec.key_members(public_jwk(key, kid="", algorithm=self.alg))
         self.jkt = spec.thumbprint(self.jwk)
 
     def __repr__(self) -> str:

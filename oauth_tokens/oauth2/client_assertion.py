@@ -130,14 +130,14 @@ def verify(assertion: str, *, client_id: str, method: str, keys: KeySource, poli
     candidates = keys(kid, alg)
     if not candidates:
         raise _fail("no registered key of this client matches the assertion's kid and alg")
-    claims = _decode(assertion, alg, candidates, policy)
+    claims = _decode(assertion, alg, candidates)
     _check_claims(claims, client_id, policy)
     if not replay.first_use(client_id, claims["jti"], float(claims["exp"])):
         raise _fail("this assertion (its jti) was already used")
     return claims
 
 
-def _decode(assertion: str, alg: str, candidates: Sequence[Any], policy: Policy) -> dict[str, Any]:
+def _decode(assertion: str, alg: str, candidates: Sequence[Any]) -> dict[str, Any]:
     try:
         claims = decode_with_any(assertion, alg, candidates, require=("exp", "iss", "sub", "aud", "jti"))
     except MissingClaim as exc:

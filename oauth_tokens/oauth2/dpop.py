@@ -133,12 +133,19 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def thumbprint(jwk: Mapping[str, Any]) -> str:
-    """The JWK SHA-256 thumbprint (RFC 7638), base64url: the ``jkt`` of a key."""
+def key_members(jwk: Mapping[str, Any]) -> dict[str, str]:
+    """The members of ``jwk`` that make the public key: those RFC 7638 hashes for the
+    thumbprint, which for RSA, EC and OKP keys are the whole public key (what a proof
+    header carries, section 4.2); ``ValueError`` for anything else."""
     members = _THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
     if members is None or not all(isinstance(jwk.get(m), str) for m in members):
         raise ValueError("not a public RSA, EC or OKP JWK")
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return {m: jwk[m] for m in members}
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The JWK SHA-256 thumbprint (RFC 7638), base64url: the ``jkt`` of a key."""
+    canonical = json.dumps(key_members(jwk), separators=(",", ":"), sort_keys=True)
     return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
@@ -283,8 +290,7 @@ def _key(header: Mapping[str, Any], algorithms: Sequence[str]) -> tuple[Any, str
         jkt = thumbprint(jwk)
         # A client signs many proofs with one key: the key is loaded once (the
         # thumbprint's members are the whole public key, so they name it exactly).
-        members = _THUMBPRINT_MEMBERS[jwk["kty"]]
-        return _public_key(tuple((m, jwk[m]) for m in members)), alg, jkt
+        return _public_key(tuple(key_members(jwk).items())), alg, jkt
     except (ValueError, TypeError, KeyError, jwt.PyJWTError):
         raise _fail("jwk is not a usable public key") from None
 
