@@ -19,13 +19,13 @@ The verified key's thumbprint then binds what the request issues (``issuing``),
 whichever grant it uses.
 
 The provider's own protected endpoints (userinfo, the GET validation endpoint)
-accept ``Authorization: DPoP`` with a proof as a resource server does
-(``dpop_presented``), and refuse a bound token sent as Bearer.
+accept ``Authorization: DPoP`` with a proof as a resource server does, and
+refuse a bound token sent as Bearer (``presented_token``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,20 +69,26 @@ def response_headers() -> dict[str, str]:
     return {"DPoP-Nonce": dpop_http.nonces().current(models.now().timestamp())}
 
 
-def dpop_presented(request: HttpRequest) -> tuple[str, Mapping[str, Any]] | None:
-    """(token, claims) of ``Authorization: DPoP <token>`` with a valid proof for this
-    request made with the token's key (userinfo, the GET validation endpoint: this
-    provider's own protected resources); None for another scheme. The errors are the
-    resource side's: 401 with the DPoP challenge."""
-    token = dpop_http.token_of(request)
-    if token is None:
-        return None
+def presented_token(request: HttpRequest, bearer: Callable[[HttpRequest], str]
+                    ) -> tuple[str, Mapping[str, Any], str]:
+    """(token, claims, token type) of the access token ``request`` presents to one of
+    this provider's own protected resources (userinfo, the GET validation endpoint):
+    ``Authorization: DPoP <token>`` with a valid proof for this request made with the
+    token's key (the errors are the resource side's: 401 with the DPoP challenge), or
+    a Bearer token, read by ``bearer`` (which raises its endpoint's error when there is
+    none), that is not DPoP-bound."""
     # Imported here: the local verifier reads the signing keys (models) at import.
     from oauth_tokens.provider import local_verifier
 
+    token = dpop_http.token_of(request)
+    if token is None:
+        token = bearer(request)
+        claims = local_verifier.verifier().verify(token)
+        dpop_http.refuse_bound_bearer(claims)
+        return token, claims, "Bearer"
     try:
         claims = local_verifier.verifier().verify(token)
     except InvalidToken as error:
         raise dpop.DPoPInvalidToken(error.description) from None
     dpop_http.check_binding(request, token, claims, nonce_required=bool(token_settings.DPOP_RESOURCE_NONCE_REQUIRED))
-    return token, claims
+    return token, claims, dpop.TOKEN_TYPE

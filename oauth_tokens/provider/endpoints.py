@@ -27,7 +27,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import bearer, oidc, scopes
 from oauth_tokens.oauth2.dpop import confirmed_jkt
 from oauth_tokens.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken, RateLimited
@@ -180,6 +179,14 @@ def _user_active(user: Any) -> bool:
     return user is None or bool(getattr(user, "is_active", True))
 
 
+def _userinfo_bearer(request: HttpRequest) -> str:
+    """The Bearer token of a userinfo request (header, form body or query, RFC 6750)."""
+    token = bearer_token_of(request)
+    if token is None:
+        raise bearer.MissingToken()
+    return token
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class UserInfoView(OAuthView):
     """OIDC Core section 5.3: the claims of the token's user, for scope ``openid``."""
@@ -187,15 +194,7 @@ class UserInfoView(OAuthView):
     http_method_names = ["get", "post", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        presented = dpop.dpop_presented(request)
-        if presented is not None:
-            claims = presented[1]
-        else:
-            token = bearer_token_of(request)
-            if token is None:
-                raise bearer.MissingToken()
-            claims = local_verifier.verifier().verify(token)
-            dpop_http.refuse_bound_bearer(claims)
+        claims = dpop.presented_token(request, _userinfo_bearer)[1]
         granted = scopes.parse(str(claims.get("scope", "")))
         if "openid" not in granted:
             raise InsufficientScope(scope="openid")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +20,13 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from oauth_tokens import dpop_http
 from oauth_tokens.oauth2 import bearer
 from oauth_tokens.oauth2.dpop import InvalidDPoPProof
 from oauth_tokens.oauth2.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuth2Error, TemporarilyUnavailable
 from oauth_tokens.oauth2.request import TokenRequest
 from oauth_tokens.oauth2.server import create_token_response
 from oauth_tokens.oauth2.store import TokenStore
-from oauth_tokens.provider import client_auth, dpop, failed_refreshes, local_verifier, metrics, models
+from oauth_tokens.provider import client_auth, dpop, failed_refreshes, metrics, models
 from oauth_tokens.provider.dberrors import transient
 from oauth_tokens.provider.stores import OrmTokenStore
 from oauth_tokens.refusals import REFUSED, as_oauth_error
@@ -112,12 +110,6 @@ def bearer_token(request: HttpRequest) -> str:
     if token is None or " " in token:
         raise InvalidRequest("missing/invalid parameters authorization header")
     return token
-
-
-def verify_access_token(token: str) -> Mapping[str, Any]:
-    """Claims of a valid, unrevoked access token issued here, or ``InvalidToken``
-    (the same cached verifier the resource side uses: no query per call)."""
-    return local_verifier.verifier().verify(token)
 
 
 class OAuthView(View):
@@ -207,17 +199,10 @@ class TokenView(OAuthView):
     def get(self, request: HttpRequest, token_type: str | None = None) -> HttpResponse:
         if token_type is not None:
             return self.http_method_not_allowed(request)
-        presented = dpop.dpop_presented(request)
-        if presented is not None:
-            token, claims = presented
-        else:
-            token = bearer_token(request)
-            claims = verify_access_token(token)
-            dpop_http.refuse_bound_bearer(claims)
+        token, claims, token_type = dpop.presented_token(request, bearer_token)
         remaining = claims["exp"] - models.now().timestamp()
         if remaining <= 0:
             # Verification allows clock-skew leeway; the issuer answering about
             # its own token does not: past ``exp`` it is expired.
             raise InvalidToken("The access token has expired")
-        token_type = "DPoP" if presented is not None else "Bearer"
         return json_response({"access_token": token, "token_type": token_type, "expires_in": int(remaining)})
