@@ -15,15 +15,19 @@ from oauth_tokens.settings import token_settings
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-#: The demo clients: the environment variable prefix printed for each, its name and its fields.
-CLIENTS = {
-    "WEB": ("Demo web app", {"grant_types": "authorization_code refresh_token",
-                             "scope": "read write openid profile email"}),
-    "SERVICE": ("Demo service", {"grant_types": "client_credentials", "scope": "read write"}),
-    # A public client (no secret) for the device grant (RFC 8628): a TV or a CLI.
-    "DEVICE": ("Demo device", {"client_type": Client.PUBLIC, "grant_types": f"{DEVICE_GRANT} refresh_token",
-                               "scope": "read"}),
-}
+
+def demo_clients(base: str) -> dict[str, tuple[str, dict]]:
+    """The demo clients of the site at ``base``: the environment variable prefix printed
+    for each, its name and its fields."""
+    return {
+        "WEB": ("Demo web app", {"grant_types": "authorization_code refresh_token",
+                                 "redirect_uris": f"{base}/demo/callback",
+                                 "scope": "read write openid profile email"}),
+        "SERVICE": ("Demo service", {"grant_types": "client_credentials", "scope": "read write"}),
+        # A public client (no secret) for the device grant (RFC 8628): a TV or a CLI.
+        "DEVICE": ("Demo device", {"client_type": Client.PUBLIC, "grant_types": f"{DEVICE_GRANT} refresh_token",
+                                   "scope": "read"}),
+    }
 
 #: Shell one-liners: a PKCE verifier, its S256 challenge (RFC 7636 section 4), one field of a JSON answer.
 MAKE_VERIFIER = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -32,7 +36,7 @@ MAKE_CHALLENGE = ("python3 -c 'import base64, hashlib, sys; print(base64.urlsafe
 FIELD = "field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' \"$1\"; }"
 
 
-def demo_client(name: str, base: str, fields: dict) -> tuple[Client, str, bool]:
+def demo_client(name: str, fields: dict) -> tuple[Client, str, bool]:
     """The demo client called ``name``, made or brought up to date; a new secret if it has one."""
     clients = list(Client.objects.filter(name=name).order_by("pk"))
     for extra in clients[1:]:  # demo runs before ids were kept made a new client each time
@@ -40,8 +44,6 @@ def demo_client(name: str, base: str, fields: dict) -> tuple[Client, str, bool]:
     client = clients[0] if clients else Client(name=name)
     for field, value in {"client_type": Client.CONFIDENTIAL, "redirect_uris": "", **fields}.items():
         setattr(client, field, value)
-    if name == CLIENTS["WEB"][0]:
-        client.redirect_uris = f"{base}/demo/callback"
     secret = client.set_secret() if client.client_type == Client.CONFIDENTIAL else ""
     client.save()
     return client, secret, not clients
@@ -59,7 +61,7 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = True
             user.save()
         base = token_settings.issuer  # the demo site is its own issuer
-        made = {prefix: demo_client(name, base, fields) for prefix, (name, fields) in CLIENTS.items()}
+        made = {prefix: demo_client(name, fields) for prefix, (name, fields) in demo_clients(base).items()}
         kept = [made_client.name for made_client, _, new in made.values() if not new]
         web, service, device = made["WEB"][0], made["SERVICE"][0], made["DEVICE"][0]
 
