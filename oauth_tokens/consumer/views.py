@@ -33,7 +33,6 @@ from oauth_tokens.browser import browser_view
 from oauth_tokens.consumer import dpop, provider_calls, service
 from oauth_tokens.consumer.exceptions import ConsumerError, ProviderError, ProviderUnavailable
 from oauth_tokens.consumer.providers import Provider, UnknownProvider, get_provider
-from oauth_tokens.oauth2.jwt import load_private_key
 from oauth_tokens.oauth2.pkce import S256, s256
 from oauth_tokens.settings import token_settings
 
@@ -126,7 +125,7 @@ def _grant_key(config: Provider, pending: dict[str, Any]) -> dpop.ProofKey | Non
     if not config.dpop:
         return None
     try:
-        return dpop.ProofKey(load_private_key(crypto.decrypt(pending["dpop_key"])))
+        return dpop.load_key(crypto.decrypt(pending["dpop_key"]))
     except (crypto.InvalidToken, KeyError, TypeError, ValueError):
         return dpop.new_key(config.dpop_algorithm)
 
